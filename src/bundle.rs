@@ -1,0 +1,43 @@
+//! The FXB bundle format: a zip archive (or its extracted directory) holding
+//! `manifest.json` and one compiled kernel file (EDF) per kernel × shape bucket.
+//!
+//! Everything here follows `FORMAT.md`, the record of what the reference toolchain
+//! (`furiosa-llm` 2026.4.0) reads and writes, so bundles move freely between the two
+//! tools. The reader never trusts a name, a size or a length that comes from a file: every
+//! one is checked before it touches memory or the disk. The writer never leaves a
+//! half-written file at its output path.
+
+mod bucket;
+mod diff;
+mod edf;
+mod entry_name;
+mod error;
+mod manifest;
+mod name;
+mod reader;
+mod summary;
+mod transfer;
+mod writer;
+
+pub use bucket::{BucketClass, BucketKey};
+pub use diff::{DiffLine, DiffSide, EntryDiff, FieldDiff, SignatureDiff, diff_bundles};
+pub use edf::{
+    Axis, AxisList, AxisTag, DramShape, Edf, EdfBody, ElementType, IntraChipAxes, Label, NpuTensor,
+    Signature, TensorSignature, read_signature,
+};
+pub use entry_name::validate_entry_name;
+pub use error::BundleError;
+pub use manifest::{
+    FORMAT_VERSION, KernelEntry, Kernels, MANIFEST_FILE, Manifest, Model, ParallelConfig,
+    ToolVersion, parse_manifest,
+};
+pub use name::{NameError, standard_file_name};
+pub use reader::{Bundle, BundleKind, EntryInfo};
+pub use summary::{BucketSummary, BundleSummary, ModelLine, summarize};
+pub use transfer::{PackReport, UnpackReport, pack, unpack};
+pub use writer::{BundleWriter, WrittenBundle, canonical_entry_order, write_bundle};
+
+/// The largest `manifest.json` fxb will read. Real manifests are a few KiB; a bundle with
+/// ten thousand kernel entries stays under 4 MiB. Anything that declares more is refused
+/// before a byte of it is read, so a hostile archive cannot exhaust memory.
+pub const MAX_MANIFEST_BYTES: u64 = 64 * 1024 * 1024;

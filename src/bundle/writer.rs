@@ -1,0 +1,236 @@
+//! Writing bundles the way the reference does (FORMAT.md §1.1): every entry STORED, sizes
+//! and CRC in the local header, Unix mode 0644, one DOS timestamp in UTC, kernel files
+//! grouped by kernel in build order, `manifest.json` last.
+//!
+//! Kernel files are streamed into the archive, never held whole in memory. The archive is
+//! written to a temporary file beside the output, fsynced, and renamed into place: a
+//! failed or interrupted write never leaves a file at the output path.
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::io::{BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Datelike, Timelike, Utc};
+use tempfile::NamedTempFile;
+use zip::write::SimpleFileOptions;
+use zip::{CompressionMethod, ZipWriter};
+
+use super::entry_name::validate_entry_name;
+use super::error::BundleError;
+use super::manifest::{KernelEntry, MANIFEST_FILE, Manifest};
+
+/// The reference's build order of kernels (FORMAT.md §1.1); other kernels follow by name.
+const BUILD_ORDER: &[&str] = &[
+    "first_tokenwise",
+    "mid_tokenwise",
+    "mid_tokenwise_moe",
+    "last_tokenwise_with_lm_head",
+    "last_tokenwise_moe_with_lm_head",
+    "last_tokenwise_with_seq_cls_head",
+    "sliding_window_attention",
+    "full_attention",
+    "random_sample",
+];
+
+/// Large enough that streaming a kernel file costs few syscalls, small enough to not
+/// matter for memory.
+const WRITE_BUFFER: usize = 1 << 20;
+
+/// What [`BundleWriter::finish`] produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrittenBundle {
+    pub path: PathBuf,
+    pub size: u64,
+    pub entries: usize,
+}
+
+/// A bundle being written. Entries go in the order they are added; [`write_bundle`] adds
+/// them in the canonical order.
+pub struct BundleWriter {
+    output: PathBuf,
+    zip: ZipWriter<BufWriter<NamedTempFile>>,
+    options: SimpleFileOptions,
+    written: HashSet<String>,
+}
+
+impl BundleWriter {
+    /// Start a bundle at `output`. `timestamp` becomes every entry's modification time
+    /// (pass the manifest's `created_at` for reproducible output).
+    pub fn create(output: impl AsRef<Path>, timestamp: DateTime<Utc>) -> Result<Self, BundleError> {
+        let output = output.as_ref().to_path_buf();
+        let dir = match output.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let file_name = output
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "bundle".into());
+        let temp = tempfile::Builder::new()
+            .prefix(&format!(".{file_name}."))
+            .suffix(".tmp")
+            .tempfile_in(&dir)
+            .map_err(|e| BundleError::io("create a temporary file in", &dir, e))?;
+        let options = SimpleFileOptions::default()
+            .compression_method(CompressionMethod::Stored)
+            .last_modified_time(dos_time(timestamp))
+            .unix_permissions(0o644);
+        Ok(BundleWriter {
+            output,
+            zip: ZipWriter::new(BufWriter::with_capacity(WRITE_BUFFER, temp)),
+            options,
+            written: HashSet::new(),
+        })
+    }
+
+    /// Stream `size` bytes from `source` into a new entry `name`.
+    pub fn add_entry(
+        &mut self,
+        name: &str,
+        source: &mut dyn Read,
+        size: u64,
+    ) -> Result<(), BundleError> {
+        validate_entry_name(name).map_err(|reason| BundleError::UnsafeName {
+            path: self.output.clone(),
+            name: name.into(),
+            reason,
+        })?;
+        if name.ends_with('/') || name == MANIFEST_FILE {
+            return Err(BundleError::Refused {
+                path: self.output.clone(),
+                detail: format!("`{name}` cannot be a kernel entry"),
+            });
+        }
+        if !self.written.insert(name.to_string()) {
+            return Err(BundleError::DuplicateEntry {
+                path: self.output.clone(),
+                detail: format!("entry `{name}` was added twice"),
+            });
+        }
+        let options = self.options.large_file(size >= u64::from(u32::MAX));
+        let output = self.output.clone();
+        self.zip
+            .start_file(name, options)
+            .map_err(|e| BundleError::io("write", &output, std::io::Error::other(e)))?;
+        let copied = std::io::copy(&mut source.take(size), &mut self.zip)
+            .map_err(|e| BundleError::io("write", &output, e))?;
+        if copied != size {
+            return Err(BundleError::Inconsistent {
+                path: output,
+                name: name.into(),
+                detail: format!("source gave {copied} bytes, expected {size}"),
+            });
+        }
+        Ok(())
+    }
+
+    /// Write `manifest.json` last, check that every file it names was added, then fsync
+    /// and rename the archive into place.
+    pub fn finish(mut self, manifest: &Manifest) -> Result<WrittenBundle, BundleError> {
+        let output = self.output.clone();
+        if let Some(missing) = manifest
+            .files()
+            .into_iter()
+            .find(|f| !self.written.contains(*f))
+        {
+            return Err(BundleError::MissingEntry {
+                path: output,
+                name: missing.into(),
+            });
+        }
+        let bytes = manifest.to_json_bytes();
+        let write_err =
+            |e: zip::result::ZipError| BundleError::io("write", &output, std::io::Error::other(e));
+        self.zip
+            .start_file(MANIFEST_FILE, self.options)
+            .map_err(write_err)?;
+        self.zip
+            .write_all(&bytes)
+            .map_err(|e| BundleError::io("write", &output, e))?;
+        let buffered = self.zip.finish().map_err(write_err)?;
+        let temp = buffered
+            .into_inner()
+            .map_err(|e| BundleError::io("write", &output, e.into_error()))?;
+        temp.as_file()
+            .sync_all()
+            .map_err(|e| BundleError::io("sync", &output, e))?;
+        let size = temp
+            .as_file()
+            .metadata()
+            .map_err(|e| BundleError::io("read", &output, e))?
+            .len();
+        temp.persist(&output)
+            .map_err(|e| BundleError::io("rename a temporary file to", &output, e.error))?;
+        sync_parent(&output);
+        Ok(WrittenBundle {
+            path: output,
+            size,
+            entries: self.written.len() + 1,
+        })
+    }
+}
+
+/// Make a rename durable. Best effort: some filesystems refuse to fsync a directory.
+pub(crate) fn sync_parent(path: &Path) {
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if let Ok(dir) = File::open(parent) {
+        let _ = dir.sync_all();
+    }
+}
+
+/// The manifest's entries in the order a bundle stores them: kernels in build order
+/// (unknown kernels after, by name), each kernel's entries in manifest order, each file
+/// once.
+pub fn canonical_entry_order(manifest: &Manifest) -> Vec<(&str, &KernelEntry)> {
+    let mut kernels: Vec<(&String, &Vec<KernelEntry>)> = manifest.kernels.iter().collect();
+    kernels.sort_by_key(|(name, _)| {
+        let rank = BUILD_ORDER
+            .iter()
+            .position(|k| k == name)
+            .unwrap_or(BUILD_ORDER.len());
+        (rank, name.as_str())
+    });
+    let mut seen = HashSet::new();
+    kernels
+        .into_iter()
+        .flat_map(|(name, entries)| entries.iter().map(move |e| (name.as_str(), e)))
+        .filter(|(_, e)| seen.insert(e.file.as_str()))
+        .collect()
+}
+
+/// Write a whole bundle: every file the manifest names, taken from `open` (which returns
+/// a stream and its size), in canonical order, then the manifest.
+pub fn write_bundle<F>(
+    output: impl AsRef<Path>,
+    manifest: &Manifest,
+    timestamp: DateTime<Utc>,
+    mut open: F,
+) -> Result<WrittenBundle, BundleError>
+where
+    F: FnMut(&str) -> Result<(Box<dyn Read>, u64), BundleError>,
+{
+    let mut writer = BundleWriter::create(output, timestamp)?;
+    for (_, entry) in canonical_entry_order(manifest) {
+        let (mut source, size) = open(&entry.file)?;
+        writer.add_entry(&entry.file, &mut source, size)?;
+    }
+    writer.finish(manifest)
+}
+
+fn dos_time(time: DateTime<Utc>) -> zip::DateTime {
+    // DOS dates cover 1980–2107; clamp rather than fail on a clock set far off.
+    let year = time.year().clamp(1980, 2107) as u16;
+    zip::DateTime::from_date_and_time(
+        year,
+        time.month() as u8,
+        time.day() as u8,
+        time.hour() as u8,
+        time.minute() as u8,
+        time.second().min(59) as u8,
+    )
+    .unwrap_or_default()
+}

@@ -1,0 +1,147 @@
+//! `fxb show <path>`: bundle metadata in the reference's layout (FORMAT.md §5.7).
+
+use std::path::PathBuf;
+
+use fxb::bundle::{BucketKey, Bundle, BundleSummary, summarize};
+
+use super::Outcome;
+use super::output::Stdout;
+
+/// Total width of a section header line, in characters.
+const HEADER_WIDTH: usize = 75;
+const RULE_WIDTH: usize = 74;
+
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Reads only the zip central directory and manifest.json, so it takes \
+the same time on any bundle size. Kernels and tool versions are listed sorted (the \
+reference's order is random)."
+)]
+pub struct Args {
+    /// Path to an artifact directory or .fxb file
+    path: PathBuf,
+    /// Print the summary as JSON (schema: schemas/show.schema.json)
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<Outcome> {
+    let bundle = Bundle::open(&args.path)?;
+    let summary = summarize(&args.path.to_string_lossy(), bundle.manifest());
+    let mut out = Stdout::new();
+    if args.json {
+        out.json(&summary)?;
+    } else {
+        out.raw(&render(&summary))?;
+    }
+    out.finish()?;
+    Ok(Outcome::Clean)
+}
+
+fn render(s: &BundleSummary) -> String {
+    let rule = format!("  {}", "─".repeat(RULE_WIDTH));
+    let mut lines = vec![
+        String::new(),
+        rule.clone(),
+        format!("  FXB Bundle — {}", s.path),
+        rule.clone(),
+        String::new(),
+    ];
+    let item = |key: &str, value: &str| format!("    - {key:<20} {value}");
+
+    lines.push(header("General"));
+    lines.push(item("format_version", &s.format_version.to_string()));
+    lines.push(item("uuid", s.uuid.as_deref().unwrap_or("-")));
+    lines.push(item("created_at", s.created_at.as_deref().unwrap_or("-")));
+    lines.extend(s.versions.iter().map(|v| item(&v.tool, &v.display())));
+    lines.push(String::new());
+
+    lines.push(header("Model"));
+    lines.push(item("architecture", &s.architecture));
+    if let Some(repo) = &s.hub_repo_id {
+        lines.push(item("hub_repo_id", repo));
+    }
+    lines.extend(s.model.iter().map(|m| item(&m.key, &m.value)));
+    lines.push(String::new());
+
+    lines.push(header("Parallelism"));
+    lines.push(item(
+        "tensor_parallel_size",
+        &s.tensor_parallel_size.to_string(),
+    ));
+    lines.push(item(
+        "pipeline_parallel_size",
+        &s.pipeline_parallel_size.to_string(),
+    ));
+    lines.push(String::new());
+
+    lines.push(header(&format!(
+        "Kernels ({} entries, {} kernels)",
+        s.entries,
+        s.kernels.len()
+    )));
+    lines.push(item("mtp", if s.mtp { "included" } else { "not included" }));
+    lines.extend(s.kernels.iter().map(|k| format!("    - {k}")));
+    lines.push(String::new());
+
+    let b = &s.buckets;
+    lines.push(header(&format!("Buckets ({})", b.count)));
+    let list = |sizes: &[u64]| {
+        let joined: Vec<String> = sizes.iter().map(u64::to_string).collect();
+        format!("[{}]", joined.join(", "))
+    };
+    if !b.tokenwise.is_empty() {
+        lines.push(item("tokenwise", &list(&b.tokenwise)));
+    }
+    if !b.sampler.is_empty() {
+        lines.push(item("sampler", &list(&b.sampler)));
+    }
+    for (title, buckets) in [
+        ("vision_encoder", &b.vision_encoder),
+        ("prefill", &b.prefill),
+        ("decode", &b.decode),
+        ("append", &b.append),
+        ("linear prefill", &b.linear_prefill),
+        ("linear decode", &b.linear_decode),
+    ] {
+        if buckets.is_empty() {
+            continue;
+        }
+        lines.push(format!("    - {title} ({}):", buckets.len()));
+        lines.extend(buckets.iter().map(bucket_line));
+    }
+    lines.push(rule);
+    let mut text = lines.join("\n");
+    text.push('\n');
+    text
+}
+
+fn header(title: &str) -> String {
+    let start = format!("  ── {title} ");
+    let fill = HEADER_WIDTH.saturating_sub(start.chars().count());
+    format!("{start}{}", "─".repeat(fill))
+}
+
+fn bucket_line(bucket: &BucketKey) -> String {
+    match *bucket {
+        BucketKey::Attention {
+            batch_size,
+            attention_size,
+            ..
+        } => format!(
+            "        - batch={batch_size:<4} attn={attention_size:<8} input_ids={}",
+            bucket.input_ids().unwrap_or(0)
+        ),
+        BucketKey::VisionEncoder {
+            num_patches,
+            batch_size,
+        } => format!("        - batch={batch_size:<4} num_patches={num_patches}"),
+        BucketKey::LinearAttention {
+            batch_size,
+            seq_len,
+        } => format!("        - batch={batch_size:<4} seq_len={seq_len}"),
+        BucketKey::Tokenwise { input_size } | BucketKey::Sampler { input_size } => {
+            format!("        - input_size={input_size}")
+        }
+    }
+}

@@ -1,0 +1,35 @@
+//! `fxb version`: what this fxb is and which formats it speaks.
+
+use fxb::bundle::FORMAT_VERSION;
+use fxb::schema::VersionOutput;
+
+use super::Outcome;
+use super::output::Stdout;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Print as JSON (schema: schemas/version.schema.json)
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<Outcome> {
+    let info = VersionOutput {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        revision: env!("FXB_GIT_REVISION").to_string(),
+        format_version: FORMAT_VERSION,
+        oldest_format_version: 0,
+    };
+    let mut out = Stdout::new();
+    if args.json {
+        out.json(&info)?;
+    } else {
+        out.line(&format!("fxb v{} ({})", info.version, info.revision))?;
+        out.line(&format!(
+            "bundle format: writes format_version {}, reads {}–{}",
+            info.format_version, info.oldest_format_version, info.format_version
+        ))?;
+    }
+    out.finish()?;
+    Ok(Outcome::Clean)
+}

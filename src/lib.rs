@@ -1,0 +1,9 @@
+//! fxb: the toolkit for compiled NPU model bundles (FXB).
+//!
+//! The library does the work; the `fxb` binary parses arguments, calls it and prints.
+//! Modules, one noun each:
+//! - [`bundle`]: the FXB format — read, write, inspect, compare, pack and unpack bundles.
+//! - [`schema`]: JSON Schemas generated from the serde types.
+
+pub mod bundle;
+pub mod schema;

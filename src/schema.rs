@@ -1,0 +1,96 @@
+//! JSON Schemas for every persisted format and every `--json` output, generated from the
+//! serde types so they cannot drift from the code. `schemas/*.json` in the repository are
+//! these, checked by a test.
+
+use schemars::{JsonSchema, schema_for};
+use serde::Serialize;
+
+use crate::bundle::{BundleSummary, Manifest, SignatureDiff};
+
+/// `fxb list --json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(title = "fxb list --json")]
+pub struct ListOutput {
+    /// The files the manifest names, `manifest.json` first, then sorted byte-wise.
+    pub files: Vec<ListedFile>,
+}
+
+/// One file of `fxb list`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct ListedFile {
+    pub name: String,
+    /// Size in bytes; absent when the file is missing.
+    pub size: Option<u64>,
+    /// `ok`, `missing` (named by the manifest, not in the bundle) or `unnamed` (in the
+    /// bundle, not named by the manifest).
+    pub status: FileStatus,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FileStatus {
+    Ok,
+    Missing,
+    Unnamed,
+}
+
+/// `fxb inspect --json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(title = "fxb inspect --json")]
+pub struct InspectOutput {
+    pub entries: Vec<InspectedEntry>,
+}
+
+/// One kernel × bucket of `fxb inspect`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct InspectedEntry {
+    pub kernel: String,
+    /// The bucket label (`tw1`, `b1_a256_kv255`, `sampler1`).
+    pub bucket: String,
+    pub file: String,
+    pub inputs: Vec<InspectedTensor>,
+    pub outputs: Vec<InspectedTensor>,
+}
+
+/// One tensor of a kernel signature.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct InspectedTensor {
+    pub index: usize,
+    /// Bytes per chip; absent for an element type of unknown width.
+    pub size: Option<u64>,
+    /// `[inter-chip axes]|[intra-chip axes]`.
+    pub shape: String,
+    pub dtype: String,
+    /// Updated in place by the kernel (inputs only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub in_place: Option<bool>,
+}
+
+/// `fxb version --json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(title = "fxb version --json")]
+pub struct VersionOutput {
+    pub version: String,
+    pub revision: String,
+    /// The manifest format this fxb writes.
+    pub format_version: u64,
+    /// The oldest manifest format it reads (older ones are migrated on read).
+    pub oldest_format_version: u64,
+}
+
+/// Every schema fxb publishes: (file name under `schemas/`, pretty JSON text).
+pub fn all() -> Vec<(&'static str, String)> {
+    let render = |schema: schemars::Schema| {
+        let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+        text.push('\n');
+        text
+    };
+    vec![
+        ("manifest.schema.json", render(schema_for!(Manifest))),
+        ("show.schema.json", render(schema_for!(BundleSummary))),
+        ("list.schema.json", render(schema_for!(ListOutput))),
+        ("inspect.schema.json", render(schema_for!(InspectOutput))),
+        ("diff.schema.json", render(schema_for!(SignatureDiff))),
+        ("version.schema.json", render(schema_for!(VersionOutput))),
+    ]
+}
