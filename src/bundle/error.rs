@@ -25,7 +25,7 @@ pub enum BundleError {
     Truncated { path: PathBuf, detail: String },
 
     #[error("`{}` has no `manifest.json`", path.display())]
-    NoManifest { path: PathBuf },
+    NoManifest { path: PathBuf, directory: bool },
 
     #[error("`{}`: invalid `manifest.json`: {detail}", path.display())]
     InvalidManifest { path: PathBuf, detail: String },
@@ -91,7 +91,7 @@ pub enum BundleError {
         method: String,
     },
 
-    #[error("`{}`: {detail}", path.display())]
+    #[error("`{}` {detail}", path.display())]
     Refused { path: PathBuf, detail: String },
 }
 
@@ -121,10 +121,15 @@ impl BundleError {
             BundleError::FutureFormat { .. } => {
                 Some("this bundle was written by a newer tool: upgrade fxb to read it".into())
             }
-            BundleError::NoManifest { .. } => Some(
+            BundleError::NoManifest {
+                directory: true, ..
+            } => Some(
                 "an artifact directory needs `manifest.json` at its top level (see `fxb unpack`)"
                     .into(),
             ),
+            BundleError::NoManifest {
+                directory: false, ..
+            } => Some("every FXB bundle has `manifest.json` at its top level: is this an FXB bundle?".into()),
             BundleError::Unsupported { .. } => {
                 Some("re-pack the bundle with `fxb pack`, which stores entries uncompressed".into())
             }

@@ -128,9 +128,10 @@ impl Bundle {
 
     fn load_manifest(&mut self) -> Result<Manifest, BundleError> {
         let path = self.path.clone();
+        let directory = self.kind() == BundleKind::Directory;
         let (mut stream, size) = match self.open_entry(MANIFEST_FILE) {
             Err(BundleError::MissingEntry { .. }) => {
-                return Err(BundleError::NoManifest { path });
+                return Err(BundleError::NoManifest { directory, path });
             }
             other => other?,
         };
@@ -235,7 +236,16 @@ impl Bundle {
         };
         match &mut self.source {
             Source::Archive(archive) => {
-                let index = archive.index_for_name(name).ok_or_else(missing)?;
+                let Some(index) = archive.index_for_name(name) else {
+                    // `name/` is a directory entry standing where a file is expected.
+                    if archive.index_for_name(&format!("{name}/")).is_some() {
+                        return Err(BundleError::NotAFile {
+                            path: path.clone(),
+                            name: name.into(),
+                        });
+                    }
+                    return Err(missing());
+                };
                 let data = archive
                     .by_index_data(index)
                     .map_err(|e| zip_error(path, name, e))?;
@@ -366,26 +376,39 @@ fn validate_central_directory(
             name: name.into(),
             reason,
         })?;
-        let data_end = entry.header_start().checked_add(entry.compressed_size());
-        if data_end.is_none_or(|end| end > directory_start.min(file_len)) {
-            return Err(BundleError::TooLarge {
-                path: path.into(),
-                name: name.into(),
-                declared: entry.compressed_size(),
-                limit: directory_start.saturating_sub(entry.header_start()),
-            });
-        }
-        let plausible = match entry.compression() {
-            CompressionMethod::Stored => entry.size() == entry.compressed_size(),
-            _ => entry.size() <= entry.compressed_size().saturating_mul(MAX_DEFLATE_RATIO) + 1024,
+        let inconsistent = |detail: String| BundleError::Inconsistent {
+            path: path.into(),
+            name: name.into(),
+            detail,
         };
-        if !plausible {
-            return Err(BundleError::TooLarge {
-                path: path.into(),
-                name: name.into(),
-                declared: entry.size(),
-                limit: entry.compressed_size().saturating_mul(MAX_DEFLATE_RATIO),
-            });
+        let room = directory_start
+            .min(file_len)
+            .saturating_sub(entry.header_start());
+        if entry.compressed_size() > room {
+            return Err(inconsistent(format!(
+                "declares {} bytes of data, but only {room} bytes of the archive lie before its central directory (a truncated file or forged sizes)",
+                entry.compressed_size()
+            )));
+        }
+        match entry.compression() {
+            CompressionMethod::Stored if entry.size() != entry.compressed_size() => {
+                return Err(inconsistent(format!(
+                    "is stored uncompressed but declares {} bytes for {} bytes of data",
+                    entry.size(),
+                    entry.compressed_size()
+                )));
+            }
+            CompressionMethod::Stored => {}
+            _ if entry.size()
+                > entry.compressed_size().saturating_mul(MAX_DEFLATE_RATIO) + 1024 =>
+            {
+                return Err(inconsistent(format!(
+                    "declares {} bytes from {} compressed bytes, more than DEFLATE can expand to (a zip bomb?)",
+                    entry.size(),
+                    entry.compressed_size()
+                )));
+            }
+            _ => {}
         }
     }
     Ok(())
@@ -415,6 +438,9 @@ fn walk(dir: &Path, prefix: &str, out: &mut Vec<EntryInfo>) -> std::io::Result<(
 
 fn zip_detail(error: &ZipError) -> String {
     match error {
+        ZipError::InvalidArchive(msg) if msg.contains("EOCD") => {
+            "no end-of-central-directory record".to_string()
+        }
         ZipError::InvalidArchive(msg) => msg.to_string(),
         ZipError::UnsupportedArchive(msg) => msg.to_string(),
         other => other.to_string(),

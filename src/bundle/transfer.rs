@@ -39,7 +39,7 @@ pub fn unpack(bundle_path: &Path, target: &Path) -> Result<UnpackReport, BundleE
     if bundle.kind() == BundleKind::Directory {
         return Err(BundleError::Refused {
             path: bundle_path.into(),
-            detail: "is already an extracted directory".into(),
+            detail: "is already an extracted directory; unpack takes a `.fxb` file".into(),
         });
     }
     let target_exists = match std::fs::symlink_metadata(target) {

@@ -99,7 +99,7 @@ impl BundleWriter {
         if name.ends_with('/') || name == MANIFEST_FILE {
             return Err(BundleError::Refused {
                 path: self.output.clone(),
-                detail: format!("`{name}` cannot be a kernel entry"),
+                detail: format!("cannot take `{name}` as a kernel entry"),
             });
         }
         if !self.written.insert(name.to_string()) {

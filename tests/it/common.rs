@@ -1,0 +1,275 @@
+//! Shared test context: a temp dir per test with its own home and cache, the `fxb`
+//! binary, snapshot formatting with unstable parts filtered, and builders for the bundles
+//! the tests write (real signatures from the reference bundles, tiny payloads) and for
+//! hostile archives the writer would never produce.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use fxb::bundle::{
+    Bundle, BundleWriter, Edf, EdfBody, Manifest, Signature, canonical_entry_order, parse_manifest,
+};
+
+/// `../shared/fixtures`, beside the checkout (as in CI).
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures")
+}
+
+pub fn reference(name: &str) -> PathBuf {
+    fixtures().join("reference").join(name)
+}
+
+pub fn read_reference(name: &str) -> String {
+    fs::read_to_string(reference(name)).expect("reference fixture exists")
+}
+
+pub struct TestContext {
+    pub temp: tempfile::TempDir,
+}
+
+impl TestContext {
+    pub fn new() -> Self {
+        let temp = tempfile::tempdir().expect("temp dir");
+        fs::create_dir_all(temp.path().join("home")).expect("home");
+        TestContext { temp }
+    }
+
+    pub fn root(&self) -> &Path {
+        self.temp.path()
+    }
+
+    pub fn path(&self, relative: &str) -> PathBuf {
+        self.temp.path().join(relative)
+    }
+
+    /// Copy a reference bundle into the temp dir, so commands can name it relatively.
+    pub fn copy_reference_bundle(&self, name: &str, as_name: &str) -> PathBuf {
+        let target = self.path(as_name);
+        if let Some(parent) = target.parent() {
+            fs::create_dir_all(parent).expect("parent");
+        }
+        fs::copy(reference(&format!("bundles/{name}")), &target).expect("copy bundle");
+        target
+    }
+
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_fxb"));
+        cmd.current_dir(self.root())
+            .env("HOME", self.path("home"))
+            .env("XDG_CACHE_HOME", self.path("home/.cache"))
+            .env_remove("FXB_LOG")
+            .env_remove("NO_COLOR")
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command().args(args).output().expect("fxb runs")
+    }
+
+    /// Exit code, stdout and stderr, with the temp dir replaced by `[TEMP]`.
+    pub fn snapshot(&self, args: &[&str]) -> String {
+        let output = self.run(args);
+        self.format(&output)
+    }
+
+    pub fn format(&self, output: &Output) -> String {
+        let root = self.root().to_string_lossy().to_string();
+        let clean = |bytes: &[u8]| String::from_utf8_lossy(bytes).replace(&root, "[TEMP]");
+        format!(
+            "exit: {}\n----- stdout -----\n{}----- stderr -----\n{}",
+            output
+                .status
+                .code()
+                .map_or("signal".into(), |c| c.to_string()),
+            clean(&output.stdout),
+            clean(&output.stderr)
+        )
+    }
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Lines sorted: for comparing `show` output where the reference's order is random.
+pub fn sorted_lines(text: &str) -> Vec<String> {
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    lines.sort();
+    lines
+}
+
+/// The manifest of the real `llama-min` bundle (FORMAT.md §2.1).
+pub fn reference_manifest() -> Manifest {
+    parse_manifest(include_bytes!("../fixtures/manifest-llama-min.json")).expect("parses")
+}
+
+/// The real signatures of every kernel file of a reference bundle, by file name.
+pub fn reference_signatures(bundle: &str) -> Vec<(String, Signature)> {
+    let mut bundle = Bundle::open(reference(&format!("bundles/{bundle}"))).expect("opens");
+    let files: Vec<String> = bundle
+        .manifest()
+        .files()
+        .iter()
+        .map(|f| f.to_string())
+        .collect();
+    files
+        .into_iter()
+        .map(|f| {
+            let signature = bundle.read_signature(&f).expect("reads");
+            (f, signature)
+        })
+        .collect()
+}
+
+/// A small EDF carrying `signature` and a tiny placeholder payload.
+pub fn edf_bytes(signature: Signature) -> Vec<u8> {
+    Edf {
+        body: EdfBody {
+            nodes: vec![ciborium::Value::Map(vec![(
+                ciborium::Value::Text("Host".into()),
+                ciborium::Value::Bytes(vec![0xAB; 64]),
+            )])],
+            inputs: vec![0],
+            outputs: vec![1],
+            placeholders: ciborium::Value::Map(vec![(
+                ciborium::Value::Text("inner".into()),
+                ciborium::Value::Map(vec![]),
+            )]),
+            copies: ciborium::Value::Map(vec![]),
+            signature,
+        },
+    }
+    .to_bytes()
+    .expect("encodes")
+}
+
+/// Write `manifest` with the writer; every file it names gets an EDF with the signature
+/// `signature_for` gives it.
+pub fn write_bundle(path: &Path, manifest: &Manifest, signature_for: impl Fn(&str) -> Signature) {
+    let mut writer = BundleWriter::create(path, chrono::Utc::now()).expect("create");
+    for (_, entry) in canonical_entry_order(manifest) {
+        let bytes = edf_bytes(signature_for(&entry.file));
+        writer
+            .add_entry(&entry.file, &mut &bytes[..], bytes.len() as u64)
+            .expect("add entry");
+    }
+    writer.finish(manifest).expect("finish");
+}
+
+/// The `llama-min` bundle re-made by fxb's writer: the reference manifest and real
+/// signatures, tiny payloads.
+pub fn write_llama_min(path: &Path) {
+    let signatures = reference_signatures("llama-min.fxb");
+    write_bundle(path, &reference_manifest(), |file| {
+        signatures
+            .iter()
+            .find(|(f, _)| f == file)
+            .map(|(_, s)| s.clone())
+            .unwrap_or_default()
+    });
+}
+
+/// One entry of a hand-made zip.
+pub struct RawEntry {
+    pub name: Vec<u8>,
+    pub data: Vec<u8>,
+    /// 0 = stored, 8 = deflate (the data must already be compressed).
+    pub method: u16,
+    /// Declared uncompressed size; defaults to the data length.
+    pub declared_size: Option<u64>,
+}
+
+impl RawEntry {
+    pub fn stored(name: &str, data: &[u8]) -> Self {
+        RawEntry {
+            name: name.as_bytes().to_vec(),
+            data: data.to_vec(),
+            method: 0,
+            declared_size: None,
+        }
+    }
+}
+
+/// A minimal zip writer that writes whatever it is told: duplicate names, hostile names,
+/// lying sizes. Only for tests of the reader's defences.
+pub fn raw_zip(entries: &[RawEntry]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut central = Vec::new();
+    for entry in entries {
+        let offset = out.len() as u32;
+        let crc = crc32(&entry.data);
+        let size = entry.declared_size.unwrap_or(entry.data.len() as u64) as u32;
+        let compressed = entry.data.len() as u32;
+        let mut header = Vec::new();
+        header.extend_from_slice(&10u16.to_le_bytes()); // version needed
+        header.extend_from_slice(&0u16.to_le_bytes()); // flags
+        header.extend_from_slice(&entry.method.to_le_bytes());
+        header.extend_from_slice(&0u32.to_le_bytes()); // time + date
+        header.extend_from_slice(&crc.to_le_bytes());
+        header.extend_from_slice(&compressed.to_le_bytes());
+        header.extend_from_slice(&size.to_le_bytes());
+        header.extend_from_slice(&(entry.name.len() as u16).to_le_bytes());
+        header.extend_from_slice(&0u16.to_le_bytes()); // extra length
+        out.extend_from_slice(b"PK\x03\x04");
+        out.extend_from_slice(&header);
+        out.extend_from_slice(&entry.name);
+        out.extend_from_slice(&entry.data);
+
+        central.extend_from_slice(b"PK\x01\x02");
+        central.extend_from_slice(&0x030au16.to_le_bytes()); // made by
+        central.extend_from_slice(&header);
+        central.extend_from_slice(&0u16.to_le_bytes()); // comment length
+        central.extend_from_slice(&0u16.to_le_bytes()); // disk
+        central.extend_from_slice(&0u16.to_le_bytes()); // internal attributes
+        let attributes: u32 = if entry.name.ends_with(b"/") {
+            0o040755 << 16
+        } else {
+            0o100644 << 16
+        };
+        central.extend_from_slice(&attributes.to_le_bytes());
+        central.extend_from_slice(&offset.to_le_bytes());
+        central.extend_from_slice(&entry.name);
+    }
+    let directory_offset = out.len() as u32;
+    out.extend_from_slice(&central);
+    out.extend_from_slice(b"PK\x05\x06");
+    out.extend_from_slice(&0u16.to_le_bytes());
+    out.extend_from_slice(&0u16.to_le_bytes());
+    out.extend_from_slice(&(entries.len() as u16).to_le_bytes());
+    out.extend_from_slice(&(entries.len() as u16).to_le_bytes());
+    out.extend_from_slice(&(central.len() as u32).to_le_bytes());
+    out.extend_from_slice(&directory_offset.to_le_bytes());
+    out.extend_from_slice(&0u16.to_le_bytes());
+    out
+}
+
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &byte in data {
+        crc ^= u32::from(byte);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+/// Names of everything directly in `dir` (to prove nothing was left behind).
+pub fn dir_listing(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .expect("readable")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}

@@ -1,0 +1,120 @@
+use std::fs;
+
+use crate::common::{
+    TestContext, read_reference, reference_manifest, reference_signatures, stdout, write_bundle,
+};
+
+#[test]
+fn identical_bundles_print_the_reference_summary_and_exit_zero() {
+    let ctx = TestContext::new();
+    ctx.copy_reference_bundle("llama-min.fxb", "llama-min.fxb");
+    ctx.copy_reference_bundle("llama-min.fxb", "out/llama-copy.fxb");
+    let output = ctx.run(&["diff", "llama-min.fxb", "out/llama-copy.fxb"]);
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(
+        stdout(&output),
+        read_reference("diff-identical.txt").replace("llama-hub.fxb", "llama-copy.fxb")
+    );
+}
+
+/// The reference's `diff-identical.txt` compares llama-min with the same model built from
+/// its Hub id: same kernels, `hub_repo_id` added. fxb prints the reference's report, then
+/// the manifest field that differs, and exits 1.
+#[test]
+fn a_manifest_difference_is_reported_after_the_reference_summary() {
+    let ctx = TestContext::new();
+    ctx.copy_reference_bundle("llama-min.fxb", "llama-min.fxb");
+    assert!(
+        ctx.run(&["unpack", "llama-min.fxb", "hub"])
+            .status
+            .success()
+    );
+    let text = fs::read_to_string(ctx.path("hub/manifest.json")).expect("manifest");
+    let text = text.replacen(
+        "\"architecture\": \"LlamaForCausalLM\",",
+        "\"architecture\": \"LlamaForCausalLM\",\n    \"hub_repo_id\": \"meta-llama/Llama-3.1-8B-Instruct\",",
+        1,
+    );
+    fs::write(ctx.path("hub/manifest.json"), text).expect("write");
+    fs::create_dir_all(ctx.path("out")).expect("out");
+    assert!(
+        ctx.run(&["pack", "hub", "out/llama-hub.fxb"])
+            .status
+            .success()
+    );
+    let output = ctx.run(&["diff", "llama-min.fxb", "out/llama-hub.fxb"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stdout(&output).starts_with(&read_reference("diff-identical.txt")));
+    insta::assert_snapshot!(ctx.format(&output));
+}
+
+/// The reference's `diff-changed-mut.txt`: an extracted copy with one EDF swapped.
+#[test]
+fn a_swapped_kernel_file_is_diffed_exactly_like_the_reference() {
+    let ctx = TestContext::new();
+    ctx.copy_reference_bundle("llama-min.fxb", "llama-min.fxb");
+    assert!(ctx.run(&["unpack", "llama-min.fxb", "x1"]).status.success());
+    assert!(ctx.run(&["unpack", "llama-min.fxb", "x3"]).status.success());
+    fs::copy(
+        ctx.path("x1/edfs/mid_tokenwise_tw1.edf"),
+        ctx.path("x3/edfs/first_tokenwise_tw1.edf"),
+    )
+    .expect("swap");
+    let output = ctx.run(&["diff", "x1", "x3", "--no-color"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(stdout(&output), read_reference("diff-changed-mut.txt"));
+}
+
+/// Entries on one side only are printed whole with `-` / `+`; `--common-only` drops them.
+#[test]
+fn one_sided_entries_and_common_only() {
+    let ctx = TestContext::new();
+    let signatures = reference_signatures("llama-sampler.fxb");
+    let signature_for = |file: &str| {
+        signatures
+            .iter()
+            .find(|(f, _)| f == file)
+            .map(|(_, s)| s.clone())
+            .unwrap_or_default()
+    };
+    let sampler = fxb::bundle::Bundle::open(crate::common::reference("bundles/llama-sampler.fxb"))
+        .expect("opens")
+        .into_manifest();
+    write_bundle(&ctx.path("with-sampler.fxb"), &sampler, signature_for);
+    let mut without = sampler.clone();
+    without.kernels.shift_remove("random_sample");
+    write_bundle(&ctx.path("without.fxb"), &without, signature_for);
+    insta::assert_snapshot!(
+        "right_only",
+        ctx.snapshot(&["diff", "without.fxb", "with-sampler.fxb"])
+    );
+    insta::assert_snapshot!(
+        "common_only",
+        ctx.snapshot(&["diff", "--common-only", "without.fxb", "with-sampler.fxb"])
+    );
+    insta::assert_snapshot!(
+        "json",
+        ctx.snapshot(&["diff", "--json", "with-sampler.fxb", "without.fxb"])
+    );
+}
+
+#[test]
+fn parallel_config_differences_are_named() {
+    let ctx = TestContext::new();
+    let signatures = reference_signatures("llama-min.fxb");
+    let signature_for = |file: &str| {
+        signatures
+            .iter()
+            .find(|(f, _)| f == file)
+            .map(|(_, s)| s.clone())
+            .unwrap_or_default()
+    };
+    let manifest = reference_manifest();
+    write_bundle(&ctx.path("tp8.fxb"), &manifest, signature_for);
+    let mut tp4 = manifest.clone();
+    if let Some(p) = tp4.parallel_config.as_mut() {
+        p.tensor_parallel_size = 4;
+    }
+    write_bundle(&ctx.path("tp4.fxb"), &tp4, signature_for);
+    insta::assert_snapshot!(ctx.snapshot(&["diff", "tp8.fxb", "tp4.fxb"]));
+}

@@ -1,0 +1,272 @@
+//! Bad and hostile input: each gives a one-line error naming the file and the cause,
+//! exit 2, and nothing written (checked through `unpack`, the command that writes).
+
+use std::fs;
+use std::os::unix::fs::symlink;
+
+use crate::common::{RawEntry, TestContext, dir_listing, raw_zip, stderr, stdout, write_llama_min};
+
+const MANIFEST: &str = include_str!("../fixtures/manifest-llama-min.json");
+
+/// `show` fails with exit 2 and one `error:` line (plus an optional `hint:`); `unpack`
+/// fails the same way and leaves the directory exactly as it was.
+fn assert_refused(ctx: &TestContext, file: &str) -> String {
+    let before = dir_listing(ctx.root());
+    let output = ctx.run(&["show", file]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "");
+    let err = stderr(&output);
+    let lines: Vec<&str> = err.lines().filter(|l| !l.starts_with("hint:")).collect();
+    assert_eq!(lines.len(), 1, "{}", stderr(&output));
+    assert!(
+        lines[0].starts_with("error: ") && lines[0].contains(file),
+        "{}",
+        lines[0]
+    );
+    let unpacked = ctx.run(&["unpack", file, "out"]);
+    assert_eq!(unpacked.status.code(), Some(2));
+    assert_eq!(
+        dir_listing(ctx.root()),
+        before,
+        "unpack left something behind"
+    );
+    ctx.format(&output)
+}
+
+fn zip_file(ctx: &TestContext, name: &str, entries: &[RawEntry]) {
+    fs::write(ctx.path(name), raw_zip(entries)).expect("write");
+}
+
+#[test]
+fn not_a_zip() {
+    let ctx = TestContext::new();
+    fs::write(ctx.path("notzip.fxb"), "this is text, not a bundle\n").expect("write");
+    insta::assert_snapshot!(assert_refused(&ctx, "notzip.fxb"));
+}
+
+#[test]
+fn an_empty_file() {
+    let ctx = TestContext::new();
+    fs::write(ctx.path("empty.fxb"), "").expect("write");
+    insta::assert_snapshot!(assert_refused(&ctx, "empty.fxb"));
+}
+
+#[test]
+fn a_missing_path() {
+    let ctx = TestContext::new();
+    insta::assert_snapshot!(ctx.snapshot(&["show", "nonexist"]));
+}
+
+#[test]
+fn a_truncated_archive() {
+    let ctx = TestContext::new();
+    write_llama_min(&ctx.path("full.fxb"));
+    let bytes = fs::read(ctx.path("full.fxb")).expect("read");
+    fs::write(ctx.path("cut.fxb"), &bytes[..bytes.len() / 2]).expect("write");
+    fs::remove_file(ctx.path("full.fxb")).expect("rm");
+    insta::assert_snapshot!(assert_refused(&ctx, "cut.fxb"));
+}
+
+#[test]
+fn no_manifest() {
+    let ctx = TestContext::new();
+    zip_file(
+        &ctx,
+        "nomanifest.fxb",
+        &[RawEntry::stored("edfs/x.edf", b"x")],
+    );
+    insta::assert_snapshot!(assert_refused(&ctx, "nomanifest.fxb"));
+}
+
+#[test]
+fn a_directory_without_manifest() {
+    let ctx = TestContext::new();
+    fs::create_dir_all(ctx.path("emptydir")).expect("dir");
+    insta::assert_snapshot!(ctx.snapshot(&["show", "emptydir"]));
+}
+
+#[test]
+fn a_manifest_with_wrong_types() {
+    let ctx = TestContext::new();
+    let manifest = MANIFEST.replace(
+        "\"tensor_parallel_size\": 8",
+        "\"tensor_parallel_size\": \"eight\"",
+    );
+    zip_file(
+        &ctx,
+        "types.fxb",
+        &[RawEntry::stored("manifest.json", manifest.as_bytes())],
+    );
+    insta::assert_snapshot!(assert_refused(&ctx, "types.fxb"));
+}
+
+#[test]
+fn a_manifest_missing_a_required_field() {
+    let ctx = TestContext::new();
+    zip_file(
+        &ctx,
+        "nokernels.fxb",
+        &[RawEntry::stored(
+            "manifest.json",
+            br#"{"format_version": 2}"#,
+        )],
+    );
+    insta::assert_snapshot!(assert_refused(&ctx, "nokernels.fxb"));
+}
+
+#[test]
+fn a_manifest_that_is_not_json() {
+    let ctx = TestContext::new();
+    zip_file(
+        &ctx,
+        "garbage.fxb",
+        &[RawEntry::stored("manifest.json", b"{not json")],
+    );
+    insta::assert_snapshot!(assert_refused(&ctx, "garbage.fxb"));
+}
+
+#[test]
+fn an_unknown_future_format_names_both_versions() {
+    let ctx = TestContext::new();
+    let manifest = MANIFEST.replace("\"format_version\": 2", "\"format_version\": 3");
+    zip_file(
+        &ctx,
+        "future.fxb",
+        &[RawEntry::stored("manifest.json", manifest.as_bytes())],
+    );
+    let snapshot = assert_refused(&ctx, "future.fxb");
+    assert!(snapshot.contains("format_version 3") && snapshot.contains("format_version 2"));
+    insta::assert_snapshot!(snapshot);
+}
+
+#[test]
+fn entry_names_that_escape_or_smuggle() {
+    for (label, name) in [
+        ("name_dotdot", &b"../evil.edf"[..]),
+        ("name_nested_dotdot", b"edfs/../../evil.edf"),
+        ("name_absolute", b"/tmp/evil.edf"),
+        ("name_backslash", b"edfs\\..\\evil.edf"),
+        ("name_nul", b"edfs/evil\0.edf"),
+    ] {
+        let ctx = TestContext::new();
+        let entries = [
+            RawEntry {
+                name: name.to_vec(),
+                data: b"x".to_vec(),
+                method: 0,
+                declared_size: None,
+            },
+            RawEntry::stored("manifest.json", MANIFEST.as_bytes()),
+        ];
+        zip_file(&ctx, "names.fxb", &entries);
+        insta::assert_snapshot!(label, assert_refused(&ctx, "names.fxb"));
+    }
+}
+
+/// A deflated manifest that claims to expand to 1 TiB is refused before a byte is
+/// inflated; so is a stored entry whose declared size runs past the end of the file.
+#[test]
+fn declared_sizes_that_would_exhaust_memory() {
+    let ctx = TestContext::new();
+    let bomb = RawEntry {
+        name: b"manifest.json".to_vec(),
+        data: vec![0x03, 0x00], // an empty deflate stream
+        method: 8,
+        declared_size: Some(u64::from(u32::MAX)),
+    };
+    zip_file(&ctx, "bomb.fxb", &[bomb]);
+    insta::assert_snapshot!("deflate_bomb", assert_refused(&ctx, "bomb.fxb"));
+
+    let ctx = TestContext::new();
+    let mut archive = raw_zip(&[RawEntry::stored("manifest.json", MANIFEST.as_bytes())]);
+    // Patch the central directory's compressed and uncompressed sizes to 4 GiB - 1.
+    let central = archive
+        .windows(4)
+        .position(|w| w == b"PK\x01\x02")
+        .expect("central directory");
+    archive[central + 20..central + 28].copy_from_slice(&[0xff; 8]);
+    fs::write(ctx.path("liar.fxb"), archive).expect("write");
+    insta::assert_snapshot!("stored_liar", assert_refused(&ctx, "liar.fxb"));
+}
+
+#[test]
+fn duplicate_entries() {
+    let ctx = TestContext::new();
+    zip_file(
+        &ctx,
+        "dup.fxb",
+        &[
+            RawEntry::stored("manifest.json", MANIFEST.as_bytes()),
+            RawEntry::stored("manifest.json", br#"{"format_version": 2, "kernels": {}}"#),
+        ],
+    );
+    insta::assert_snapshot!(assert_refused(&ctx, "dup.fxb"));
+}
+
+#[test]
+fn a_directory_where_a_file_is_expected() {
+    let ctx = TestContext::new();
+    zip_file(&ctx, "dir.fxb", &[RawEntry::stored("manifest.json/", b"")]);
+    insta::assert_snapshot!(
+        "manifest_is_a_directory_entry",
+        assert_refused(&ctx, "dir.fxb")
+    );
+
+    let ctx = TestContext::new();
+    fs::create_dir_all(ctx.path("x/manifest.json")).expect("dir");
+    insta::assert_snapshot!("manifest_is_a_directory", ctx.snapshot(&["show", "x"]));
+
+    let ctx = TestContext::new();
+    write_llama_min(&ctx.path("b.fxb"));
+    assert!(ctx.run(&["unpack", "b.fxb", "x"]).status.success());
+    let edf = ctx.path("x/edfs/mid_tokenwise_tw1.edf");
+    fs::remove_file(&edf).expect("rm");
+    fs::create_dir(&edf).expect("dir");
+    insta::assert_snapshot!(
+        "kernel_file_is_a_directory",
+        ctx.snapshot(&["inspect", "x"])
+    );
+}
+
+#[test]
+fn a_symlink_pointing_outside_an_extracted_directory() {
+    let ctx = TestContext::new();
+    write_llama_min(&ctx.path("b.fxb"));
+    assert!(ctx.run(&["unpack", "b.fxb", "x"]).status.success());
+    fs::write(ctx.path("secret.edf"), b"outside").expect("write");
+    let edf = ctx.path("x/edfs/mid_tokenwise_tw1.edf");
+    fs::remove_file(&edf).expect("rm");
+    symlink("../../secret.edf", &edf).expect("symlink");
+    insta::assert_snapshot!(
+        "escaping_kernel_symlink_inspect",
+        ctx.snapshot(&["inspect", "x"])
+    );
+    insta::assert_snapshot!(
+        "escaping_kernel_symlink_pack",
+        ctx.snapshot(&["pack", "x", "out.fxb"])
+    );
+    assert!(!ctx.path("out.fxb").exists());
+
+    // The manifest itself as an escaping symlink.
+    let ctx = TestContext::new();
+    fs::create_dir_all(ctx.path("y")).expect("dir");
+    fs::write(ctx.path("manifest.json"), MANIFEST).expect("write");
+    symlink("../manifest.json", ctx.path("y/manifest.json")).expect("symlink");
+    insta::assert_snapshot!("escaping_manifest_symlink", ctx.snapshot(&["show", "y"]));
+}
+
+/// A symlink that stays inside the directory is fine.
+#[test]
+fn a_symlink_inside_an_extracted_directory_is_followed() {
+    let ctx = TestContext::new();
+    write_llama_min(&ctx.path("b.fxb"));
+    assert!(ctx.run(&["unpack", "b.fxb", "x"]).status.success());
+    fs::rename(
+        ctx.path("x/edfs/mid_tokenwise_tw1.edf"),
+        ctx.path("x/mid.edf"),
+    )
+    .expect("mv");
+    symlink("../mid.edf", ctx.path("x/edfs/mid_tokenwise_tw1.edf")).expect("symlink");
+    let output = ctx.run(&["inspect", "x"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+}

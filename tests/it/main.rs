@@ -1,0 +1,13 @@
+//! The one integration test binary: a module per command, each test in its own temp dir.
+
+mod common;
+
+mod diff;
+mod hostile;
+mod inspect;
+mod list;
+mod pack_unpack;
+mod schemas;
+mod show;
+mod version;
+mod writer;

@@ -1,0 +1,42 @@
+//! `schemas/*.json` are generated from the serde types; this fails when they drift.
+//! Regenerate with `FXB_UPDATE_SCHEMAS=1 cargo test schemas`.
+
+use std::path::Path;
+
+#[test]
+fn checked_in_schemas_match_the_types() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas");
+    let update = std::env::var_os("FXB_UPDATE_SCHEMAS").is_some();
+    let mut stale = Vec::new();
+    for (name, text) in fxb::schema::all() {
+        let path = dir.join(name);
+        if update {
+            std::fs::write(&path, &text).expect("write schema");
+        } else if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+            stale.push(name);
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "schemas out of date: {stale:?}; run `FXB_UPDATE_SCHEMAS=1 cargo test schemas` and commit the result"
+    );
+}
+
+/// The real manifests validate against the generated schema's required fields.
+#[test]
+fn the_manifest_schema_requires_what_the_reader_requires() {
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/manifest.schema.json"),
+        )
+        .expect("schema"),
+    )
+    .expect("json");
+    let required: Vec<&str> = schema["required"]
+        .as_array()
+        .expect("required list")
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    assert_eq!(required, ["format_version", "kernels"]);
+}

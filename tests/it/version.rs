@@ -1,0 +1,34 @@
+use crate::common::{TestContext, stdout};
+
+#[test]
+fn version_names_the_build_and_the_formats() {
+    let ctx = TestContext::new();
+    let output = ctx.run(&["version"]);
+    assert!(output.status.success());
+    let text = stdout(&output);
+    let first = text.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with(&format!("fxb v{} (", env!("CARGO_PKG_VERSION"))),
+        "{first}"
+    );
+    insta::assert_snapshot!(text.replace(env!("FXB_GIT_REVISION"), "[REV]"));
+}
+
+#[test]
+fn version_json() {
+    let ctx = TestContext::new();
+    let output = ctx.run(&["version", "--json"]);
+    let value: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    assert_eq!(value["format_version"], 2);
+    assert_eq!(value["oldest_format_version"], 0);
+}
+
+#[test]
+fn usage_errors_exit_2_and_help_exits_0() {
+    let ctx = TestContext::new();
+    assert_eq!(ctx.run(&["show"]).status.code(), Some(2));
+    assert_eq!(ctx.run(&["frobnicate"]).status.code(), Some(2));
+    assert_eq!(ctx.run(&["--help"]).status.code(), Some(0));
+    insta::assert_snapshot!(stdout(&ctx.run(&["--help"])));
+    insta::assert_snapshot!("diff_help", stdout(&ctx.run(&["diff", "--help"])));
+}
