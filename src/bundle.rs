@@ -6,6 +6,36 @@
 //! tools. The reader never trusts a name, a size or a length that comes from a file: every
 //! one is checked before it touches memory or the disk. The writer never leaves a
 //! half-written file at its output path.
+//!
+//! ```
+//! use fxb::bundle::{BucketKey, Bundle, BundleWriter, KernelEntry, Manifest};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dir = tempfile::tempdir()?;
+//! let path = dir.path().join("tiny.fxb");
+//!
+//! // A manifest with one kernel entry, and the kernel file it names.
+//! let mut manifest = Manifest::new();
+//! manifest.kernels.insert(
+//!     "first_tokenwise".into(),
+//!     vec![KernelEntry {
+//!         bucket: BucketKey::Tokenwise { input_size: 1 },
+//!         file: "edfs/first_tokenwise_tw1.edf".into(),
+//!         unknown: Default::default(),
+//!     }],
+//! );
+//! let kernel = b"compiled kernel bytes";
+//! let mut writer = BundleWriter::create(&path, chrono::Utc::now())?;
+//! writer.add_entry("edfs/first_tokenwise_tw1.edf", &mut &kernel[..], kernel.len() as u64)?;
+//! writer.finish(&manifest)?;
+//!
+//! // Reading it back touches only the zip central directory and the manifest.
+//! let bundle = Bundle::open(&path)?;
+//! assert_eq!(bundle.manifest(), &manifest);
+//! assert_eq!(bundle.manifest().files(), ["edfs/first_tokenwise_tw1.edf"]);
+//! # Ok(())
+//! # }
+//! ```
 
 mod bucket;
 mod diff;
