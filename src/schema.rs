@@ -78,6 +78,32 @@ pub struct VersionOutput {
     pub oldest_format_version: u64,
 }
 
+/// `fxb unpack --json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(title = "fxb unpack --json")]
+pub struct UnpackOutput {
+    /// The directory created.
+    pub directory: String,
+    /// Files extracted.
+    pub files: usize,
+    /// Bytes extracted.
+    pub bytes: u64,
+}
+
+/// `fxb pack --json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(title = "fxb pack --json")]
+pub struct PackOutput {
+    /// The bundle written.
+    pub bundle: String,
+    /// Entries in it, `manifest.json` included.
+    pub entries: usize,
+    /// Its size in bytes.
+    pub bytes: u64,
+    /// Files of the directory the manifest does not name, left out.
+    pub skipped: Vec<String>,
+}
+
 /// Every schema fxb publishes: (file name under `schemas/`, pretty JSON text).
 pub fn all() -> Vec<(&'static str, String)> {
     let render = |schema: schemars::Schema| {
@@ -92,5 +118,7 @@ pub fn all() -> Vec<(&'static str, String)> {
         ("inspect.schema.json", render(schema_for!(InspectOutput))),
         ("diff.schema.json", render(schema_for!(SignatureDiff))),
         ("version.schema.json", render(schema_for!(VersionOutput))),
+        ("unpack.schema.json", render(schema_for!(UnpackOutput))),
+        ("pack.schema.json", render(schema_for!(PackOutput))),
     ]
 }

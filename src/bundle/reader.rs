@@ -105,6 +105,12 @@ impl Bundle {
             },
         })?;
         validate_central_directory(&path, &archive, file_len)?;
+        tracing::debug!(
+            "`{}`: zip archive, {file_len} bytes, {} entries, central directory at byte {}",
+            path.display(),
+            archive.len(),
+            archive.central_directory_start()
+        );
         let mut bundle = Bundle {
             path,
             source: Source::Archive(archive),
@@ -156,6 +162,7 @@ impl Bundle {
                 detail: format!("holds {} bytes but declares {size}", bytes.len()),
             });
         }
+        tracing::debug!("`{}`: manifest.json, {size} bytes", path.display());
         parse_manifest(&bytes).map_err(|e| match e {
             ManifestError::Future { found, supported } => BundleError::FutureFormat {
                 path: path.clone(),

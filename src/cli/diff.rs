@@ -14,6 +14,13 @@ const BOLD: &str = "\x1b[1m";
 const DIM: &str = "\x1b[2m";
 const RESET: &str = "\x1b[0m";
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Exits 1 when the bundles differ and 0 when they do not (the reference \
@@ -29,9 +36,12 @@ pub struct Args {
     /// Only show entries in both bundles
     #[arg(long)]
     common_only: bool,
-    /// Disable colored output
+    /// Disable colored output (same as --color never)
     #[arg(long)]
     no_color: bool,
+    /// When to colour: auto (a terminal, and NO_COLOR unset), always, never
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    color: ColorChoice,
     /// Print the comparison as JSON (schema: schemas/diff.schema.json)
     #[arg(long)]
     json: bool,
@@ -45,7 +55,11 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     if args.json {
         out.json(&diff)?;
     } else {
-        let color = stdout_color(args.no_color);
+        let color = match args.color {
+            ColorChoice::Always => !args.no_color,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => stdout_color(args.no_color),
+        };
         out.raw(&render(&args, &diff, color))?;
     }
     out.finish()?;

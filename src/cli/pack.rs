@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use fxb::bundle::pack;
+use fxb::schema::PackOutput;
 
 use super::Outcome;
 use super::output::Stdout;
@@ -19,6 +20,9 @@ pub struct Args {
     dir: PathBuf,
     /// The .fxb file to write (`.fxb` is appended when it has no extension)
     output: PathBuf,
+    /// Print what was packed as JSON (schema: schemas/pack.schema.json)
+    #[arg(long)]
+    json: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
@@ -30,14 +34,22 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     for skipped in &report.skipped {
         tracing::warn!("left out `{skipped}`: the manifest does not name it");
     }
-    eprintln!(
-        "Packed {} entries, {} bytes, into {}",
-        report.bundle.entries,
-        report.bundle.size,
-        report.bundle.path.display()
-    );
+    let bundle = report.bundle.path.to_string_lossy().into_owned();
     let mut out = Stdout::new();
-    out.line(&report.bundle.path.to_string_lossy())?;
+    if args.json {
+        out.json(&PackOutput {
+            bundle,
+            entries: report.bundle.entries,
+            bytes: report.bundle.size,
+            skipped: report.skipped,
+        })?;
+    } else {
+        eprintln!(
+            "Packed {} entries, {} bytes, into {bundle}",
+            report.bundle.entries, report.bundle.size
+        );
+        out.line(&bundle)?;
+    }
     out.finish()?;
     Ok(Outcome::Clean)
 }

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use fxb::bundle::unpack;
+use fxb::schema::UnpackOutput;
 
 use super::Outcome;
 use super::output::Stdout;
@@ -18,18 +19,28 @@ pub struct Args {
     bundle: PathBuf,
     /// The directory to create
     dir: PathBuf,
+    /// Print what was extracted as JSON (schema: schemas/unpack.schema.json)
+    #[arg(long)]
+    json: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let report = unpack(&args.bundle, &args.dir)?;
-    eprintln!(
-        "Unpacked {} file(s), {} bytes, into {}",
-        report.files,
-        report.bytes,
-        report.directory.display()
-    );
+    let directory = report.directory.to_string_lossy().into_owned();
     let mut out = Stdout::new();
-    out.line(&report.directory.to_string_lossy())?;
+    if args.json {
+        out.json(&UnpackOutput {
+            directory,
+            files: report.files,
+            bytes: report.bytes,
+        })?;
+    } else {
+        eprintln!(
+            "Unpacked {} file(s), {} bytes, into {directory}",
+            report.files, report.bytes
+        );
+        out.line(&directory)?;
+    }
     out.finish()?;
     Ok(Outcome::Clean)
 }

@@ -118,3 +118,29 @@ fn parallel_config_differences_are_named() {
     write_bundle(&ctx.path("tp4.fxb"), &tp4, signature_for);
     insta::assert_snapshot!(ctx.snapshot(&["diff", "tp8.fxb", "tp4.fxb"]));
 }
+
+/// `--color always` colours even through a pipe; `--no-color` wins over it.
+#[test]
+fn colour_on_request() {
+    let ctx = TestContext::new();
+    ctx.copy_reference_bundle("llama-min.fxb", "llama-min.fxb");
+    assert!(ctx.run(&["unpack", "llama-min.fxb", "x1"]).status.success());
+    assert!(ctx.run(&["unpack", "llama-min.fxb", "x3"]).status.success());
+    fs::copy(
+        ctx.path("x1/edfs/mid_tokenwise_tw1.edf"),
+        ctx.path("x3/edfs/first_tokenwise_tw1.edf"),
+    )
+    .expect("swap");
+    let coloured = stdout(&ctx.run(&["diff", "x1", "x3", "--color", "always"]));
+    assert!(
+        coloured.starts_with("\x1b[31m--- x1\x1b[0m\n\x1b[32m+++ x3\x1b[0m\n"),
+        "{coloured:?}"
+    );
+    assert!(coloured.contains(" \x1b[1mfirst_tokenwise (tw1):\x1b[0m\n"));
+    assert!(coloured.contains("\x1b[2mSummary: 1 changed"));
+    let plain = stdout(&ctx.run(&["diff", "x1", "x3", "--color", "always", "--no-color"]));
+    assert!(!plain.contains('\x1b'));
+    let mut no_color_env = ctx.command();
+    no_color_env.args(["diff", "x1", "x3"]).env("NO_COLOR", "1");
+    assert!(!stdout(&no_color_env.output().expect("runs")).contains('\x1b'));
+}

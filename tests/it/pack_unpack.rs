@@ -147,3 +147,14 @@ fn pack_of_an_archive_and_unpack_of_a_directory_are_refused() {
     );
     insta::assert_snapshot!("unpack_directory", ctx.snapshot(&["unpack", "x", "y"]));
 }
+
+#[test]
+fn pack_and_unpack_json() {
+    let ctx = TestContext::new();
+    ctx.copy_reference_bundle("llama-min.fxb", "llama-min.fxb");
+    insta::assert_snapshot!(
+        "unpack",
+        ctx.snapshot(&["unpack", "--json", "llama-min.fxb", "x"])
+    );
+    insta::assert_snapshot!("pack", ctx.snapshot(&["pack", "--json", "x", "y.fxb"]));
+}
