@@ -162,17 +162,24 @@ pub fn write_bundle(path: &Path, manifest: &Manifest, signature_for: impl Fn(&st
     writer.finish(manifest).expect("finish");
 }
 
-/// The `llama-min` bundle re-made by fxb's writer: the reference manifest and real
-/// signatures, tiny payloads.
-pub fn write_llama_min(path: &Path) {
-    let signatures = reference_signatures("llama-min.fxb");
-    write_bundle(path, &reference_manifest(), |file| {
-        signatures
+/// A lookup from kernel file name to its real signature in a reference bundle (empty for
+/// files it does not have).
+pub fn signatures_of(bundle: &str) -> impl Fn(&str) -> Signature + Copy {
+    let table: &'static [(String, Signature)] =
+        Box::leak(reference_signatures(bundle).into_boxed_slice());
+    move |file| {
+        table
             .iter()
             .find(|(f, _)| f == file)
             .map(|(_, s)| s.clone())
             .unwrap_or_default()
-    });
+    }
+}
+
+/// The `llama-min` bundle re-made by fxb's writer: the reference manifest and real
+/// signatures, tiny payloads.
+pub fn write_llama_min(path: &Path) {
+    write_bundle(path, &reference_manifest(), signatures_of("llama-min.fxb"));
 }
 
 /// One entry of a hand-made zip.

@@ -1,7 +1,7 @@
 use std::fs;
 
 use crate::common::{
-    TestContext, read_reference, reference_manifest, reference_signatures, stdout, write_bundle,
+    TestContext, read_reference, reference_manifest, signatures_of, stdout, write_bundle,
 };
 
 #[test]
@@ -48,9 +48,9 @@ fn a_manifest_difference_is_reported_after_the_reference_summary() {
     insta::assert_snapshot!(ctx.format(&output));
 }
 
-/// The reference's `diff-changed-mut.txt`: an extracted copy with one EDF swapped.
-#[test]
-fn a_swapped_kernel_file_is_diffed_exactly_like_the_reference() {
+/// `x1` = llama-min extracted; `x3` = the same with `first_tokenwise`'s EDF replaced by
+/// `mid_tokenwise`'s (how the reference's `diff-changed-mut.txt` was made).
+fn swapped_copies() -> TestContext {
     let ctx = TestContext::new();
     ctx.copy_reference_bundle("llama-min.fxb", "llama-min.fxb");
     assert!(ctx.run(&["unpack", "llama-min.fxb", "x1"]).status.success());
@@ -60,6 +60,13 @@ fn a_swapped_kernel_file_is_diffed_exactly_like_the_reference() {
         ctx.path("x3/edfs/first_tokenwise_tw1.edf"),
     )
     .expect("swap");
+    ctx
+}
+
+/// The reference's `diff-changed-mut.txt`: an extracted copy with one EDF swapped.
+#[test]
+fn a_swapped_kernel_file_is_diffed_exactly_like_the_reference() {
+    let ctx = swapped_copies();
     let output = ctx.run(&["diff", "x1", "x3", "--no-color"]);
     assert_eq!(output.status.code(), Some(1));
     assert_eq!(stdout(&output), read_reference("diff-changed-mut.txt"));
@@ -69,21 +76,14 @@ fn a_swapped_kernel_file_is_diffed_exactly_like_the_reference() {
 #[test]
 fn one_sided_entries_and_common_only() {
     let ctx = TestContext::new();
-    let signatures = reference_signatures("llama-sampler.fxb");
-    let signature_for = |file: &str| {
-        signatures
-            .iter()
-            .find(|(f, _)| f == file)
-            .map(|(_, s)| s.clone())
-            .unwrap_or_default()
-    };
+    let signature_for = signatures_of("llama-sampler.fxb");
     let sampler = fxb::bundle::Bundle::open(crate::common::reference("bundles/llama-sampler.fxb"))
         .expect("opens")
         .into_manifest();
-    write_bundle(&ctx.path("with-sampler.fxb"), &sampler, signature_for);
+    write_bundle(&ctx.path("with-sampler.fxb"), &sampler, &signature_for);
     let mut without = sampler.clone();
     without.kernels.shift_remove("random_sample");
-    write_bundle(&ctx.path("without.fxb"), &without, signature_for);
+    write_bundle(&ctx.path("without.fxb"), &without, &signature_for);
     insta::assert_snapshot!(
         "right_only",
         ctx.snapshot(&["diff", "without.fxb", "with-sampler.fxb"])
@@ -101,36 +101,21 @@ fn one_sided_entries_and_common_only() {
 #[test]
 fn parallel_config_differences_are_named() {
     let ctx = TestContext::new();
-    let signatures = reference_signatures("llama-min.fxb");
-    let signature_for = |file: &str| {
-        signatures
-            .iter()
-            .find(|(f, _)| f == file)
-            .map(|(_, s)| s.clone())
-            .unwrap_or_default()
-    };
+    let signature_for = signatures_of("llama-min.fxb");
     let manifest = reference_manifest();
-    write_bundle(&ctx.path("tp8.fxb"), &manifest, signature_for);
+    write_bundle(&ctx.path("tp8.fxb"), &manifest, &signature_for);
     let mut tp4 = manifest.clone();
     if let Some(p) = tp4.parallel_config.as_mut() {
         p.tensor_parallel_size = 4;
     }
-    write_bundle(&ctx.path("tp4.fxb"), &tp4, signature_for);
+    write_bundle(&ctx.path("tp4.fxb"), &tp4, &signature_for);
     insta::assert_snapshot!(ctx.snapshot(&["diff", "tp8.fxb", "tp4.fxb"]));
 }
 
 /// `--color always` colours even through a pipe; `--no-color` wins over it.
 #[test]
 fn colour_on_request() {
-    let ctx = TestContext::new();
-    ctx.copy_reference_bundle("llama-min.fxb", "llama-min.fxb");
-    assert!(ctx.run(&["unpack", "llama-min.fxb", "x1"]).status.success());
-    assert!(ctx.run(&["unpack", "llama-min.fxb", "x3"]).status.success());
-    fs::copy(
-        ctx.path("x1/edfs/mid_tokenwise_tw1.edf"),
-        ctx.path("x3/edfs/first_tokenwise_tw1.edf"),
-    )
-    .expect("swap");
+    let ctx = swapped_copies();
     let coloured = stdout(&ctx.run(&["diff", "x1", "x3", "--color", "always"]));
     assert!(
         coloured.starts_with("\x1b[31m--- x1\x1b[0m\n\x1b[32m+++ x3\x1b[0m\n"),
