@@ -151,7 +151,7 @@ pub fn edf_bytes(signature: Signature) -> Vec<u8> {
 
 /// Write `manifest` with the writer; every file it names gets an EDF with the signature
 /// `signature_for` gives it.
-pub fn write_bundle(path: &Path, manifest: &Manifest, signature_for: impl Fn(&str) -> Signature) {
+pub fn write_bundle(path: &Path, manifest: &Manifest, signature_for: &dyn Fn(&str) -> Signature) {
     let mut writer = BundleWriter::create(path, chrono::Utc::now()).expect("create");
     for (_, entry) in canonical_entry_order(manifest) {
         let bytes = edf_bytes(signature_for(&entry.file));
@@ -179,7 +179,7 @@ pub fn signatures_of(bundle: &str) -> impl Fn(&str) -> Signature + Copy {
 /// The `llama-min` bundle re-made by fxb's writer: the reference manifest and real
 /// signatures, tiny payloads.
 pub fn write_llama_min(path: &Path) {
-    write_bundle(path, &reference_manifest(), signatures_of("llama-min.fxb"));
+    write_bundle(path, &reference_manifest(), &signatures_of("llama-min.fxb"));
 }
 
 /// One entry of a hand-made zip.

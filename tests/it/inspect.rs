@@ -114,7 +114,9 @@ fn a_closed_pipe_is_not_an_error() {
         .collect();
     manifest.kernels.insert("first_tokenwise".into(), entries);
     let signatures = crate::common::reference_signatures("llama-min.fxb");
-    crate::common::write_bundle(&ctx.path("big.fxb"), &manifest, |_| signatures[0].1.clone());
+    crate::common::write_bundle(&ctx.path("big.fxb"), &manifest, &|_| {
+        signatures[0].1.clone()
+    });
     let mut child = ctx
         .command()
         .args(["inspect", "big.fxb"])
