@@ -1,8 +1,25 @@
-//! Records the git revision fxb was built from, for `fxb version`.
+//! Build script: records the git revision for `fxb version`, and compiles the first-party
+//! wasm plugins so the binary embeds them (a plain `cargo build` gives a working tool).
+//!
+//! The plugins are built by a nested `cargo build --target wasm32-unknown-unknown` into
+//! `<target>/wasm-plugins`, a target dir of their own (so the outer build's lock is never
+//! contended), with the `wasm-plugin` profile. Cargo's own change tracking makes that a
+//! no-op when nothing changed. The wasm target is installed with rustup when missing.
 
+use std::env;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// Plugin crates compiled to wasm, and whether the binary embeds them.
+const PLUGINS: &[(&str, bool)] = &[("fxb-plugin-generic", true), ("fxb-plugin-testing", false)];
+const WASM_TARGET: &str = "wasm32-unknown-unknown";
+
 fn main() {
+    record_git_revision();
+    build_plugins();
+}
+
+fn record_git_revision() {
     let revision = Command::new("git")
         .args(["rev-parse", "--short=9", "HEAD"])
         .output()
@@ -16,4 +33,122 @@ fn main() {
     // Rebuild when HEAD moves (a commit or a checkout); harmless when .git is absent.
     println!("cargo:rerun-if-changed=.git/HEAD");
     println!("cargo:rerun-if-changed=.git/refs/heads");
+}
+
+fn build_plugins() {
+    let root =
+        PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let out_dir = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
+    for watched in [
+        "plugins/api",
+        "plugins/generic",
+        "plugins/testing",
+        "Cargo.lock",
+    ] {
+        println!("cargo:rerun-if-changed={watched}");
+    }
+    // OUT_DIR is <target>/[<triple>/]<profile>/build/<pkg>/out: share one plugin build
+    // between profiles.
+    let target_dir = out_dir
+        .ancestors()
+        .nth(4)
+        .map(|t| t.join("wasm-plugins"))
+        .unwrap_or_else(|| root.join("target/wasm-plugins"));
+
+    ensure_wasm_target();
+    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut command = Command::new(cargo);
+    command
+        .arg("build")
+        .arg("--manifest-path")
+        .arg(root.join("Cargo.toml"))
+        .args(["--target", WASM_TARGET, "--profile", "wasm-plugin"])
+        .arg("--target-dir")
+        .arg(&target_dir);
+    for (package, _) in PLUGINS {
+        command.args(["-p", package]);
+    }
+    // The outer build's settings (rustflags for the host, clippy's wrapper, the jobserver)
+    // must not leak into the wasm build.
+    for (key, _) in env::vars() {
+        let leaks = (key.starts_with("CARGO_") && key != "CARGO_HOME")
+            || key.starts_with("RUSTC")
+            || matches!(
+                key.as_str(),
+                "RUSTFLAGS"
+                    | "RUSTDOCFLAGS"
+                    | "MAKEFLAGS"
+                    | "MFLAGS"
+                    | "DEBUG"
+                    | "OPT_LEVEL"
+                    | "PROFILE"
+                    | "TARGET"
+                    | "HOST"
+                    | "NUM_JOBS"
+                    | "OUT_DIR"
+            );
+        if leaks {
+            command.env_remove(key);
+        }
+    }
+    let output = command
+        .output()
+        .expect("failed to run cargo to build the wasm plugins");
+    if !output.status.success() {
+        panic!(
+            "building the wasm plugins failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    let wasm_dir = target_dir.join(WASM_TARGET).join("wasm-plugin");
+    let mut embedded =
+        String::from("/// First-party plugins compiled into this binary: (file name, wasm).\n");
+    embedded.push_str("pub const EMBEDDED: &[(&str, &[u8])] = &[\n");
+    for (package, embed) in PLUGINS {
+        let file = format!("{}.wasm", package.replace('-', "_"));
+        let path = wasm_dir.join(&file);
+        assert!(
+            path.is_file(),
+            "the plugin build did not produce {}",
+            path.display()
+        );
+        if *embed {
+            embedded.push_str(&format!(
+                "    ({file:?}, include_bytes!({:?})),\n",
+                path.display().to_string()
+            ));
+        }
+    }
+    embedded.push_str("];\n");
+    write_if_changed(&out_dir.join("embedded_plugins.rs"), &embedded);
+    // Tests load the non-embedded test plugins from here.
+    println!("cargo:rustc-env=FXB_WASM_DIR={}", wasm_dir.display());
+}
+
+fn ensure_wasm_target() {
+    let sysroot = Command::new(env::var("RUSTC").unwrap_or_else(|_| "rustc".into()))
+        .args(["--print", "sysroot"])
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map(|s| PathBuf::from(s.trim()));
+    let installed = sysroot.is_some_and(|s| s.join("lib/rustlib").join(WASM_TARGET).is_dir());
+    if installed {
+        return;
+    }
+    let status = Command::new("rustup")
+        .args(["target", "add", WASM_TARGET])
+        .status();
+    if !status.is_ok_and(|s| s.success()) {
+        panic!(
+            "the {WASM_TARGET} target is missing and `rustup target add {WASM_TARGET}` failed; install it and build again"
+        );
+    }
+}
+
+fn write_if_changed(path: &Path, contents: &str) {
+    if std::fs::read_to_string(path).ok().as_deref() != Some(contents) {
+        std::fs::write(path, contents).expect("write generated file");
+    }
 }

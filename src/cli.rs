@@ -6,11 +6,12 @@ mod inspect;
 mod list;
 mod output;
 mod pack;
+mod plugins_call;
+mod plugins_ls;
 mod show;
 mod unpack;
 mod version;
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -32,6 +33,9 @@ struct Cli {
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     verbose: u8,
 
+    #[command(flatten)]
+    globals: Globals,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -52,6 +56,52 @@ enum Command {
     Pack(pack::Args),
     /// Show version information
     Version(version::Args),
+    /// List and run architecture plugins
+    #[command(subcommand)]
+    Plugins(PluginsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum PluginsCommand {
+    /// List plugins: version, ABI, architectures, operations, source, and whether active
+    Ls(plugins_ls::Args),
+    /// Call one plugin operation with a JSON request (for plugin authors)
+    Call(plugins_call::Args),
+}
+
+/// Options every command understands.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Globals {
+    /// Also load plugins from this directory (repeatable; before FXB_PLUGIN_PATH and the
+    /// user plugin dir)
+    #[arg(long = "plugin-dir", value_name = "DIR", global = true)]
+    pub plugin_dirs: Vec<std::path::PathBuf>,
+    /// The fxb cache directory [default: $XDG_CACHE_HOME/furiosa/llm/fxb]
+    #[arg(long, value_name = "DIR", global = true, env = "FXB_CACHE_DIR")]
+    pub cache_dir: Option<std::path::PathBuf>,
+}
+
+impl Globals {
+    /// The plugins on this machine, and a host to run them (compiled-plugin cache under
+    /// the fxb cache, or `FXB_PLUGIN_CACHE_DIR`).
+    pub fn plugins(&self) -> (fxb::plugin::PluginSet, fxb::plugin::PluginHost) {
+        let set = fxb::plugin::PluginSet::discover(&fxb::plugin::PluginSearch::from_env(
+            &self.plugin_dirs,
+        ));
+        for problem in set.problems() {
+            tracing::warn!(
+                "skipped plugin `{}`: {}",
+                problem.path.display(),
+                problem.message
+            );
+        }
+        let cache_dir = fxb::cache::cache_dir(self.cache_dir.clone());
+        let compiled = fxb::plugin::CompiledCache::new(fxb::cache::compiled_plugin_dir(&cache_dir));
+        (
+            set,
+            fxb::plugin::PluginHost::new(compiled, fxb::plugin::Limits::default()),
+        )
+    }
 }
 
 /// What a command found, beyond success or failure.
@@ -85,6 +135,8 @@ pub fn main() -> ExitCode {
         Command::Unpack(args) => unpack::run(args),
         Command::Pack(args) => pack::run(args),
         Command::Version(args) => version::run(args),
+        Command::Plugins(PluginsCommand::Ls(args)) => plugins_ls::run(args, &cli.globals),
+        Command::Plugins(PluginsCommand::Call(args)) => plugins_call::run(args, &cli.globals),
     };
     match result {
         Ok(Outcome::Clean) => ExitCode::SUCCESS,
@@ -108,13 +160,39 @@ fn init_logging(verbose: u8) {
         .ok()
         .and_then(|v| tracing_subscriber::EnvFilter::try_new(v).ok())
         .unwrap_or_else(|| tracing_subscriber::EnvFilter::new(level));
-    let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(ansi)
-        .with_target(false)
+        .event_format(HumanFormat)
         .try_init();
+}
+
+/// Log lines as people read them: `warning: …`, `info: …`, lowercase, no timestamps
+/// (`-vv` adds nothing but more lines; `FXB_LOG` picks what).
+struct HumanFormat;
+
+impl<S, N> tracing_subscriber::fmt::FormatEvent<S, N> for HumanFormat
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
+        mut writer: tracing_subscriber::fmt::format::Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        let level = match *event.metadata().level() {
+            tracing::Level::ERROR => "error",
+            tracing::Level::WARN => "warning",
+            tracing::Level::INFO => "info",
+            tracing::Level::DEBUG => "debug",
+            tracing::Level::TRACE => "trace",
+        };
+        write!(writer, "{level}: ")?;
+        ctx.field_format().format_fields(writer.by_ref(), event)?;
+        writeln!(writer)
+    }
 }
 
 /// A closed stdout (`fxb inspect x | head`) ends the command quietly.

@@ -3,7 +3,11 @@
 //! The library does the work; the `fxb` binary parses arguments, calls it and prints.
 //! Modules, one noun each:
 //! - [`bundle`]: the FXB format — read, write, inspect, compare, pack and unpack bundles.
+//! - [`plugin`]: the WebAssembly sandbox for architecture plugins.
+//! - [`cache`]: the local cache directory.
 //! - [`schema`]: JSON Schemas generated from the serde types.
 
 pub mod bundle;
+pub mod cache;
+pub mod plugin;
 pub mod schema;

@@ -104,6 +104,43 @@ pub struct PackOutput {
     pub skipped: Vec<String>,
 }
 
+/// `fxb plugins ls --json`.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(title = "fxb plugins ls --json")]
+pub struct PluginsLsOutput {
+    pub plugins: Vec<PluginLine>,
+    /// Files that were skipped, and why.
+    pub problems: Vec<ProblemLine>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct PluginLine {
+    pub name: String,
+    pub version: String,
+    pub abi: String,
+    pub architectures: Vec<String>,
+    pub operations: Vec<String>,
+    /// `embedded` or the file's path.
+    pub source: String,
+    pub sha256: String,
+    /// Claimed architectures this plugin serves.
+    pub active_for: Vec<String>,
+    /// Claimed architectures another plugin serves instead.
+    pub shadowed: Vec<Shadowed>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Shadowed {
+    pub architecture: String,
+    pub by: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ProblemLine {
+    pub path: String,
+    pub message: String,
+}
+
 /// Every schema fxb publishes: (file name under `schemas/`, pretty JSON text).
 pub fn all() -> Vec<(&'static str, String)> {
     let render = |schema: schemars::Schema| {
@@ -120,5 +157,13 @@ pub fn all() -> Vec<(&'static str, String)> {
         ("version.schema.json", render(schema_for!(VersionOutput))),
         ("unpack.schema.json", render(schema_for!(UnpackOutput))),
         ("pack.schema.json", render(schema_for!(PackOutput))),
+        (
+            "plugins-ls.schema.json",
+            render(schema_for!(PluginsLsOutput)),
+        ),
+        (
+            "plugin-abi-v1.schema.json",
+            render(fxb_plugin_api::v1::schema()),
+        ),
     ]
 }

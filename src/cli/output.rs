@@ -42,3 +42,32 @@ impl Stdout {
 pub fn stdout_color(disabled_by_flag: bool) -> bool {
     !disabled_by_flag && std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal()
 }
+
+/// A plain table: columns padded to their widest cell, two spaces apart, no trailing
+/// spaces.
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            if let Some(w) = widths.get_mut(i) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        padded.join("  ").trim_end().to_string()
+    };
+    let mut out = vec![line(header.to_vec())];
+    out.extend(
+        rows.iter()
+            .map(|r| line(r.iter().map(String::as_str).collect())),
+    );
+    let mut text = out.join("\n");
+    text.push('\n');
+    text
+}

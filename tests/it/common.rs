@@ -58,7 +58,11 @@ impl TestContext {
         cmd.current_dir(self.root())
             .env("HOME", self.path("home"))
             .env("XDG_CACHE_HOME", self.path("home/.cache"))
+            .env("XDG_DATA_HOME", self.path("home/.local/share"))
+            .env("FXB_PLUGIN_CACHE_DIR", shared_plugin_cache())
             .env_remove("FXB_LOG")
+            .env_remove("FXB_PLUGIN_PATH")
+            .env_remove("FXB_CACHE_DIR")
             .env_remove("NO_COLOR")
             .stdin(Stdio::null());
         cmd
@@ -87,6 +91,17 @@ impl TestContext {
             clean(&output.stderr)
         )
     }
+}
+
+/// Compiled plugins are content-keyed, so every test may share one cache: only the first
+/// test to need a plugin pays for compiling it.
+pub fn shared_plugin_cache() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("compiled-plugins")
+}
+
+/// A wasm plugin the build compiled (embedded or test-only), by crate file name.
+pub fn built_plugin(file: &str) -> PathBuf {
+    Path::new(env!("FXB_WASM_DIR")).join(file)
 }
 
 pub fn stdout(output: &Output) -> String {

@@ -7,6 +7,7 @@ mod hostile;
 mod inspect;
 mod list;
 mod pack_unpack;
+mod plugins;
 mod schemas;
 mod show;
 mod version;

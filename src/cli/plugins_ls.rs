@@ -1,0 +1,111 @@
+//! `fxb plugins ls`: every plugin found, what it serves, and where it came from. Reads
+//! each plugin's sections only; nothing is compiled.
+
+use fxb::plugin::PluginSource;
+use fxb::schema::{PluginLine, PluginsLsOutput, ProblemLine, Shadowed};
+
+use super::output::{Stdout, table};
+use super::{Globals, Outcome};
+
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Plugins come from the binary (embedded), then --plugin-dir, \
+FXB_PLUGIN_PATH and $XDG_DATA_HOME/fxb/plugins. For each architecture a user plugin \
+beats an embedded one; `*` serves architectures no plugin names. Files that are not \
+usable plugins are reported on stderr and make the command exit 1."
+)]
+pub struct Args {
+    /// Print as JSON (schema: schemas/plugins-ls.schema.json)
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args, globals: &Globals) -> anyhow::Result<Outcome> {
+    let (set, _) = globals.plugins();
+    let output = PluginsLsOutput {
+        plugins: set
+            .statuses()
+            .into_iter()
+            .map(|status| {
+                let info = &status.plugin.info;
+                PluginLine {
+                    name: info.metadata.name.clone(),
+                    version: info.metadata.version.clone(),
+                    abi: format!("{}.{}", info.abi_major, info.abi_minor),
+                    architectures: info.metadata.architectures.clone(),
+                    operations: info.metadata.operations.clone(),
+                    source: match &status.plugin.source {
+                        PluginSource::Embedded(_) => "embedded".into(),
+                        PluginSource::File(path) => path.display().to_string(),
+                    },
+                    sha256: info.sha256.clone(),
+                    active_for: status.active_for,
+                    shadowed: status
+                        .shadowed
+                        .into_iter()
+                        .map(|(architecture, by)| Shadowed { architecture, by })
+                        .collect(),
+                }
+            })
+            .collect(),
+        problems: set
+            .problems()
+            .iter()
+            .map(|p| ProblemLine {
+                path: p.path.display().to_string(),
+                message: p.message.clone(),
+            })
+            .collect(),
+    };
+    let mut out = Stdout::new();
+    if args.json {
+        out.json(&output)?;
+    } else {
+        let rows: Vec<Vec<String>> = output
+            .plugins
+            .iter()
+            .map(|p| {
+                let active = match (p.active_for.is_empty(), p.shadowed.is_empty()) {
+                    (false, true) => "yes".to_string(),
+                    (false, false) => "partly".to_string(),
+                    (true, _) => "no".to_string(),
+                };
+                vec![
+                    p.name.clone(),
+                    p.version.clone(),
+                    p.abi.clone(),
+                    p.architectures.join(", "),
+                    p.operations.join(", "),
+                    p.source.clone(),
+                    active,
+                ]
+            })
+            .collect();
+        out.raw(&table(
+            &[
+                "NAME",
+                "VERSION",
+                "ABI",
+                "ARCHITECTURES",
+                "OPERATIONS",
+                "SOURCE",
+                "ACTIVE",
+            ],
+            &rows,
+        ))?;
+        for plugin in &output.plugins {
+            for shadow in &plugin.shadowed {
+                out.line(&format!(
+                    "note: `{}` ({}) does not serve {}: {} does",
+                    plugin.name, plugin.source, shadow.architecture, shadow.by
+                ))?;
+            }
+        }
+    }
+    out.finish()?;
+    Ok(if output.problems.is_empty() {
+        Outcome::Clean
+    } else {
+        Outcome::Finding
+    })
+}

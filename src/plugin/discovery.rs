@@ -1,0 +1,238 @@
+//! Finding plugins and choosing one per architecture.
+//!
+//! Order: the plugins embedded in the binary, then `.wasm` files from `--plugin-dir`,
+//! `FXB_PLUGIN_PATH` and the default user plugin directory, in that order. For an
+//! architecture, the first user plugin that claims it wins, then an embedded one; a `*`
+//! claim is the fallback for architectures nobody claims by name, again user before
+//! embedded. A file that is not a usable plugin is reported and skipped: it can break
+//! only the commands that would have needed it.
+
+use std::borrow::Cow;
+use std::path::{Path, PathBuf};
+
+use super::embedded::EMBEDDED;
+use super::module_info::{ModuleInfo, inspect_module};
+
+/// Where a plugin came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PluginSource {
+    /// Compiled into the binary (the file name it was built as).
+    Embedded(&'static str),
+    /// A `.wasm` file in a plugin directory.
+    File(PathBuf),
+}
+
+impl std::fmt::Display for PluginSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PluginSource::Embedded(_) => f.write_str("embedded"),
+            PluginSource::File(path) => write!(f, "{}", path.display()),
+        }
+    }
+}
+
+/// A plugin found and inspected (not compiled).
+#[derive(Debug, Clone)]
+pub struct Discovered {
+    pub info: ModuleInfo,
+    pub source: PluginSource,
+    bytes: Cow<'static, [u8]>,
+}
+
+impl Discovered {
+    /// The module bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// `` `name` (source) `` for messages.
+    pub fn label(&self) -> String {
+        format!("`{}` ({})", self.info.metadata.name, self.source)
+    }
+
+    fn claims(&self, architecture: &str) -> bool {
+        self.info
+            .metadata
+            .architectures
+            .iter()
+            .any(|a| a == architecture)
+    }
+
+    fn is_user(&self) -> bool {
+        matches!(self.source, PluginSource::File(_))
+    }
+}
+
+/// A plugin file that could not be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginProblem {
+    pub path: PathBuf,
+    pub message: String,
+}
+
+/// Where to look for user plugins.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PluginSearch {
+    pub dirs: Vec<PathBuf>,
+}
+
+impl PluginSearch {
+    /// `--plugin-dir` directories, then `FXB_PLUGIN_PATH` (`:`-separated), then
+    /// `$XDG_DATA_HOME/fxb/plugins` (or `~/.local/share/fxb/plugins`).
+    pub fn from_env(plugin_dirs: &[PathBuf]) -> Self {
+        let mut dirs = plugin_dirs.to_vec();
+        if let Some(path) = std::env::var_os("FXB_PLUGIN_PATH") {
+            dirs.extend(std::env::split_paths(&path).filter(|p| !p.as_os_str().is_empty()));
+        }
+        if let Some(default) = default_plugin_dir() {
+            dirs.push(default);
+        }
+        PluginSearch { dirs }
+    }
+}
+
+/// The default user plugin directory.
+pub fn default_plugin_dir() -> Option<PathBuf> {
+    let data = std::env::var_os("XDG_DATA_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))?;
+    Some(data.join("fxb").join("plugins"))
+}
+
+/// Every plugin found, and the files that were skipped.
+#[derive(Debug, Clone, Default)]
+pub struct PluginSet {
+    plugins: Vec<Discovered>,
+    problems: Vec<PluginProblem>,
+}
+
+/// One plugin's standing in a [`PluginSet`].
+#[derive(Debug, Clone)]
+pub struct PluginStatus<'a> {
+    pub plugin: &'a Discovered,
+    /// The claimed architectures this plugin serves.
+    pub active_for: Vec<String>,
+    /// Claimed architectures served by another plugin instead: (architecture, winner).
+    pub shadowed: Vec<(String, String)>,
+}
+
+impl PluginSet {
+    /// Embedded plugins, then every `*.wasm` in the search directories (sorted by name
+    /// within a directory). Missing directories are fine.
+    pub fn discover(search: &PluginSearch) -> Self {
+        let mut set = PluginSet::default();
+        for (file, bytes) in EMBEDDED {
+            match inspect_module(bytes) {
+                Ok(info) => set.plugins.push(Discovered {
+                    info,
+                    source: PluginSource::Embedded(file),
+                    bytes: Cow::Borrowed(bytes),
+                }),
+                // A build that embeds a broken plugin is a bug, but still not fatal.
+                Err(e) => set.problems.push(PluginProblem {
+                    path: PathBuf::from(file),
+                    message: e.to_string(),
+                }),
+            }
+        }
+        for dir in &search.dirs {
+            set.scan_dir(dir);
+        }
+        set
+    }
+
+    fn scan_dir(&mut self, dir: &Path) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        let mut files: Vec<PathBuf> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "wasm"))
+            .collect();
+        files.sort();
+        for path in files {
+            let result = std::fs::read(&path)
+                .map_err(|e| format!("cannot read it: {e}"))
+                .and_then(|bytes| {
+                    inspect_module(&bytes)
+                        .map(|info| (info, bytes))
+                        .map_err(|e| e.to_string())
+                });
+            match result {
+                Ok((info, bytes)) => self.plugins.push(Discovered {
+                    info,
+                    source: PluginSource::File(path),
+                    bytes: Cow::Owned(bytes),
+                }),
+                Err(message) => self.problems.push(PluginProblem { path, message }),
+            }
+        }
+    }
+
+    pub fn plugins(&self) -> &[Discovered] {
+        &self.plugins
+    }
+
+    pub fn problems(&self) -> &[PluginProblem] {
+        &self.problems
+    }
+
+    /// The plugin that serves `architecture`: a named claim beats `*`, a user plugin
+    /// beats an embedded one.
+    pub fn for_architecture(&self, architecture: &str) -> Option<&Discovered> {
+        self.claimant(architecture).or_else(|| self.claimant("*"))
+    }
+
+    /// The plugin that claims `claim` literally, user plugins first.
+    fn claimant(&self, claim: &str) -> Option<&Discovered> {
+        self.plugins
+            .iter()
+            .find(|p| p.is_user() && p.claims(claim))
+            .or_else(|| {
+                self.plugins
+                    .iter()
+                    .find(|p| !p.is_user() && p.claims(claim))
+            })
+    }
+
+    /// A plugin by name (the first found, user plugins first).
+    pub fn by_name(&self, name: &str) -> Option<&Discovered> {
+        let named = |p: &&Discovered| p.info.metadata.name == name;
+        self.plugins
+            .iter()
+            .filter(|p| p.is_user())
+            .find(named)
+            .or_else(|| self.plugins.iter().find(named))
+    }
+
+    /// Each plugin with the architectures it serves and those taken by another.
+    pub fn statuses(&self) -> Vec<PluginStatus<'_>> {
+        self.plugins
+            .iter()
+            .map(|plugin| {
+                let mut status = PluginStatus {
+                    plugin,
+                    active_for: Vec::new(),
+                    shadowed: Vec::new(),
+                };
+                for architecture in &plugin.info.metadata.architectures {
+                    let winner = if architecture == "*" {
+                        self.claimant("*")
+                    } else {
+                        self.for_architecture(architecture)
+                    };
+                    match winner {
+                        Some(w) if std::ptr::eq(w, plugin) => {
+                            status.active_for.push(architecture.clone())
+                        }
+                        Some(w) => status.shadowed.push((architecture.clone(), w.label())),
+                        None => {}
+                    }
+                }
+                status
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,97 @@
+//! What a plugin file is, read straight from its bytes before any compilation: the
+//! `fxb-abi` and `fxb-plugin` custom sections, and its imports (a plugin may have none).
+
+use fxb_plugin_api::v1::PluginMetadata;
+use fxb_plugin_api::{ABI_MAJOR, ABI_MINOR, ABI_SECTION, METADATA_SECTION};
+use sha2::{Digest, Sha256};
+use wasmparser::{Parser, Payload};
+
+/// A plugin module's identity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModuleInfo {
+    pub metadata: PluginMetadata,
+    pub abi_major: u32,
+    pub abi_minor: u32,
+    /// Lowercase hex sha256 of the module bytes.
+    pub sha256: String,
+}
+
+/// Why a file is not a usable plugin.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ModuleProblem {
+    #[error("not a WebAssembly module")]
+    NotWasm,
+    #[error("malformed WebAssembly (truncated?): {0}")]
+    Malformed(String),
+    #[error("no `{ABI_SECTION}` section: not an fxb plugin")]
+    NoAbi,
+    #[error("unreadable ABI version {0:?} in the `{ABI_SECTION}` section")]
+    BadAbi(String),
+    #[error("built for plugin ABI {found}, but this fxb speaks ABI {ABI_MAJOR}.{ABI_MINOR}")]
+    AbiMismatch { found: String },
+    #[error("invalid `{METADATA_SECTION}` section: {0}")]
+    BadMetadata(String),
+    #[error("imports `{module}::{name}`; plugins may not import anything")]
+    Imports { module: String, name: String },
+}
+
+/// Read a module's sections and imports. Cheap: no validation, no compilation.
+pub fn inspect_module(bytes: &[u8]) -> Result<ModuleInfo, ModuleProblem> {
+    if !bytes.starts_with(b"\0asm") {
+        return Err(ModuleProblem::NotWasm);
+    }
+    let mut abi = None;
+    let mut metadata = None;
+    let mut import = None;
+    for payload in Parser::new(0).parse_all(bytes) {
+        match payload.map_err(|e| ModuleProblem::Malformed(e.message().to_string()))? {
+            Payload::CustomSection(section) if section.name() == ABI_SECTION => {
+                abi = Some(section.data().to_vec());
+            }
+            Payload::CustomSection(section) if section.name() == METADATA_SECTION => {
+                metadata = Some(section.data().to_vec());
+            }
+            Payload::ImportSection(reader) => {
+                for item in reader.into_imports() {
+                    let item =
+                        item.map_err(|e| ModuleProblem::Malformed(e.message().to_string()))?;
+                    import.get_or_insert((item.module.to_string(), item.name.to_string()));
+                }
+            }
+            _ => {}
+        }
+    }
+    let abi = abi.ok_or(ModuleProblem::NoAbi)?;
+    let abi = String::from_utf8(abi)
+        .map_err(|e| ModuleProblem::BadAbi(String::from_utf8_lossy(e.as_bytes()).into_owned()))?;
+    let (major, minor) = abi
+        .split_once('.')
+        .and_then(|(a, b)| Some((a.parse::<u32>().ok()?, b.parse::<u32>().ok()?)))
+        .ok_or_else(|| ModuleProblem::BadAbi(abi.clone()))?;
+    if major != ABI_MAJOR {
+        return Err(ModuleProblem::AbiMismatch { found: abi });
+    }
+    if let Some((module, name)) = import {
+        return Err(ModuleProblem::Imports { module, name });
+    }
+    let metadata =
+        metadata.ok_or_else(|| ModuleProblem::BadMetadata("the section is missing".into()))?;
+    let metadata: PluginMetadata =
+        serde_json::from_slice(&metadata).map_err(|e| ModuleProblem::BadMetadata(e.to_string()))?;
+    if metadata.name.is_empty() || metadata.architectures.is_empty() {
+        return Err(ModuleProblem::BadMetadata(
+            "it names no plugin or no architecture".into(),
+        ));
+    }
+    let sha256 = Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Ok(ModuleInfo {
+        metadata,
+        abi_major: major,
+        abi_minor: minor,
+        sha256,
+    })
+}
