@@ -76,6 +76,17 @@ pub struct VersionOutput {
     pub format_version: u64,
     /// The oldest manifest format it reads (older ones are migrated on read).
     pub oldest_format_version: u64,
+    /// The plugin ABI it speaks, `MAJOR.MINOR`.
+    pub plugin_abi: String,
+    /// Plugins compiled into the binary.
+    pub embedded_plugins: Vec<EmbeddedPlugin>,
+}
+
+/// A plugin compiled into the binary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct EmbeddedPlugin {
+    pub name: String,
+    pub version: String,
 }
 
 /// `fxb unpack --json`.

@@ -1,7 +1,8 @@
 //! `fxb version`: what this fxb is and which formats it speaks.
 
 use fxb::bundle::FORMAT_VERSION;
-use fxb::schema::VersionOutput;
+use fxb::plugin::{embedded::EMBEDDED, inspect_module};
+use fxb::schema::{EmbeddedPlugin, VersionOutput};
 
 use super::Outcome;
 use super::output::Stdout;
@@ -19,6 +20,19 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         revision: env!("FXB_GIT_REVISION").to_string(),
         format_version: FORMAT_VERSION,
         oldest_format_version: 0,
+        plugin_abi: format!(
+            "{}.{}",
+            fxb_plugin_api::ABI_MAJOR,
+            fxb_plugin_api::ABI_MINOR
+        ),
+        embedded_plugins: EMBEDDED
+            .iter()
+            .filter_map(|(_, bytes)| inspect_module(bytes).ok())
+            .map(|info| EmbeddedPlugin {
+                name: info.metadata.name,
+                version: info.metadata.version,
+            })
+            .collect(),
     };
     let mut out = Stdout::new();
     if args.json {
@@ -29,6 +43,13 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             "bundle format: writes format_version {}, reads {}–{}",
             info.format_version, info.oldest_format_version, info.format_version
         ))?;
+        out.line(&format!("plugin ABI: {}", info.plugin_abi))?;
+        let plugins: Vec<String> = info
+            .embedded_plugins
+            .iter()
+            .map(|p| format!("{} {}", p.name, p.version))
+            .collect();
+        out.line(&format!("embedded plugins: {}", plugins.join(", ")))?;
     }
     out.finish()?;
     Ok(Outcome::Clean)

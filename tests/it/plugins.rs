@@ -373,3 +373,95 @@ fn the_generic_plugin_reproduces_the_reference_fingerprints() {
         assert_eq!(Value::Object(fields), want["fields"], "{repo}");
     }
 }
+
+/// The template builds out of the tree from scratch (its own workspace, the SDK by
+/// path), and fxb uses the result for an architecture no embedded plugin names.
+#[test]
+fn the_template_plugin_builds_out_of_tree_and_serves_a_new_architecture() {
+    let ctx = TestContext::new();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let project = ctx.path("my-plugin");
+    fs::create_dir_all(project.join("src")).expect("project dir");
+    for file in ["Cargo.toml", "Cargo.lock", "src/lib.rs"] {
+        fs::copy(repo.join("plugins/template").join(file), project.join(file))
+            .expect("copy template");
+    }
+    let manifest = fs::read_to_string(project.join("Cargo.toml")).expect("manifest");
+    let api = repo.join("plugins/api");
+    let manifest = manifest.replace(
+        r#"path = "../api""#,
+        &format!("path = {:?}", api.display().to_string()),
+    );
+    fs::write(project.join("Cargo.toml"), manifest).expect("write manifest");
+
+    let target_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("template-build");
+    let mut cargo = std::process::Command::new(env!("CARGO"));
+    cargo
+        .current_dir(&project)
+        .args([
+            "build",
+            "--release",
+            "--locked",
+            "--target",
+            "wasm32-unknown-unknown",
+        ])
+        .env("CARGO_TARGET_DIR", &target_dir);
+    for (key, _) in std::env::vars() {
+        if (key.starts_with("CARGO_") && key != "CARGO_HOME")
+            || key.starts_with("RUSTC")
+            || key == "RUSTFLAGS"
+        {
+            cargo.env_remove(key);
+        }
+    }
+    // The test's own cargo environment must not leak into the plugin's build.
+    cargo.env("CARGO_TARGET_DIR", &target_dir);
+    let built = cargo.output().expect("cargo runs");
+    assert!(built.status.success(), "{}", stderr(&built));
+    let wasm = target_dir.join("wasm32-unknown-unknown/release/fxb_plugin_template.wasm");
+    fs::create_dir_all(ctx.path("plugins")).expect("plugin dir");
+    fs::copy(&wasm, ctx.path("plugins/template.wasm")).expect("install");
+
+    let listing = ctx.run(&["plugins", "ls", "--plugin-dir", "plugins"]);
+    assert!(listing.status.success(), "{}", stderr(&listing));
+    assert!(stdout(&listing).contains("template  0.1.0    1.0  TemplateForCausalLM, TemplateModel  describe, fingerprint, convert  plugins/template.wasm  yes"), "{}", stdout(&listing));
+
+    let config = fixtures().join("configs/meta-llama--Llama-3.1-8B-Instruct.json");
+    let mut config: Value =
+        serde_json::from_str(&fs::read_to_string(config).expect("config")).expect("json");
+    config["architectures"] = json!(["TemplateForCausalLM"]);
+    fs::write(
+        ctx.path("request.json"),
+        json!({"config": config}).to_string(),
+    )
+    .expect("write");
+    let args = [
+        "plugins",
+        "call",
+        "fingerprint",
+        "--arch",
+        "TemplateForCausalLM",
+        "--input",
+        "request.json",
+        "--plugin-dir",
+        "plugins",
+    ];
+    insta::assert_snapshot!("template_fingerprint", ctx.snapshot(&args));
+    fs::write(
+        ctx.path("convert.json"),
+        r#"{"architecture": "TemplateForCausalLM", "task": "embed"}"#,
+    )
+    .expect("write");
+    let args = [
+        "plugins",
+        "call",
+        "convert",
+        "--arch",
+        "TemplateModel",
+        "--input",
+        "convert.json",
+        "--plugin-dir",
+        "plugins",
+    ];
+    insta::assert_snapshot!("template_convert", ctx.snapshot(&args));
+}

@@ -40,3 +40,26 @@ fn the_manifest_schema_requires_what_the_reader_requires() {
         .collect();
     assert_eq!(required, ["format_version", "kernels"]);
 }
+
+/// Published ABI versions never change: the v1 message types must produce exactly the
+/// frozen schema of the current minor, and every older frozen minor must still exist.
+/// To add optional fields: bump `ABI_MINOR`, add `plugins/api/frozen/v1.<minor>.schema.json`.
+#[test]
+fn the_published_plugin_abi_is_frozen() {
+    let frozen_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("plugins/api/frozen");
+    let current =
+        serde_json::to_string_pretty(&fxb_plugin_api::v1::schema()).expect("schema") + "\n";
+    let minor = fxb_plugin_api::ABI_MINOR;
+    let frozen = std::fs::read_to_string(frozen_dir.join(format!("v1.{minor}.schema.json")))
+        .expect("the current ABI minor has a frozen schema");
+    assert!(
+        frozen == current,
+        "the v1 plugin message types changed: a published ABI is frozen (add optional fields under a new minor)"
+    );
+    for older in 0..minor {
+        assert!(
+            frozen_dir.join(format!("v1.{older}.schema.json")).is_file(),
+            "frozen v1.{older} is missing"
+        );
+    }
+}

@@ -1,0 +1,110 @@
+//! Plugin host figures: compiling a plugin the first time, loading it from the
+//! compiled-module cache, and a warm fingerprint call on a real config.json.
+//!
+//! Run: `cargo bench --bench plugin_calls` (or `scripts/bench-plugins`). Prints figures;
+//! asserts nothing.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use fxb::plugin::{CompiledCache, Limits, PluginHost, PluginSearch, PluginSet};
+use fxb_plugin_api::v1::{FingerprintRequest, FingerprintResponse};
+use serde_json::{Value, json};
+
+fn main() {
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("plugin_calls: run with `cargo bench --bench plugin_calls`");
+        return;
+    }
+    let cache_dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temp dir");
+    let set = PluginSet::discover(&PluginSearch::default());
+    let generic = set
+        .for_architecture("LlamaForCausalLM")
+        .expect("the embedded generic plugin");
+    let config_path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/fixtures/configs/RedHatAI--Meta-Llama-3.1-8B-Instruct-FP8-dynamic.json");
+    let config_text = std::fs::read_to_string(&config_path).expect("config");
+    let config: Value = serde_json::from_str(&config_text).expect("json");
+
+    let started = Instant::now();
+    let host = PluginHost::new(CompiledCache::new(cache_dir.path()), Limits::default());
+    host.load(generic).expect("compiles");
+    let first = started.elapsed();
+
+    let loads: Vec<Duration> = (0..50)
+        .map(|_| {
+            let host = PluginHost::new(CompiledCache::new(cache_dir.path()), Limits::default());
+            let started = Instant::now();
+            host.load(generic).expect("loads");
+            started.elapsed()
+        })
+        .collect();
+
+    let plugin = host.load(generic).expect("loads");
+    let request = FingerprintRequest {
+        config,
+        architecture: None,
+        rule: rule(),
+    };
+    for _ in 0..100 {
+        let _: FingerprintResponse = plugin.call("fingerprint", &request).expect("warm-up");
+    }
+    let calls: Vec<Duration> = (0..2000)
+        .map(|_| {
+            let started = Instant::now();
+            let _: FingerprintResponse = plugin.call("fingerprint", &request).expect("call");
+            started.elapsed()
+        })
+        .collect();
+
+    println!(
+        "plugin host benchmark (release build, {} KB plugin, {}-byte config.json)\n",
+        generic.bytes().len() / 1024,
+        config_text.len()
+    );
+    println!(
+        "first load (compile + write cache)   {:>10.2} ms",
+        ms(first)
+    );
+    println!(
+        "load from compiled cache (median)    {:>10.3} ms   (p90 {:.3} ms, 50 runs)",
+        ms(median(&loads)),
+        ms(percentile(&loads, 90))
+    );
+    println!(
+        "warm fingerprint call (median)       {:>10.1} µs   (p90 {:.1} µs, 2000 calls, fresh Store each)",
+        us(median(&calls)),
+        us(percentile(&calls, 90))
+    );
+}
+
+fn rule() -> Value {
+    json!({
+        "fields": ["hidden_size", "intermediate_size", "max_position_embeddings", "num_attention_heads",
+                   "num_hidden_layers", "num_key_value_heads", "rms_norm_eps", "vocab_size", "head_dim",
+                   "sliding_window", "rope_scaling", "moe_intermediate_size", "num_experts",
+                   "num_experts_per_tok", "num_local_experts", "num_shared_experts"],
+        "required": ["hidden_size", "intermediate_size", "num_attention_heads", "vocab_size"],
+        "nested_config": "text_config",
+        "quantization": {"section": "quantization_config", "fields": ["quant_method", "format"]},
+        "derived": {"head_dim": {"divide": ["hidden_size", "num_attention_heads"]}}
+    })
+}
+
+fn median(times: &[Duration]) -> Duration {
+    percentile(times, 50)
+}
+
+fn percentile(times: &[Duration], p: usize) -> Duration {
+    let mut sorted = times.to_vec();
+    sorted.sort();
+    sorted[(sorted.len() * p / 100).min(sorted.len() - 1)]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn us(d: Duration) -> f64 {
+    d.as_secs_f64() * 1_000_000.0
+}
