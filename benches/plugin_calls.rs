@@ -57,6 +57,24 @@ fn main() {
         })
         .collect();
 
+    // How long the fuel budget lets an endless loop run before it is stopped.
+    let hostile = PluginSet::discover(&PluginSearch {
+        dirs: vec![Path::new(env!("FXB_WASM_DIR")).to_path_buf()],
+    });
+    let testing = host
+        .load(hostile.by_name("testing").expect("the testing plugin"))
+        .expect("loads");
+    let endless = FingerprintRequest {
+        config: json!({"mode": "loop"}),
+        architecture: None,
+        rule: Value::Null,
+    };
+    let started = Instant::now();
+    let stopped = testing
+        .call::<_, FingerprintResponse>("fingerprint", &endless)
+        .expect_err("stopped");
+    let loop_time = started.elapsed();
+
     println!(
         "plugin host benchmark (release build, {} KB plugin, {}-byte config.json)\n",
         generic.bytes().len() / 1024,
@@ -75,6 +93,10 @@ fn main() {
         "warm fingerprint call (median)       {:>10.1} µs   (p90 {:.1} µs, 2000 calls, fresh Store each)",
         us(median(&calls)),
         us(percentile(&calls, 90))
+    );
+    println!(
+        "endless loop stopped after           {:>10.2} s    ({stopped})",
+        loop_time.as_secs_f64()
     );
 }
 
