@@ -101,16 +101,11 @@ fn main() {
 }
 
 fn rule() -> Value {
-    json!({
-        "fields": ["hidden_size", "intermediate_size", "max_position_embeddings", "num_attention_heads",
-                   "num_hidden_layers", "num_key_value_heads", "rms_norm_eps", "vocab_size", "head_dim",
-                   "sliding_window", "rope_scaling", "moe_intermediate_size", "num_experts",
-                   "num_experts_per_tok", "num_local_experts", "num_shared_experts"],
-        "required": ["hidden_size", "intermediate_size", "num_attention_heads", "vocab_size"],
-        "nested_config": "text_config",
-        "quantization": {"section": "quantization_config", "fields": ["quant_method", "format"]},
-        "derived": {"head_dim": {"divide": ["hidden_size", "num_attention_heads"]}}
-    })
+    let rules = fxb::rules::RuleSet::embedded();
+    let rule = rules
+        .for_architecture("LlamaForCausalLM")
+        .expect("the generic rule");
+    serde_json::to_value(&rule.file.fingerprint).expect("json")
 }
 
 fn median(times: &[Duration]) -> Duration {

@@ -2,12 +2,15 @@
 //! that turns results into exit codes and errors into `error:` / `caused by:` / `hint:`.
 
 mod diff;
+mod fingerprint;
 mod inspect;
 mod list;
 mod output;
 mod pack;
 mod plugins_call;
 mod plugins_ls;
+mod rules_check;
+mod rules_ls;
 mod show;
 mod unpack;
 mod version;
@@ -56,9 +59,22 @@ enum Command {
     Pack(pack::Args),
     /// Show version information
     Version(version::Args),
+    /// Print a model's architecture fingerprint
+    Fingerprint(fingerprint::Args),
     /// List and run architecture plugins
     #[command(subcommand)]
     Plugins(PluginsCommand),
+    /// List and check rule files
+    #[command(subcommand)]
+    Rules(RulesCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum RulesCommand {
+    /// List rule files: version, fxb range, architectures, source, and whether active
+    Ls(rules_ls::Args),
+    /// Validate a rule file (errors as file:line:col)
+    Check(rules_check::Args),
 }
 
 #[derive(Debug, Subcommand)]
@@ -76,6 +92,9 @@ pub struct Globals {
     /// user plugin dir)
     #[arg(long = "plugin-dir", value_name = "DIR", global = true)]
     pub plugin_dirs: Vec<std::path::PathBuf>,
+    /// Also load rule files from this directory (repeatable; before FXB_RULES_DIR)
+    #[arg(long = "rules-dir", value_name = "DIR", global = true)]
+    pub rules_dirs: Vec<std::path::PathBuf>,
     /// The fxb cache directory [default: $XDG_CACHE_HOME/furiosa/llm/fxb]
     #[arg(long, value_name = "DIR", global = true, env = "FXB_CACHE_DIR")]
     pub cache_dir: Option<std::path::PathBuf>,
@@ -101,6 +120,19 @@ impl Globals {
             set,
             fxb::plugin::PluginHost::new(compiled, fxb::plugin::Limits::default()),
         )
+    }
+
+    /// The rule files: embedded, then `--rules-dir` and `FXB_RULES_DIR`.
+    pub fn rules(&self) -> fxb::rules::RuleSet {
+        let set = fxb::rules::RuleSet::load(&fxb::rules::search_dirs(&self.rules_dirs));
+        for problem in set.problems() {
+            tracing::warn!(
+                "skipped rule file `{}`: {}",
+                problem.path.display(),
+                problem.message
+            );
+        }
+        set
     }
 }
 
@@ -137,6 +169,9 @@ pub fn main() -> ExitCode {
         Command::Version(args) => version::run(args),
         Command::Plugins(PluginsCommand::Ls(args)) => plugins_ls::run(args, &cli.globals),
         Command::Plugins(PluginsCommand::Call(args)) => plugins_call::run(args, &cli.globals),
+        Command::Fingerprint(args) => fingerprint::run(args, &cli.globals),
+        Command::Rules(RulesCommand::Ls(args)) => rules_ls::run(args, &cli.globals),
+        Command::Rules(RulesCommand::Check(args)) => rules_check::run(args),
     };
     match result {
         Ok(Outcome::Clean) => ExitCode::SUCCESS,

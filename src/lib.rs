@@ -4,10 +4,14 @@
 //! Modules, one noun each:
 //! - [`bundle`]: the FXB format — read, write, inspect, compare, pack and unpack bundles.
 //! - [`plugin`]: the WebAssembly sandbox for architecture plugins.
+//! - [`rules`]: versioned TOML rule files (the data behind fingerprints).
+//! - [`fingerprint`]: config.json → architecture fingerprint, and comparison.
 //! - [`cache`]: the local cache directory.
 //! - [`schema`]: JSON Schemas generated from the serde types.
 
 pub mod bundle;
 pub mod cache;
+pub mod fingerprint;
 pub mod plugin;
+pub mod rules;
 pub mod schema;

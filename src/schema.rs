@@ -152,6 +152,31 @@ pub struct ProblemLine {
     pub message: String,
 }
 
+/// `fxb rules ls --json`.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(title = "fxb rules ls --json")]
+pub struct RulesLsOutput {
+    pub rules: Vec<RuleLine>,
+    /// Rule files that were skipped (each reported on stderr).
+    pub problems: usize,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct RuleLine {
+    pub name: String,
+    pub version: String,
+    pub schema_version: u32,
+    /// The fxb versions it supports.
+    pub fxb: String,
+    /// Whether that range admits this fxb.
+    pub compatible: bool,
+    pub architectures: Vec<String>,
+    /// `embedded` or the file's path.
+    pub source: String,
+    pub active_for: Vec<String>,
+    pub shadowed: Vec<Shadowed>,
+}
+
 /// Every schema fxb publishes: (file name under `schemas/`, pretty JSON text).
 pub fn all() -> Vec<(&'static str, String)> {
     let render = |schema: schemars::Schema| {

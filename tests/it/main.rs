@@ -8,6 +8,7 @@ mod inspect;
 mod list;
 mod pack_unpack;
 mod plugins;
+mod rules;
 mod schemas;
 mod show;
 mod version;

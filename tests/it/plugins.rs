@@ -313,19 +313,14 @@ fn the_compiled_plugin_cache_is_content_keyed_and_checked() {
     );
 }
 
-/// The rule DESIGN.md reads off the reference, as the generic plugin receives it.
+/// The embedded rule file (DESIGN.md's rule, read off the reference), as the plugin
+/// receives it.
 fn reference_rule() -> Value {
-    json!({
-        "fields": ["hidden_size", "intermediate_size", "max_position_embeddings", "num_attention_heads",
-                   "num_hidden_layers", "num_key_value_heads", "rms_norm_eps", "vocab_size", "head_dim",
-                   "sliding_window", "rope_scaling", "moe_intermediate_size", "num_experts",
-                   "num_experts_per_tok", "num_local_experts", "num_shared_experts",
-                   "n_routed_experts", "n_shared_experts"],
-        "required": ["hidden_size", "intermediate_size", "num_attention_heads", "vocab_size"],
-        "nested_config": "text_config",
-        "quantization": {"section": "quantization_config", "fields": ["quant_method", "format"]},
-        "derived": {"head_dim": {"divide": ["hidden_size", "num_attention_heads"]}}
-    })
+    let rules = fxb::rules::RuleSet::embedded();
+    let rule = rules
+        .for_architecture("AnyArchitecture")
+        .expect("the generic rule");
+    serde_json::to_value(&rule.file.fingerprint).expect("json")
 }
 
 /// The embedded generic plugin, given the reference's rule, reproduces every fingerprint

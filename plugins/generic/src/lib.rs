@@ -63,7 +63,7 @@ impl<'a> Rule<'a> {
         Ok(Rule {
             fields: strings("fields")?,
             required: strings("required")?,
-            nested: rule.get("nested_config").and_then(Value::as_str),
+            nested: rule.get("nested-config").and_then(Value::as_str),
             quantization_section: quantization
                 .and_then(|q| q.get("section"))
                 .and_then(Value::as_str),
@@ -182,7 +182,7 @@ mod tests {
         json!({
             "fields": ["hidden_size", "num_attention_heads", "rms_norm_eps", "rope_scaling", "head_dim", "sliding_window"],
             "required": ["hidden_size", "num_attention_heads"],
-            "nested_config": "text_config",
+            "nested-config": "text_config",
             "quantization": {"section": "quantization_config", "fields": ["quant_method"]},
             "derived": {"head_dim": {"divide": ["hidden_size", "num_attention_heads"]}}
         })

@@ -1,0 +1,58 @@
+//! `fxb fingerprint <model>`: the architecture fingerprint of a local model, as the
+//! reference's `check` prints its target.
+
+use std::path::PathBuf;
+
+use fxb::fingerprint::{fingerprint, read_config, render_fields};
+
+use super::output::Stdout;
+use super::{Globals, Outcome};
+
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "The fingerprint is the architecture plus the kernel-affecting \
+config.json fields, as canonical strings; two models share a bundle iff their fingerprints \
+are equal. The rule file (data) picks the fields and the architecture's plugin (logic) \
+reads them; both are named on stderr."
+)]
+pub struct Args {
+    /// A model directory (with config.json) or a config.json file
+    model: PathBuf,
+    /// Fingerprint under this architecture instead of config.json's first
+    #[arg(long, value_name = "ARCH")]
+    architecture: Option<String>,
+    /// Print as JSON (schema: schemas/fingerprint.schema.json)
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args, globals: &Globals) -> anyhow::Result<Outcome> {
+    let (file, config) = read_config(&args.model)?;
+    let rules = globals.rules();
+    let (plugins, host) = globals.plugins();
+    let print = fingerprint(
+        &file,
+        &config,
+        args.architecture.as_deref(),
+        &rules,
+        &plugins,
+        &host,
+    )?;
+    let mut out = Stdout::new();
+    if args.json {
+        out.json(&print)?;
+    } else {
+        out.line(&format!(
+            "Target: {}  ({})",
+            args.model.display(),
+            print.architecture
+        ))?;
+        out.line(&format!("  {}", render_fields(&print.fields)))?;
+        eprintln!(
+            "note: rule `{}` {}, plugin `{}` {}",
+            print.rule, print.rule_version, print.plugin, print.plugin_version
+        );
+    }
+    out.finish()?;
+    Ok(Outcome::Clean)
+}

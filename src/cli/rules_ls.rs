@@ -1,0 +1,90 @@
+//! `fxb rules ls`: every rule file, and which one serves each architecture.
+
+use fxb::schema::{RuleLine, RulesLsOutput, Shadowed};
+
+use super::output::{Stdout, table};
+use super::{Globals, Outcome};
+
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Rules come from the binary (embedded), then --rules-dir and \
+FXB_RULES_DIR. For each architecture the highest version whose `fxb` range admits this fxb \
+wins; `*` serves architectures without a rule of their own. Unreadable files are reported \
+on stderr and make the command exit 1."
+)]
+pub struct Args {
+    /// Print as JSON (schema: schemas/rules-ls.schema.json)
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args, globals: &Globals) -> anyhow::Result<Outcome> {
+    let set = globals.rules();
+    let output = RulesLsOutput {
+        rules: set
+            .statuses()
+            .into_iter()
+            .map(|status| RuleLine {
+                name: status.rule.file.name.clone(),
+                version: status.rule.file.version.clone(),
+                schema_version: status.rule.file.schema_version,
+                fxb: status.rule.file.fxb.clone(),
+                compatible: status.rule.compatible,
+                architectures: status.rule.file.architectures.clone(),
+                source: status.rule.source.to_string(),
+                active_for: status.active_for,
+                shadowed: status
+                    .shadowed
+                    .into_iter()
+                    .map(|(architecture, by)| Shadowed { architecture, by })
+                    .collect(),
+            })
+            .collect(),
+        problems: set.problems().len(),
+    };
+    let mut out = Stdout::new();
+    if args.json {
+        out.json(&output)?;
+    } else {
+        let rows: Vec<Vec<String>> = output
+            .rules
+            .iter()
+            .map(|r| {
+                let status = if !r.compatible {
+                    format!("incompatible (needs fxb {})", r.fxb)
+                } else if r.active_for.is_empty() {
+                    "shadowed".to_string()
+                } else if r.shadowed.is_empty() {
+                    "active".to_string()
+                } else {
+                    "partly".to_string()
+                };
+                vec![
+                    r.name.clone(),
+                    r.version.clone(),
+                    r.architectures.join(", "),
+                    r.source.clone(),
+                    status,
+                ]
+            })
+            .collect();
+        out.raw(&table(
+            &["NAME", "VERSION", "ARCHITECTURES", "SOURCE", "STATUS"],
+            &rows,
+        ))?;
+        for rule in &output.rules {
+            for shadow in &rule.shadowed {
+                out.line(&format!(
+                    "note: `{}` {} ({}) does not serve {}: {} does",
+                    rule.name, rule.version, rule.source, shadow.architecture, shadow.by
+                ))?;
+            }
+        }
+    }
+    out.finish()?;
+    Ok(if output.problems == 0 {
+        Outcome::Clean
+    } else {
+        Outcome::Finding
+    })
+}

@@ -1,0 +1,234 @@
+//! The architecture fingerprint: architecture + the kernel-affecting config.json fields
+//! as canonical strings. The rule (data) says which fields; the architecture's plugin
+//! (logic) reads them; this module puts the two together and compares fingerprints.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use fxb_plugin_api::v1::{FingerprintRequest, FingerprintResponse};
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::plugin::{PluginCallError, PluginHost, PluginSet};
+use crate::rules::RuleSet;
+
+/// A fingerprint and what produced it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(title = "fxb fingerprint --json")]
+pub struct Fingerprint {
+    pub architecture: String,
+    /// Field → canonical string, sorted by field name.
+    pub fields: BTreeMap<String, String>,
+    /// The rule's name and version (recorded in bundles).
+    pub rule: String,
+    pub rule_version: String,
+    /// The plugin that read the config.
+    pub plugin: String,
+    pub plugin_version: String,
+}
+
+/// Why a config could not be fingerprinted.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FingerprintError {
+    #[error("failed to read `{}`", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`{}` is not valid JSON: {detail}", path.display())]
+    NotJson { path: PathBuf, detail: String },
+    #[error("`{}` has no `architectures` list to take the architecture from", path.display())]
+    NoArchitecture { path: PathBuf },
+    #[error("no rule serves architecture `{0}`")]
+    NoRule(String),
+    #[error("no plugin serves architecture `{0}`")]
+    NoPlugin(String),
+    #[error("cannot fingerprint `{}`", path.display())]
+    Plugin {
+        path: PathBuf,
+        #[source]
+        source: PluginCallError,
+    },
+}
+
+/// A model's config.json: `path` is the model directory or the file itself.
+pub fn read_config(path: &Path) -> Result<(PathBuf, Value), FingerprintError> {
+    let file = if path.is_dir() {
+        path.join("config.json")
+    } else {
+        path.to_path_buf()
+    };
+    let text = std::fs::read_to_string(&file).map_err(|source| FingerprintError::Read {
+        path: file.clone(),
+        source,
+    })?;
+    let value = serde_json::from_str(&text).map_err(|e| FingerprintError::NotJson {
+        path: file.clone(),
+        detail: e.to_string(),
+    })?;
+    Ok((file, value))
+}
+
+/// Fingerprint `config` (read from `path`, named in errors) under `architecture` (after
+/// `--convert`; `config.architectures[0]` when `None`).
+pub fn fingerprint(
+    path: &Path,
+    config: &Value,
+    architecture: Option<&str>,
+    rules: &RuleSet,
+    plugins: &PluginSet,
+    host: &PluginHost,
+) -> Result<Fingerprint, FingerprintError> {
+    let architecture = match architecture {
+        Some(a) => a.to_string(),
+        None => config
+            .get("architectures")
+            .and_then(|a| a.get(0))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| FingerprintError::NoArchitecture {
+                path: path.to_path_buf(),
+            })?,
+    };
+    let rule = rules
+        .for_architecture(&architecture)
+        .ok_or_else(|| FingerprintError::NoRule(architecture.clone()))?;
+    let plugin = plugins
+        .for_architecture(&architecture)
+        .ok_or_else(|| FingerprintError::NoPlugin(architecture.clone()))?;
+    let plugin_error = |source| FingerprintError::Plugin {
+        path: path.to_path_buf(),
+        source,
+    };
+    let loaded = host.load(plugin).map_err(plugin_error)?;
+    let request = FingerprintRequest {
+        config: config.clone(),
+        architecture: Some(architecture),
+        rule: serde_json::to_value(&rule.file.fingerprint).unwrap_or(Value::Null),
+    };
+    let reply: FingerprintResponse = loaded.call("fingerprint", &request).map_err(plugin_error)?;
+    Ok(Fingerprint {
+        architecture: reply.architecture,
+        fields: reply.fields,
+        rule: rule.file.name.clone(),
+        rule_version: rule.file.version.clone(),
+        plugin: plugin.info.metadata.name.clone(),
+        plugin_version: plugin.info.metadata.version.clone(),
+    })
+}
+
+/// One field that differs between two fingerprints (`None` = absent on that side).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct FieldDifference {
+    pub field: String,
+    pub left: Option<String>,
+    pub right: Option<String>,
+}
+
+/// The outcome of comparing two fingerprints.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case", tag = "result")]
+pub enum Compatibility {
+    Compatible,
+    Incompatible {
+        /// Set when the architectures differ.
+        architecture: Option<(String, String)>,
+        fields: Vec<FieldDifference>,
+    },
+}
+
+/// Strict comparison (DESIGN.md): same architecture, the same field names, every value
+/// equal.
+pub fn compare(left: &Fingerprint, right: &Fingerprint) -> Compatibility {
+    let architecture = (left.architecture != right.architecture)
+        .then(|| (left.architecture.clone(), right.architecture.clone()));
+    let names: BTreeSet<&String> = left.fields.keys().chain(right.fields.keys()).collect();
+    let fields: Vec<FieldDifference> = names
+        .into_iter()
+        .filter(|name| left.fields.get(*name) != right.fields.get(*name))
+        .map(|name| FieldDifference {
+            field: name.clone(),
+            left: left.fields.get(name).cloned(),
+            right: right.fields.get(name).cloned(),
+        })
+        .collect();
+    if architecture.is_none() && fields.is_empty() {
+        Compatibility::Compatible
+    } else {
+        Compatibility::Incompatible {
+            architecture,
+            fields,
+        }
+    }
+}
+
+/// `key=value` pairs sorted by key, as the reference's `check` prints a target.
+pub fn render_fields(fields: &BTreeMap<String, String>) -> String {
+    fields
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn print(arch: &str, fields: &[(&str, &str)]) -> Fingerprint {
+        Fingerprint {
+            architecture: arch.into(),
+            fields: fields
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            rule: "generic".into(),
+            rule_version: "1.0.0".into(),
+            plugin: "generic".into(),
+            plugin_version: "0.1.0".into(),
+        }
+    }
+
+    #[test]
+    fn compares_strictly_and_names_every_difference() {
+        let a = print(
+            "Qwen3ForCausalLM",
+            &[("vocab_size", "151936"), ("hidden_size", "4096")],
+        );
+        assert_eq!(compare(&a, &a.clone()), Compatibility::Compatible);
+        let b = print(
+            "Qwen3ForCausalLM",
+            &[
+                ("vocab_size", "151665"),
+                ("quant_method", "fp8"),
+                ("hidden_size", "4096"),
+            ],
+        );
+        let Compatibility::Incompatible {
+            architecture,
+            fields,
+        } = compare(&a, &b)
+        else {
+            panic!("should differ");
+        };
+        assert_eq!(architecture, None);
+        assert_eq!(
+            fields,
+            [
+                FieldDifference {
+                    field: "quant_method".into(),
+                    left: None,
+                    right: Some("fp8".into())
+                },
+                FieldDifference {
+                    field: "vocab_size".into(),
+                    left: Some("151936".into()),
+                    right: Some("151665".into())
+                },
+            ]
+        );
+    }
+}

@@ -1,0 +1,406 @@
+//! Versioned TOML rule files: the data that decides fingerprints (and, later, bucket
+//! presets), so a fingerprint change ships as a file, not as a new fxb.
+//!
+//! Rules are embedded in the binary (`rules/*.toml`) and read from `--rules-dir` and
+//! `FXB_RULES_DIR`. Each file names the architectures it serves (`*` = any), its own
+//! semver `version`, and the range of fxb versions it supports (`fxb`); for each
+//! architecture the highest version whose range admits this fxb wins. A file that does
+//! not parse is reported and skipped; `fxb rules check` reports its errors as
+//! `file:line:col`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The rule file format this fxb reads.
+pub const RULE_SCHEMA_VERSION: u32 = 1;
+
+/// Rule files compiled into the binary.
+const EMBEDDED: &[(&str, &str)] = &[("generic.toml", include_str!("../rules/generic.toml"))];
+
+/// A rule file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+#[schemars(title = "fxb rule file")]
+pub struct RuleFile {
+    /// The rule file format (this fxb reads 1).
+    pub schema_version: u32,
+    /// The rule's name, recorded in bundles with its version.
+    pub name: String,
+    /// The rule's own semver version; the highest compatible one wins.
+    pub version: String,
+    /// The fxb versions this file supports, as a semver requirement (`>=0.1.0`).
+    pub fxb: String,
+    /// Architectures served (`LlamaForCausalLM`); `*` serves any architecture without a
+    /// rule of its own.
+    pub architectures: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub fingerprint: FingerprintRule,
+}
+
+/// Which config.json fields form the fingerprint, and where they are read. This table
+/// is what the architecture plugin receives as `rule`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct FingerprintRule {
+    /// Fields recorded when present in the config (explicit nulls included).
+    pub fields: Vec<String>,
+    /// Fields a config must have (positive integers); otherwise it is refused.
+    #[serde(default)]
+    pub required: Vec<String>,
+    /// A nested section to read the fields from when the config has it (`text_config`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nested_config: Option<String>,
+    /// Fields read from a top-level quantization section.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantization: Option<QuantizationRule>,
+    /// Fields derived when the config lacks them.
+    #[serde(default)]
+    pub derived: BTreeMap<String, Derivation>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct QuantizationRule {
+    pub section: String,
+    pub fields: Vec<String>,
+}
+
+/// `divide = [a, b]`: the field is `a / b`, which must divide exactly.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Derivation {
+    pub divide: [String; 2],
+}
+
+/// One problem in a rule file, with its position (1-based).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+/// Where a rule came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RuleSource {
+    Embedded(&'static str),
+    File(PathBuf),
+}
+
+impl std::fmt::Display for RuleSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RuleSource::Embedded(_) => f.write_str("embedded"),
+            RuleSource::File(path) => write!(f, "{}", path.display()),
+        }
+    }
+}
+
+/// A parsed, validated rule.
+#[derive(Debug, Clone)]
+pub struct LoadedRule {
+    pub file: RuleFile,
+    pub version: semver::Version,
+    pub source: RuleSource,
+    /// Whether its `fxb` range admits this fxb.
+    pub compatible: bool,
+}
+
+impl LoadedRule {
+    /// `` `name` 1.0.0 (source) `` for messages.
+    pub fn label(&self) -> String {
+        format!("`{}` {} ({})", self.file.name, self.version, self.source)
+    }
+
+    fn claims(&self, architecture: &str) -> bool {
+        self.file.architectures.iter().any(|a| a == architecture)
+    }
+}
+
+/// A rule file that could not be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleProblem {
+    pub path: PathBuf,
+    pub message: String,
+}
+
+/// Every rule found.
+#[derive(Debug, Clone, Default)]
+pub struct RuleSet {
+    rules: Vec<LoadedRule>,
+    problems: Vec<RuleProblem>,
+}
+
+/// A rule's standing in its set.
+#[derive(Debug, Clone)]
+pub struct RuleStatus<'a> {
+    pub rule: &'a LoadedRule,
+    pub active_for: Vec<String>,
+    /// (architecture, the rule that serves it instead).
+    pub shadowed: Vec<(String, String)>,
+}
+
+/// `--rules-dir` directories, then `FXB_RULES_DIR` (`:`-separated).
+pub fn search_dirs(rules_dirs: &[PathBuf]) -> Vec<PathBuf> {
+    let mut dirs = rules_dirs.to_vec();
+    if let Some(path) = std::env::var_os("FXB_RULES_DIR") {
+        dirs.extend(std::env::split_paths(&path).filter(|p| !p.as_os_str().is_empty()));
+    }
+    dirs
+}
+
+impl RuleSet {
+    /// The embedded rules, then every `*.toml` in `dirs` (sorted within a directory).
+    pub fn load(dirs: &[PathBuf]) -> Self {
+        let mut set = RuleSet::default();
+        for (name, text) in EMBEDDED {
+            set.add(text, RuleSource::Embedded(name), Path::new(name));
+        }
+        for dir in dirs {
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                continue;
+            };
+            let mut files: Vec<PathBuf> = entries
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+                .collect();
+            files.sort();
+            for path in files {
+                match std::fs::read_to_string(&path) {
+                    Ok(text) => set.add(&text, RuleSource::File(path.clone()), &path),
+                    Err(e) => set.problems.push(RuleProblem {
+                        path,
+                        message: format!("cannot read it: {e}"),
+                    }),
+                }
+            }
+        }
+        set
+    }
+
+    /// Only the embedded rules.
+    pub fn embedded() -> Self {
+        Self::load(&[])
+    }
+
+    fn add(&mut self, text: &str, source: RuleSource, path: &Path) {
+        match parse_rule(text) {
+            Ok(rule) => self.rules.push(LoadedRule {
+                compatible: rule.compatible_with_this_fxb(),
+                version: semver::Version::parse(&rule.version)
+                    .unwrap_or(semver::Version::new(0, 0, 0)),
+                file: rule,
+                source,
+            }),
+            Err(diagnostics) => self.problems.push(RuleProblem {
+                path: path.to_path_buf(),
+                message: diagnostics
+                    .iter()
+                    .map(|d| format!("{}:{}: {}", d.line, d.column, d.message))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            }),
+        }
+    }
+
+    pub fn rules(&self) -> &[LoadedRule] {
+        &self.rules
+    }
+
+    pub fn problems(&self) -> &[RuleProblem] {
+        &self.problems
+    }
+
+    /// The rule for `architecture`: the highest compatible version among the rules that
+    /// name it, else among the `*` rules. On equal versions the later source (a user
+    /// directory over the embedded rules) wins.
+    pub fn for_architecture(&self, architecture: &str) -> Option<&LoadedRule> {
+        self.best(architecture).or_else(|| self.best("*"))
+    }
+
+    fn best(&self, claim: &str) -> Option<&LoadedRule> {
+        self.rules
+            .iter()
+            .filter(|r| r.compatible && r.claims(claim))
+            .max_by(|a, b| a.version.cmp(&b.version))
+    }
+
+    /// A rule by name and exact version (what a bundle recorded), if installed.
+    pub fn find(&self, name: &str, version: &str) -> Option<&LoadedRule> {
+        self.rules
+            .iter()
+            .find(|r| r.file.name == name && r.file.version == version)
+    }
+
+    /// Each rule with the architectures it serves and those another rule serves.
+    pub fn statuses(&self) -> Vec<RuleStatus<'_>> {
+        self.rules
+            .iter()
+            .map(|rule| {
+                let mut status = RuleStatus {
+                    rule,
+                    active_for: Vec::new(),
+                    shadowed: Vec::new(),
+                };
+                for architecture in &rule.file.architectures {
+                    match self.best(architecture) {
+                        Some(winner) if std::ptr::eq(winner, rule) => {
+                            status.active_for.push(architecture.clone());
+                        }
+                        Some(winner) => {
+                            status.shadowed.push((architecture.clone(), winner.label()))
+                        }
+                        None => {}
+                    }
+                }
+                status
+            })
+            .collect()
+    }
+}
+
+impl RuleFile {
+    /// Whether the `fxb` range admits this build of fxb.
+    pub fn compatible_with_this_fxb(&self) -> bool {
+        let this = semver::Version::parse(env!("CARGO_PKG_VERSION"))
+            .unwrap_or(semver::Version::new(0, 0, 0));
+        semver::VersionReq::parse(&self.fxb).is_ok_and(|req| req.matches(&this))
+    }
+}
+
+/// Parse and validate a rule file's text; every problem comes with a line and column.
+pub fn parse_rule(text: &str) -> Result<RuleFile, Vec<Diagnostic>> {
+    let rule: RuleFile = toml::from_str(text).map_err(|e| {
+        let (line, column) = e.span().map_or((1, 1), |span| position(text, span.start));
+        vec![Diagnostic {
+            line,
+            column,
+            message: e.message().trim().to_string(),
+        }]
+    })?;
+    let mut problems = Vec::new();
+    let mut complain = |key: &str, message: String| {
+        let (line, column) = key_position(text, key);
+        problems.push(Diagnostic {
+            line,
+            column,
+            message,
+        });
+    };
+    if rule.schema_version != RULE_SCHEMA_VERSION {
+        complain(
+            "schema-version",
+            format!(
+                "schema-version {} is not supported: this fxb reads schema-version {RULE_SCHEMA_VERSION}",
+                rule.schema_version
+            ),
+        );
+    }
+    if let Err(e) = semver::Version::parse(&rule.version) {
+        complain(
+            "version",
+            format!("version {:?} is not a semver version: {e}", rule.version),
+        );
+    }
+    if let Err(e) = semver::VersionReq::parse(&rule.fxb) {
+        complain(
+            "fxb",
+            format!("fxb {:?} is not a semver requirement: {e}", rule.fxb),
+        );
+    }
+    if rule.name.is_empty() {
+        complain("name", "name is empty".into());
+    }
+    if rule.architectures.is_empty() {
+        complain(
+            "architectures",
+            "architectures is empty: name at least one, or `*`".into(),
+        );
+    }
+    let fingerprint = &rule.fingerprint;
+    if fingerprint.fields.is_empty() {
+        complain("fields", "fingerprint.fields is empty".into());
+    }
+    for field in fingerprint.derived.keys() {
+        if !fingerprint.fields.contains(field) {
+            complain(
+                field,
+                format!("derived field `{field}` is not in fingerprint.fields"),
+            );
+        }
+    }
+    if problems.is_empty() {
+        Ok(rule)
+    } else {
+        Err(problems)
+    }
+}
+
+/// Check a rule file on disk: `Ok` with the rule, or every problem found.
+pub fn check_file(path: &Path) -> Result<RuleFile, Vec<Diagnostic>> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        vec![Diagnostic {
+            line: 1,
+            column: 1,
+            message: format!("cannot read it: {e}"),
+        }]
+    })?;
+    parse_rule(&text)
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+fn position(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+/// Where `key = …` (or `[….key]`) first appears, for errors found after parsing.
+fn key_position(text: &str, key: &str) -> (usize, usize) {
+    for (index, line) in text.lines().enumerate() {
+        let trimmed = line.trim_start();
+        let is_assignment = trimmed
+            .strip_prefix(key)
+            .is_some_and(|rest| rest.trim_start().starts_with('='));
+        let is_table =
+            trimmed.starts_with('[') && trimmed.trim_end().ends_with(&format!(".{key}]"));
+        if is_assignment || is_table {
+            return (index + 1, line.len() - trimmed.len() + 1);
+        }
+    }
+    (1, 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_embedded_rule_parses_and_serves_every_architecture() {
+        let set = RuleSet::embedded();
+        assert!(set.problems().is_empty(), "{:?}", set.problems());
+        let rule = set.for_architecture("LlamaForCausalLM").expect("generic");
+        assert_eq!(rule.file.name, "generic");
+        assert!(rule.compatible);
+    }
+
+    #[test]
+    fn errors_carry_line_and_column() {
+        let text = "schema-version = 1\nname = \"x\"\nversion = \"one\"\nfxb = \">=0.1\"\narchitectures = [\"*\"]\n[fingerprint]\nfields = [\"a\"]\n";
+        let problems = parse_rule(text).expect_err("bad version");
+        assert_eq!(problems[0].line, 3);
+        assert!(
+            problems[0].message.contains("not a semver version"),
+            "{problems:?}"
+        );
+        let problems = parse_rule("schema-version = 1\nnmae = \"x\"\n").expect_err("typo");
+        assert_eq!((problems[0].line, problems[0].column), (2, 1));
+        assert!(problems[0].message.contains("nmae"), "{problems:?}");
+    }
+}

@@ -1,0 +1,123 @@
+//! Rule files and fingerprints: the embedded rule, precedence by version, `rules check`
+//! with positions, and a rule dropped into a directory changing a fingerprint with no
+//! rebuild.
+
+use std::fs;
+
+use crate::common::{TestContext, fixtures, stderr, stdout};
+
+const GENERIC: &str = include_str!("../../rules/generic.toml");
+
+fn config(name: &str) -> String {
+    fixtures().join("configs").join(name).display().to_string()
+}
+
+#[test]
+fn fingerprint_prints_the_reference_target_block() {
+    let ctx = TestContext::new();
+    let output = ctx.run(&[
+        "fingerprint",
+        &config("meta-llama--Llama-3.1-8B-Instruct.json"),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    // The two lines the reference's `check` prints for its target (FORMAT.md §5.2).
+    let expected = "  head_dim=128 hidden_size=4096 intermediate_size=14336 max_position_embeddings=131072 num_attention_heads=32 num_hidden_layers=32 num_key_value_heads=8 rms_norm_eps=0.00001 rope_scaling={\"factor\":8.0,\"low_freq_factor\":1.0,\"high_freq_factor\":4.0,\"original_max_position_embeddings\":8192,\"rope_type\":\"llama3\"} vocab_size=128256\n";
+    assert!(stdout(&output).ends_with(expected), "{}", stdout(&output));
+    assert!(stdout(&output).contains("  (LlamaForCausalLM)\n"));
+    assert_eq!(
+        stderr(&output),
+        "note: rule `generic` 1.0.0, plugin `generic` 0.1.0\n"
+    );
+}
+
+#[test]
+fn fingerprint_json_and_a_model_directory() {
+    let ctx = TestContext::new();
+    fs::create_dir_all(ctx.path("model")).expect("dir");
+    fs::copy(
+        config("Qwen--Qwen3-32B-FP8.json"),
+        ctx.path("model/config.json"),
+    )
+    .expect("copy");
+    insta::assert_snapshot!(ctx.snapshot(&["fingerprint", "model", "--json"]));
+}
+
+#[test]
+fn fingerprint_refusals_name_the_file_and_field() {
+    let ctx = TestContext::new();
+    fs::copy(
+        config("Qwen--Qwen3.6-35B-A3B-FP8.json"),
+        ctx.path("qwen36.json"),
+    )
+    .expect("copy");
+    insta::assert_snapshot!(
+        "missing_field",
+        ctx.snapshot(&["fingerprint", "qwen36.json"])
+    );
+    fs::write(ctx.path("zero.json"), r#"{"architectures": ["X"], "hidden_size": 64, "intermediate_size": 128, "num_attention_heads": 0, "vocab_size": 10}"#).expect("write");
+    insta::assert_snapshot!("zero_heads", ctx.snapshot(&["fingerprint", "zero.json"]));
+    fs::write(ctx.path("odd.json"), r#"{"architectures": ["X"], "hidden_size": 64, "intermediate_size": 128, "num_attention_heads": 3, "vocab_size": 10}"#).expect("write");
+    insta::assert_snapshot!("not_divisible", ctx.snapshot(&["fingerprint", "odd.json"]));
+    fs::write(ctx.path("broken.json"), "{").expect("write");
+    insta::assert_snapshot!("not_json", ctx.snapshot(&["fingerprint", "broken.json"]));
+    insta::assert_snapshot!("missing", ctx.snapshot(&["fingerprint", "nowhere"]));
+}
+
+/// A rule file dropped into the rules dir — a higher version — changes fingerprints at
+/// once; one that needs a newer fxb is listed as incompatible and ignored.
+#[test]
+fn a_dropped_in_rule_changes_the_fingerprint_without_a_rebuild() {
+    let ctx = TestContext::new();
+    fs::create_dir_all(ctx.path("rules")).expect("dir");
+    let newer = GENERIC
+        .replace("version = \"1.0.0\"", "version = \"1.1.0\"")
+        .replace(
+            "\"n_shared_experts\",",
+            "\"n_shared_experts\",\n    \"tie_word_embeddings\",",
+        );
+    fs::write(ctx.path("rules/newer.toml"), newer).expect("write");
+    let future = GENERIC
+        .replace("version = \"1.0.0\"", "version = \"9.0.0\"")
+        .replace("fxb = \">=0.1.0\"", "fxb = \">=99.0.0\"");
+    fs::write(ctx.path("rules/future.toml"), future).expect("write");
+    let qwen = config("Qwen--Qwen3-8B.json");
+    let before = stdout(&ctx.run(&["fingerprint", &qwen]));
+    assert!(!before.contains("tie_word_embeddings"));
+    let after = ctx
+        .command()
+        .args(["fingerprint", &qwen])
+        .env("FXB_RULES_DIR", ctx.path("rules"))
+        .output()
+        .expect("runs");
+    assert!(
+        stdout(&after).contains("tie_word_embeddings=false"),
+        "{}",
+        stdout(&after)
+    );
+    assert!(stderr(&after).contains("rule `generic` 1.1.0"));
+    insta::assert_snapshot!(ctx.snapshot(&["rules", "ls", "--rules-dir", "rules"]));
+}
+
+#[test]
+fn rules_check_reports_positions_and_installs_nothing() {
+    let ctx = TestContext::new();
+    fs::write(
+        ctx.path("typo.toml"),
+        GENERIC.replace("required = [", "requird = ["),
+    )
+    .expect("write");
+    insta::assert_snapshot!("typo", ctx.snapshot(&["rules", "check", "typo.toml"]));
+    fs::write(
+        ctx.path("semantic.toml"),
+        GENERIC
+            .replace("version = \"1.0.0\"", "version = \"one\"")
+            .replace("schema-version = 1", "schema-version = 7"),
+    )
+    .expect("write");
+    insta::assert_snapshot!(
+        "semantic",
+        ctx.snapshot(&["rules", "check", "semantic.toml"])
+    );
+    fs::write(ctx.path("good.toml"), GENERIC).expect("write");
+    insta::assert_snapshot!("good", ctx.snapshot(&["rules", "check", "good.toml"]));
+}
