@@ -50,7 +50,7 @@ pub enum FingerprintError {
     Plugin {
         path: PathBuf,
         #[source]
-        source: PluginCallError,
+        source: Box<PluginCallError>,
     },
 }
 
@@ -101,7 +101,7 @@ pub fn fingerprint(
         .ok_or_else(|| FingerprintError::NoPlugin(architecture.clone()))?;
     let plugin_error = |source| FingerprintError::Plugin {
         path: path.to_path_buf(),
-        source,
+        source: Box::new(source),
     };
     let loaded = host.load(plugin).map_err(plugin_error)?;
     let request = FingerprintRequest {
