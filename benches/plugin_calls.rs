@@ -57,6 +57,24 @@ fn main() {
         })
         .collect();
 
+    // Every fixture config through the whole fingerprint path (rule + plugin), one process.
+    let rules = fxb::rules::RuleSet::embedded();
+    let configs_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/configs");
+    let mut configs: Vec<_> = std::fs::read_dir(&configs_dir)
+        .expect("configs")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    configs.sort();
+    let started = Instant::now();
+    let mut refused = 0;
+    for path in &configs {
+        let (file, config) = fxb::fingerprint::read_config(path).expect("config");
+        if fxb::fingerprint::fingerprint(&file, &config, None, &rules, &set, &host).is_err() {
+            refused += 1;
+        }
+    }
+    let all_configs = started.elapsed();
+
     // How long the fuel budget lets an endless loop run before it is stopped.
     let hostile = PluginSet::discover(&PluginSearch {
         dirs: vec![Path::new(env!("FXB_WASM_DIR")).to_path_buf()],
@@ -93,6 +111,11 @@ fn main() {
         "warm fingerprint call (median)       {:>10.1} µs   (p90 {:.1} µs, 2000 calls, fresh Store each)",
         us(median(&calls)),
         us(percentile(&calls, 90))
+    );
+    println!(
+        "fingerprint all {} fixture configs  {:>10.2} ms   ({refused} refused, as by the reference)",
+        configs.len(),
+        ms(all_configs)
     );
     println!(
         "endless loop stopped after           {:>10.2} s    ({stopped})",
