@@ -4,14 +4,19 @@
 //! can go wrong — endless loop, memory grab, runaway recursion, trap, panic, bad reply —
 //! becomes a [`PluginCallError`] naming the plugin and the cause.
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use fxb_plugin_api::v1::{Envelope, PluginError};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use wasmtime::{
-    Config, Engine, Instance, InstancePre, Linker, Module, ResourceLimiter, Store, Trap,
+    Config, Engine, Instance, InstanceAllocationStrategy, InstancePre, Linker, Module,
+    PoolingAllocationConfig, ResourceLimiter, Store, Trap,
 };
+
+/// Concurrent plugin instances the pooling allocator holds slots for.
+const POOL_SLOTS: u32 = 32;
 
 use super::cache::CompiledCache;
 use super::discovery::Discovered;
@@ -48,16 +53,33 @@ pub(crate) fn engine() -> &'static Engine {
         let mut config = Config::new();
         config.consume_fuel(true);
         config.max_wasm_stack(1 << 20);
-        // The configuration above is always valid; fall back to the defaults regardless.
-        Engine::new(&config).unwrap_or_default()
+        // A fresh instance per call: a pool of pre-reserved slots makes instantiation
+        // cheap (no mmap/munmap of a 4 GiB reservation per call).
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_core_instances(POOL_SLOTS)
+            .total_memories(POOL_SLOTS)
+            .total_tables(POOL_SLOTS)
+            .max_memory_size(Limits::default().memory_bytes);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        Engine::new(&config).unwrap_or_else(|e| {
+            tracing::debug!("pooling allocator unavailable ({e}); allocating per instance");
+            let mut config = Config::new();
+            config.consume_fuel(true);
+            config.max_wasm_stack(1 << 20);
+            // This configuration is always valid; fall back to the defaults regardless.
+            Engine::new(&config).unwrap_or_default()
+        })
     })
 }
 
 /// Loads plugins: compiled-module cache, then instantiation checks.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct PluginHost {
     cache: CompiledCache,
     limits: Limits,
+    /// Modules already loaded by this host, by wasm sha256: a process fingerprinting
+    /// many configs loads each plugin once.
+    loaded: Arc<Mutex<HashMap<String, InstancePre<CallState>>>>,
 }
 
 /// A plugin ready to be called.
@@ -137,9 +159,22 @@ impl ResourceLimiter for CallState {
     }
 }
 
+impl std::fmt::Debug for PluginHost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PluginHost")
+            .field("cache", &self.cache)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
 impl PluginHost {
     pub fn new(cache: CompiledCache, limits: Limits) -> Self {
-        PluginHost { cache, limits }
+        PluginHost {
+            cache,
+            limits,
+            loaded: Arc::default(),
+        }
     }
 
     pub fn limits(&self) -> Limits {
@@ -149,6 +184,14 @@ impl PluginHost {
     /// Compile (or load from the cache) and pre-instantiate a discovered plugin.
     pub fn load(&self, plugin: &Discovered) -> Result<LoadedPlugin, PluginCallError> {
         let label = plugin.label();
+        let sha256 = &plugin.info.sha256;
+        if let Some(pre) = self.loaded.lock().ok().and_then(|l| l.get(sha256).cloned()) {
+            return Ok(LoadedPlugin {
+                label,
+                pre,
+                limits: self.limits,
+            });
+        }
         let fail = |failure| PluginCallError {
             plugin: label.clone(),
             operation: "load".into(),
@@ -162,6 +205,9 @@ impl PluginHost {
         let pre = linker
             .instantiate_pre(&module)
             .map_err(|e| fail(CallFailure::Load(format!("{e:#}"))))?;
+        if let Ok(mut loaded) = self.loaded.lock() {
+            loaded.insert(sha256.clone(), pre.clone());
+        }
         Ok(LoadedPlugin {
             label,
             pre,
