@@ -80,9 +80,11 @@ pub struct VersionOutput {
     pub plugin_abi: String,
     /// Plugins compiled into the binary.
     pub embedded_plugins: Vec<EmbeddedPlugin>,
+    /// Rule files compiled into the binary.
+    pub embedded_rules: Vec<EmbeddedPlugin>,
 }
 
-/// A plugin compiled into the binary.
+/// A plugin or rule file compiled into the binary.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct EmbeddedPlugin {
     pub name: String,

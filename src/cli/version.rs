@@ -33,6 +33,14 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
                 version: info.metadata.version,
             })
             .collect(),
+        embedded_rules: fxb::rules::RuleSet::embedded()
+            .rules()
+            .iter()
+            .map(|rule| EmbeddedPlugin {
+                name: rule.file.name.clone(),
+                version: rule.file.version.clone(),
+            })
+            .collect(),
     };
     let mut out = Stdout::new();
     if args.json {
@@ -50,6 +58,12 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             .map(|p| format!("{} {}", p.name, p.version))
             .collect();
         out.line(&format!("embedded plugins: {}", plugins.join(", ")))?;
+        let rules: Vec<String> = info
+            .embedded_rules
+            .iter()
+            .map(|r| format!("{} {}", r.name, r.version))
+            .collect();
+        out.line(&format!("embedded rules: {}", rules.join(", ")))?;
     }
     out.finish()?;
     Ok(Outcome::Clean)
