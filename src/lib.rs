@@ -8,6 +8,7 @@
 //! - [`fingerprint`]: config.json → architecture fingerprint, and comparison.
 //! - [`cache`]: the local cache directory.
 //! - [`schema`]: JSON Schemas generated from the serde types.
+//! - [`source`]: where plugins and rule files come from.
 
 pub mod bundle;
 pub mod cache;
@@ -15,3 +16,4 @@ pub mod fingerprint;
 pub mod plugin;
 pub mod rules;
 pub mod schema;
+pub mod source;

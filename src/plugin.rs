@@ -14,10 +14,9 @@ mod discovery;
 mod host;
 mod module_info;
 
+pub use crate::source::Source as PluginSource;
 pub use cache::CompiledCache;
-pub use discovery::{
-    Discovered, PluginProblem, PluginSearch, PluginSet, PluginSource, PluginStatus,
-};
+pub use discovery::{Discovered, PluginProblem, PluginSearch, PluginSet, PluginStatus};
 pub use host::{CallFailure, Limits, LoadedPlugin, PluginCallError, PluginHost};
 pub use module_info::{ModuleInfo, ModuleProblem, inspect_module};
 

@@ -85,20 +85,7 @@ pub struct Diagnostic {
 }
 
 /// Where a rule came from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RuleSource {
-    Embedded(&'static str),
-    File(PathBuf),
-}
-
-impl std::fmt::Display for RuleSource {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            RuleSource::Embedded(_) => f.write_str("embedded"),
-            RuleSource::File(path) => write!(f, "{}", path.display()),
-        }
-    }
-}
+pub use crate::source::Source as RuleSource;
 
 /// A parsed, validated rule.
 #[derive(Debug, Clone)]
@@ -161,16 +148,7 @@ impl RuleSet {
             set.add(text, RuleSource::Embedded(name), Path::new(name));
         }
         for dir in dirs {
-            let Ok(entries) = std::fs::read_dir(dir) else {
-                continue;
-            };
-            let mut files: Vec<PathBuf> = entries
-                .filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-                .collect();
-            files.sort();
-            for path in files {
+            for path in crate::source::files_with_extension(dir, "toml") {
                 match std::fs::read_to_string(&path) {
                     Ok(text) => set.add(&text, RuleSource::File(path.clone()), &path),
                     Err(e) => set.problems.push(RuleProblem {

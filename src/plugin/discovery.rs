@@ -12,24 +12,7 @@ use std::path::{Path, PathBuf};
 
 use super::embedded::EMBEDDED;
 use super::module_info::{ModuleInfo, inspect_module};
-
-/// Where a plugin came from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PluginSource {
-    /// Compiled into the binary (the file name it was built as).
-    Embedded(&'static str),
-    /// A `.wasm` file in a plugin directory.
-    File(PathBuf),
-}
-
-impl std::fmt::Display for PluginSource {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            PluginSource::Embedded(_) => f.write_str("embedded"),
-            PluginSource::File(path) => write!(f, "{}", path.display()),
-        }
-    }
-}
+use crate::source::{Source as PluginSource, files_with_extension};
 
 /// A plugin found and inspected (not compiled).
 #[derive(Debug, Clone)]
@@ -59,7 +42,7 @@ impl Discovered {
     }
 
     fn is_user(&self) -> bool {
-        matches!(self.source, PluginSource::File(_))
+        self.source.is_user()
     }
 }
 
@@ -143,16 +126,7 @@ impl PluginSet {
     }
 
     fn scan_dir(&mut self, dir: &Path) {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
-        };
-        let mut files: Vec<PathBuf> = entries
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|e| e == "wasm"))
-            .collect();
-        files.sort();
-        for path in files {
+        for path in files_with_extension(dir, "wasm") {
             let result = std::fs::read(&path)
                 .map_err(|e| format!("cannot read it: {e}"))
                 .and_then(|bytes| {
