@@ -6,12 +6,14 @@
 //! - [`plugin`]: the WebAssembly sandbox for architecture plugins.
 //! - [`rules`]: versioned TOML rule files (the data behind fingerprints).
 //! - [`fingerprint`]: config.json → architecture fingerprint, and comparison.
+//! - [`convert`]: `--convert`, the task rewrite of an architecture.
 //! - [`cache`]: the local cache directory.
 //! - [`schema`]: JSON Schemas generated from the serde types.
 //! - [`source`]: where plugins and rule files come from.
 
 pub mod bundle;
 pub mod cache;
+pub mod convert;
 pub mod fingerprint;
 pub mod plugin;
 pub mod rules;

@@ -19,8 +19,12 @@ pub struct Args {
     /// A model directory (with config.json) or a config.json file
     model: PathBuf,
     /// Fingerprint under this architecture instead of config.json's first
-    #[arg(long, value_name = "ARCH")]
+    #[arg(long, value_name = "ARCH", conflicts_with = "convert")]
     architecture: Option<String>,
+    /// Rewrite the architecture for a task first: auto (from sentence-transformers
+    /// metadata), embed (XModel), score or classify (XForSequenceClassification)
+    #[arg(long, value_name = "TASK", value_parser = clap::builder::PossibleValuesParser::new(fxb::convert::TASKS))]
+    convert: Option<String>,
     /// Print as JSON (schema: schemas/fingerprint.schema.json)
     #[arg(long)]
     json: bool,
@@ -30,10 +34,30 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<Outcome> {
     let (file, config) = read_config(&args.model)?;
     let rules = globals.rules();
     let (plugins, host) = globals.plugins();
+    let mut architecture = args.architecture.clone();
+    if let Some(task) = &args.convert {
+        let original = config
+            .get("architectures")
+            .and_then(|a| a.get(0))
+            .and_then(serde_json::Value::as_str)
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "`{}` has no `architectures` list to convert",
+                    file.display()
+                )
+            })?;
+        let model_dir = args.model.is_dir().then_some(args.model.as_path());
+        let metadata = fxb::convert::repo_metadata(model_dir, &config)?;
+        let converted = fxb::convert::convert(original, task, metadata, &plugins, &host)?;
+        if let Some(reason) = &converted.reason {
+            eprintln!("note: convert {reason}");
+        }
+        architecture = Some(converted.architecture);
+    }
     let print = fingerprint(
         &file,
         &config,
-        args.architecture.as_deref(),
+        architecture.as_deref(),
         &rules,
         &plugins,
         &host,

@@ -17,6 +17,7 @@
 //! are frozen: a test compares their schema with `frozen/`. A minor version may only add
 //! optional fields; anything else is a new major.
 
+pub mod convert;
 pub mod guest;
 pub mod v1;
 

@@ -5,13 +5,15 @@
 
 use std::collections::BTreeMap;
 
-use fxb_plugin_api::v1::{FingerprintRequest, FingerprintResponse, PluginError};
+use fxb_plugin_api::v1::{
+    ConvertRequest, ConvertResponse, FingerprintRequest, FingerprintResponse, PluginError,
+};
 use serde_json::{Map, Value};
 
 fxb_plugin_api::plugin! {
     name: "generic",
     architectures: ["*"],
-    operations: { fingerprint => fingerprint },
+    operations: { fingerprint => fingerprint, convert => convert },
 }
 
 /// The parts of a rule this plugin reads.
@@ -79,6 +81,11 @@ impl<'a> Rule<'a> {
 
 fn bad_rule(message: &str) -> PluginError {
     PluginError::invalid_input(format!("invalid rule: {message}"))
+}
+
+/// `--convert`: the standard Hugging Face head rewrite.
+pub fn convert(request: ConvertRequest) -> Result<ConvertResponse, PluginError> {
+    fxb_plugin_api::convert::standard(&request)
 }
 
 /// Fingerprint `config` under the request's rule.
