@@ -8,6 +8,7 @@ mod hostile;
 mod inspect;
 mod list;
 mod pack_unpack;
+mod plan;
 mod plugins;
 mod rules;
 mod schemas;

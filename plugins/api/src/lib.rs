@@ -19,6 +19,7 @@
 
 pub mod convert;
 pub mod guest;
+pub mod plan;
 pub mod v1;
 
 /// The ABI major version: a host refuses plugins of another major.
