@@ -125,10 +125,10 @@ fn main() {
 
 fn rule() -> Value {
     let rules = fxb::rules::RuleSet::embedded();
-    let rule = rules
-        .for_architecture("LlamaForCausalLM")
+    let (_, fingerprint) = rules
+        .fingerprint_rule("LlamaForCausalLM")
         .expect("the generic rule");
-    serde_json::to_value(&rule.file.fingerprint).expect("json")
+    serde_json::to_value(fingerprint).expect("json")
 }
 
 fn median(times: &[Duration]) -> Duration {

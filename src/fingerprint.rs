@@ -93,8 +93,8 @@ pub fn fingerprint(
                 path: path.to_path_buf(),
             })?,
     };
-    let rule = rules
-        .for_architecture(&architecture)
+    let (rule, fingerprint_rule) = rules
+        .fingerprint_rule(&architecture)
         .ok_or_else(|| FingerprintError::NoRule(architecture.clone()))?;
     let plugin = plugins
         .for_architecture(&architecture)
@@ -107,7 +107,7 @@ pub fn fingerprint(
     let request = FingerprintRequest {
         config: config.clone(),
         architecture: Some(architecture),
-        rule: serde_json::to_value(&rule.file.fingerprint).unwrap_or(Value::Null),
+        rule: serde_json::to_value(fingerprint_rule).unwrap_or(Value::Null),
     };
     let reply: FingerprintResponse = loaded.call("fingerprint", &request).map_err(plugin_error)?;
     Ok(Fingerprint {

@@ -18,7 +18,16 @@ use serde::{Deserialize, Serialize};
 pub const RULE_SCHEMA_VERSION: u32 = 1;
 
 /// Rule files compiled into the binary.
-const EMBEDDED: &[(&str, &str)] = &[("generic.toml", include_str!("../rules/generic.toml"))];
+const EMBEDDED: &[(&str, &str)] = &[
+    ("generic.toml", include_str!("../rules/generic.toml")),
+    ("gpt_oss.toml", include_str!("../rules/gpt_oss.toml")),
+    ("llama.toml", include_str!("../rules/llama.toml")),
+    ("qwen3.toml", include_str!("../rules/qwen3.toml")),
+    (
+        "xlm_roberta.toml",
+        include_str!("../rules/xlm_roberta.toml"),
+    ),
+];
 
 /// A rule file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -38,7 +47,20 @@ pub struct RuleFile {
     pub architectures: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    pub fingerprint: FingerprintRule,
+    /// How the fingerprint is read (a rule without one defers to the next rule that has
+    /// one, usually `generic`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<FingerprintRule>,
+    /// Bucket presets per model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<PlanRule>,
+}
+
+/// The bucket presets of an architecture's models.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct PlanRule {
+    pub presets: Vec<fxb_plugin_api::plan::Preset>,
 }
 
 /// Which config.json fields form the fingerprint, and where they are read. This table
@@ -198,13 +220,33 @@ impl RuleSet {
     /// name it, else among the `*` rules. On equal versions the later source (a user
     /// directory over the embedded rules) wins.
     pub fn for_architecture(&self, architecture: &str) -> Option<&LoadedRule> {
-        self.best(architecture).or_else(|| self.best("*"))
+        self.best(architecture, |_| true)
+            .or_else(|| self.best("*", |_| true))
     }
 
-    fn best(&self, claim: &str) -> Option<&LoadedRule> {
+    /// The rule that says how `architecture` is fingerprinted (a named rule with a
+    /// `[fingerprint]` table, else a `*` one).
+    pub fn fingerprint_rule(&self, architecture: &str) -> Option<(&LoadedRule, &FingerprintRule)> {
+        let has = |r: &LoadedRule| r.file.fingerprint.is_some();
+        let rule = self
+            .best(architecture, has)
+            .or_else(|| self.best("*", has))?;
+        Some((rule, rule.file.fingerprint.as_ref()?))
+    }
+
+    /// The rule holding `architecture`'s bucket presets, if any.
+    pub fn plan_rule(&self, architecture: &str) -> Option<(&LoadedRule, &PlanRule)> {
+        let has = |r: &LoadedRule| r.file.plan.is_some();
+        let rule = self
+            .best(architecture, has)
+            .or_else(|| self.best("*", has))?;
+        Some((rule, rule.file.plan.as_ref()?))
+    }
+
+    fn best(&self, claim: &str, has: impl Fn(&LoadedRule) -> bool) -> Option<&LoadedRule> {
         self.rules
             .iter()
-            .filter(|r| r.compatible && r.claims(claim))
+            .filter(|r| r.compatible && r.claims(claim) && has(r))
             .max_by(|a, b| a.version.cmp(&b.version))
     }
 
@@ -226,7 +268,7 @@ impl RuleSet {
                     shadowed: Vec::new(),
                 };
                 for architecture in &rule.file.architectures {
-                    match self.best(architecture) {
+                    match self.best(architecture, |_| true) {
                         Some(winner) if std::ptr::eq(winner, rule) => {
                             status.active_for.push(architecture.clone());
                         }
@@ -300,15 +342,48 @@ pub fn parse_rule(text: &str) -> Result<RuleFile, Vec<Diagnostic>> {
             "architectures is empty: name at least one, or `*`".into(),
         );
     }
-    let fingerprint = &rule.fingerprint;
-    if fingerprint.fields.is_empty() {
-        complain("fields", "fingerprint.fields is empty".into());
+    if rule.fingerprint.is_none() && rule.plan.is_none() {
+        complain(
+            "name",
+            "the rule has neither a [fingerprint] nor a [plan] table".into(),
+        );
     }
-    for field in fingerprint.derived.keys() {
-        if !fingerprint.fields.contains(field) {
+    if let Some(fingerprint) = &rule.fingerprint {
+        if fingerprint.fields.is_empty() {
+            complain("fields", "fingerprint.fields is empty".into());
+        }
+        for field in fingerprint.derived.keys() {
+            if !fingerprint.fields.contains(field) {
+                complain(
+                    field,
+                    format!("derived field `{field}` is not in fingerprint.fields"),
+                );
+            }
+        }
+    }
+    for preset in rule.plan.iter().flat_map(|p| &p.presets) {
+        let mut sizes = preset
+            .tokenwise
+            .iter()
+            .chain(&preset.prefill)
+            .chain(preset.decode.iter().flat_map(|d| &d.attention));
+        let bad_size = sizes.any(|s| *s == 0) || preset.decode.iter().any(|d| d.batch == 0);
+        if preset.tensor_parallel_size == 0 || bad_size || preset.prefill.is_empty() {
             complain(
-                field,
-                format!("derived field `{field}` is not in fingerprint.fields"),
+                "presets",
+                format!(
+                    "preset `{}`: sizes, batches and tensor-parallel-size must be positive, with at least one prefill size",
+                    preset.name
+                ),
+            );
+        }
+        if !preset.encoder && preset.decode.is_empty() {
+            complain(
+                "presets",
+                format!(
+                    "preset `{}` is generative but has no decode rows",
+                    preset.name
+                ),
             );
         }
     }
@@ -364,8 +439,15 @@ mod tests {
         let set = RuleSet::embedded();
         assert!(set.problems().is_empty(), "{:?}", set.problems());
         let rule = set.for_architecture("LlamaForCausalLM").expect("generic");
-        assert_eq!(rule.file.name, "generic");
+        assert_eq!(rule.file.name, "llama");
         assert!(rule.compatible);
+        let (fingerprint, _) = set
+            .fingerprint_rule("LlamaForCausalLM")
+            .expect("fingerprint rule");
+        assert_eq!(fingerprint.file.name, "generic");
+        let (plan, presets) = set.plan_rule("LlamaForCausalLM").expect("plan rule");
+        assert_eq!(plan.file.name, "llama");
+        assert_eq!(presets.presets[0].name, "Llama-3.1-8B");
     }
 
     #[test]

@@ -173,6 +173,8 @@ pub struct RuleLine {
     /// Whether that range admits this fxb.
     pub compatible: bool,
     pub architectures: Vec<String>,
+    /// What it carries: `fingerprint`, `plan`.
+    pub provides: Vec<String>,
     /// `embedded` or the file's path.
     pub source: String,
     pub active_for: Vec<String>,

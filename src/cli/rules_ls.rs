@@ -31,6 +31,18 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<Outcome> {
                 fxb: status.rule.file.fxb.clone(),
                 compatible: status.rule.compatible,
                 architectures: status.rule.file.architectures.clone(),
+                provides: [
+                    status
+                        .rule
+                        .file
+                        .fingerprint
+                        .as_ref()
+                        .map(|_| "fingerprint".to_string()),
+                    status.rule.file.plan.as_ref().map(|_| "plan".to_string()),
+                ]
+                .into_iter()
+                .flatten()
+                .collect(),
                 source: status.rule.source.to_string(),
                 active_for: status.active_for,
                 shadowed: status
@@ -63,13 +75,21 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<Outcome> {
                     r.name.clone(),
                     r.version.clone(),
                     r.architectures.join(", "),
+                    r.provides.join(", "),
                     r.source.clone(),
                     status,
                 ]
             })
             .collect();
         out.raw(&table(
-            &["NAME", "VERSION", "ARCHITECTURES", "SOURCE", "STATUS"],
+            &[
+                "NAME",
+                "VERSION",
+                "ARCHITECTURES",
+                "PROVIDES",
+                "SOURCE",
+                "STATUS",
+            ],
             &rows,
         ))?;
         for rule in &output.rules {

@@ -114,10 +114,92 @@ fn thinning_matches_the_default_plans_of_every_planned_model() {
         let levels = &plans["levels"];
         let full = &levels["O3"];
         let tp = full["tensor_parallel_size"].as_u64().expect("tp");
-        for level in ["O0", "O1", "O2"].into_iter().filter(|l| levels.get(l).is_some()) {
+        for level in ["O0", "O1", "O2"]
+            .into_iter()
+            .filter(|l| levels.get(l).is_some())
+        {
             let mut got = thin(&plan_of(full), keep_for_level(level).expect("level"));
             got.sampler = sampler_sizes(&got.tokenwise, tp);
             assert_eq!(got, plan_of(&levels[level]), "{model} {level}");
         }
     }
+}
+
+/// The config a sweep was run on (Qwen3-8B-FP8's is not among the fixtures: it is
+/// Qwen3-8B's with fp8 quantization, which is all the planner reads).
+fn sweep_config(model: &str) -> Value {
+    let file = match model {
+        "Qwen/Qwen3-8B-FP8" => "Qwen--Qwen3-8B.json".to_string(),
+        other => format!("{}.json", other.replace('/', "--")),
+    };
+    let mut config: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixtures().join("configs").join(file)).expect("config"),
+    )
+    .expect("json");
+    if model == "Qwen/Qwen3-8B-FP8" {
+        config["quantization_config"] = serde_json::json!({"quant_method": "fp8"});
+    }
+    config
+}
+
+/// Every dry-run of the reference in `plans/sweeps/` (360 runs over -O, --max-model-len
+/// and -tp, refusals included), planned from the shipped rule files.
+#[test]
+fn the_shipped_presets_reproduce_every_reference_dry_run() {
+    use fxb_plugin_api::plan::{PlanSettings, plan_from_preset, select_preset};
+    let rules = fxb::rules::RuleSet::embedded();
+    let mut checked = 0;
+    for entry in std::fs::read_dir(fixtures().join("plans/sweeps")).expect("sweeps") {
+        let path = entry.expect("entry").path();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if !name.ends_with(".json") || name.starts_with('_') {
+            continue;
+        }
+        let sweep: Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("json");
+        let config = sweep_config(sweep["model"].as_str().expect("model"));
+        let architecture = config["architectures"][0].as_str().expect("architecture");
+        let (_, plan_rule) = rules.plan_rule(architecture).expect("a plan rule");
+        let preset =
+            select_preset(&plan_rule.presets, &config, Some("text_config")).expect("a preset");
+        for run in sweep["runs"].as_array().expect("runs") {
+            let level = run["optim_level"].as_str().expect("level");
+            let settings = PlanSettings {
+                max_position_embeddings: config["max_position_embeddings"].as_u64().expect("mpe"),
+                max_model_len: run["max_model_len_arg"].as_u64(),
+                tensor_parallel_size: run["tp_arg"].as_u64(),
+                keep: keep_for_level(level),
+            };
+            let context = format!(
+                "{name} {level} len={} tp={}",
+                run["max_model_len_arg"], run["tp_arg"]
+            );
+            let planned = plan_from_preset(preset, settings);
+            checked += 1;
+            if run["refused"] == true {
+                assert!(
+                    planned.is_err(),
+                    "{context}: the reference refused ({})",
+                    run["error"]
+                );
+                continue;
+            }
+            let planned = planned.unwrap_or_else(|e| panic!("{context}: {e}"));
+            assert_eq!(planned.buckets, plan_of(run), "{context}");
+            assert_eq!(
+                Some(planned.tensor_parallel_size),
+                run["tensor_parallel_size"].as_u64(),
+                "{context}"
+            );
+            assert_eq!(
+                Some(planned.max_model_len),
+                run["max_model_len"].as_u64(),
+                "{context}"
+            );
+        }
+    }
+    assert_eq!(checked, 360);
 }

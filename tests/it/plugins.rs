@@ -317,10 +317,10 @@ fn the_compiled_plugin_cache_is_content_keyed_and_checked() {
 /// receives it.
 fn reference_rule() -> Value {
     let rules = fxb::rules::RuleSet::embedded();
-    let rule = rules
-        .for_architecture("AnyArchitecture")
+    let (_, fingerprint) = rules
+        .fingerprint_rule("AnyArchitecture")
         .expect("the generic rule");
-    serde_json::to_value(&rule.file.fingerprint).expect("json")
+    serde_json::to_value(fingerprint).expect("json")
 }
 
 /// The embedded generic plugin, given the reference's rule, reproduces every fingerprint

@@ -116,3 +116,215 @@ mod tests {
         assert_eq!(sampler_sizes(&[1, 2, 4, 8], 32), [4, 8]);
     }
 }
+
+/// A model's full (O3) bucket preset: data from a rule file.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Preset {
+    /// A name for messages (`Llama-3.1-8B`).
+    pub name: String,
+    /// config.json values that select this preset (read where the fingerprint fields are
+    /// read; `quant_method` / `format` from the quantization section).
+    #[serde(default, rename = "match")]
+    pub matches: std::collections::BTreeMap<String, serde_json::Value>,
+    /// Fields that must be absent (or null) for the preset to apply (`quant_method`).
+    #[serde(default)]
+    pub without: Vec<String>,
+    /// The tensor-parallel size the model is built for by default.
+    pub tensor_parallel_size: u64,
+    /// An encoder-only model: prefill and tokenwise buckets only.
+    #[serde(default)]
+    pub encoder: bool,
+    /// Tokenwise sizes.
+    pub tokenwise: Vec<u64>,
+    /// Prefill sizes (batch 1, attention = input_ids).
+    pub prefill: Vec<u64>,
+    /// Decode attention sizes per batch size.
+    #[serde(default)]
+    pub decode: Vec<DecodeRow>,
+    /// Attention sizes that get append buckets (one per smaller prefill size); all
+    /// attention sizes when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub append_attention: Option<Vec<u64>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct DecodeRow {
+    pub batch: u64,
+    pub attention: Vec<u64>,
+}
+
+/// What the user asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PlanSettings {
+    /// `max_position_embeddings` of the model (the default and the ceiling of the length).
+    pub max_position_embeddings: u64,
+    pub max_model_len: Option<u64>,
+    pub tensor_parallel_size: Option<u64>,
+    /// Items kept per list (`keep_for_level`); `None` = O3.
+    pub keep: Option<usize>,
+}
+
+/// A plan and the settings it was made with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Planned {
+    pub buckets: BucketPlan,
+    pub max_model_len: u64,
+    pub tensor_parallel_size: u64,
+}
+
+/// The plan for `preset` (DESIGN.md): cut at the smallest preset attention size that
+/// covers the max model length, thin to the level, filter the sampler by TP.
+pub fn plan_from_preset(
+    preset: &Preset,
+    settings: PlanSettings,
+) -> Result<Planned, crate::v1::PluginError> {
+    use crate::v1::PluginError;
+    let ceiling = settings.max_position_embeddings;
+    let length = settings.max_model_len.unwrap_or(ceiling);
+    if length == 0 {
+        return Err(PluginError::invalid_input("max_model_len must be positive"));
+    }
+    if length > ceiling {
+        return Err(PluginError::invalid_input(format!(
+            "requested max_model_len={length} exceeds max_position_embeddings={ceiling} from the model config; lower --max-model-len"
+        )));
+    }
+    let mut attentions: Vec<u64> = preset
+        .prefill
+        .iter()
+        .copied()
+        .chain(
+            preset
+                .decode
+                .iter()
+                .flat_map(|row| row.attention.iter().copied()),
+        )
+        .collect();
+    attentions.sort_unstable();
+    attentions.dedup();
+    let Some(cover) = attentions.iter().copied().find(|a| *a >= length) else {
+        return Err(PluginError::invalid_input(format!(
+            "no attention bucket in the preset `{}` covers max_model_len={length} (the largest is {}); lower --max-model-len or extend the preset",
+            preset.name,
+            attentions.last().copied().unwrap_or(0)
+        )));
+    };
+    let prefill_sizes: Vec<u64> = preset
+        .prefill
+        .iter()
+        .copied()
+        .filter(|s| *s <= cover)
+        .collect();
+    let prefill = prefill_sizes
+        .iter()
+        .map(|s| AttentionBucket {
+            batch: 1,
+            attention: *s,
+            input_ids: *s,
+        })
+        .collect();
+    let mut decode = Vec::new();
+    let mut append = Vec::new();
+    if !preset.encoder {
+        let mut rows = preset.decode.clone();
+        rows.sort_by_key(|r| r.batch);
+        for row in rows {
+            let mut sizes: Vec<u64> = row
+                .attention
+                .iter()
+                .copied()
+                .filter(|a| *a <= cover)
+                .collect();
+            sizes.sort_unstable();
+            decode.extend(sizes.into_iter().map(|attention| AttentionBucket {
+                batch: row.batch,
+                attention,
+                input_ids: 1,
+            }));
+        }
+        let mut append_sizes = preset
+            .append_attention
+            .clone()
+            .unwrap_or_else(|| attentions.clone());
+        append_sizes.sort_unstable();
+        for attention in append_sizes.into_iter().filter(|a| *a <= cover) {
+            append.extend(
+                prefill_sizes
+                    .iter()
+                    .filter(|i| **i < attention)
+                    .map(|input_ids| AttentionBucket {
+                        batch: 1,
+                        attention,
+                        input_ids: *input_ids,
+                    }),
+            );
+        }
+        if decode.is_empty() {
+            return Err(PluginError::invalid_input(format!(
+                "generative models need at least one decode bucket, and preset `{}` has none up to max_model_len={length} (attention {cover}); raise --max-model-len",
+                preset.name
+            )));
+        }
+    }
+    let mut tokenwise: Vec<u64> = preset
+        .tokenwise
+        .iter()
+        .copied()
+        .filter(|t| *t <= cover)
+        .collect();
+    tokenwise.sort_unstable();
+    let full = BucketPlan {
+        tokenwise,
+        sampler: Vec::new(),
+        prefill,
+        decode,
+        append,
+    };
+    let mut buckets = match settings.keep {
+        Some(keep) => thin(&full, keep),
+        None => full,
+    };
+    let tensor_parallel_size = settings
+        .tensor_parallel_size
+        .unwrap_or(preset.tensor_parallel_size);
+    if !preset.encoder {
+        buckets.sampler = sampler_sizes(&buckets.tokenwise, tensor_parallel_size);
+    }
+    Ok(Planned {
+        buckets,
+        max_model_len: length,
+        tensor_parallel_size,
+    })
+}
+
+/// The first preset whose `match` values all equal the config's and whose `without`
+/// fields are all absent or null. Fields are read from `nested` (e.g. `text_config`) when
+/// the config has it; `quant_method` and `format` from `quantization_config`.
+pub fn select_preset<'a>(
+    presets: &'a [Preset],
+    config: &serde_json::Value,
+    nested: Option<&str>,
+) -> Option<&'a Preset> {
+    let section = nested
+        .and_then(|n| config.get(n))
+        .filter(|s| s.is_object())
+        .unwrap_or(config);
+    let lookup = |key: &str| match key {
+        "quant_method" | "format" => config.get("quantization_config").and_then(|q| q.get(key)),
+        _ => section.get(key),
+    };
+    presets.iter().find(|preset| {
+        preset
+            .matches
+            .iter()
+            .all(|(key, want)| lookup(key) == Some(want))
+            && preset
+                .without
+                .iter()
+                .all(|key| lookup(key).is_none_or(serde_json::Value::is_null))
+    })
+}
