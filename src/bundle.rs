@@ -63,7 +63,7 @@ pub use manifest::{
 };
 pub use name::{NameError, standard_file_name};
 pub use reader::{Bundle, BundleKind, EntryInfo};
-pub use summary::{BucketSummary, BundleSummary, ModelLine, summarize};
+pub use summary::{BucketSummary, BundleSummary, ModelLine, model_lines, summarize};
 pub use transfer::{PackReport, UnpackReport, pack, unpack};
 pub use writer::{BundleWriter, WrittenBundle, canonical_entry_order, write_bundle};
 

@@ -1,6 +1,7 @@
 //! Command-line interface: argument parsing, logging set-up, dispatch, and the one place
 //! that turns results into exit codes and errors into `error:` / `caused by:` / `hint:`.
 
+mod build;
 mod diff;
 mod fingerprint;
 mod inspect;
@@ -45,6 +46,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Plan a build of a model into a bundle (--dry-run)
+    Build(build::Args),
     /// Show bundle metadata
     Show(show::Args),
     /// List files in the bundle
@@ -170,6 +173,7 @@ pub fn main() -> ExitCode {
         Command::Plugins(PluginsCommand::Ls(args)) => plugins_ls::run(args, &cli.globals),
         Command::Plugins(PluginsCommand::Call(args)) => plugins_call::run(args, &cli.globals),
         Command::Fingerprint(args) => fingerprint::run(args, &cli.globals),
+        Command::Build(args) => build::run(args, &cli.globals),
         Command::Rules(RulesCommand::Ls(args)) => rules_ls::run(args, &cli.globals),
         Command::Rules(RulesCommand::Check(args)) => rules_check::run(args),
     };

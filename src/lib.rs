@@ -7,6 +7,7 @@
 //! - [`rules`]: versioned TOML rule files (the data behind fingerprints).
 //! - [`fingerprint`]: config.json → architecture fingerprint, and comparison.
 //! - [`convert`]: `--convert`, the task rewrite of an architecture.
+//! - [`plan`]: bucket plans (through the architecture's plugin and the rule's presets).
 //! - [`cache`]: the local cache directory.
 //! - [`schema`]: JSON Schemas generated from the serde types.
 //! - [`source`]: where plugins and rule files come from.
@@ -15,6 +16,7 @@ pub mod bundle;
 pub mod cache;
 pub mod convert;
 pub mod fingerprint;
+pub mod plan;
 pub mod plugin;
 pub mod rules;
 pub mod schema;

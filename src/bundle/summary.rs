@@ -128,33 +128,7 @@ pub fn summarize(path: &str, manifest: &Manifest) -> BundleSummary {
     versions.sort_by(|a, b| a.tool.cmp(&b.tool));
 
     let model = manifest.model.clone().unwrap_or_default();
-    let mut lines = Vec::new();
-    for key in ALWAYS_SHOWN {
-        let value = model
-            .fields
-            .get(*key)
-            .and_then(integer)
-            .unwrap_or_else(|| "0".into());
-        lines.push(ModelLine {
-            key: (*key).into(),
-            value,
-        });
-    }
-    for key in SHOWN_WHEN_PRESENT {
-        let value = model.fields.get(*key).and_then(|v| {
-            if STRING_FIELDS.contains(key) {
-                v.as_str().map(str::to_string)
-            } else {
-                integer(v)
-            }
-        });
-        if let Some(value) = value {
-            lines.push(ModelLine {
-                key: (*key).into(),
-                value,
-            });
-        }
-    }
+    let lines = model_lines(&model.fields);
 
     let mut kernels: Vec<String> = manifest.kernels.keys().cloned().collect();
     kernels.sort();
@@ -175,6 +149,40 @@ pub fn summarize(path: &str, manifest: &Manifest) -> BundleSummary {
         kernels,
         buckets: bucket_summary(manifest),
     }
+}
+
+/// The model lines `show` (and the build summary) print for a set of model fields: the
+/// four always-shown fields (0 when absent or not an integer), then the optional ones in
+/// the reference's fixed order when present and of the right type.
+pub fn model_lines(fields: &Map<String, Value>) -> Vec<ModelLine> {
+    let mut lines = Vec::new();
+    for key in ALWAYS_SHOWN {
+        let value = fields
+            .get(*key)
+            .and_then(integer)
+            .unwrap_or_else(|| "0".into());
+        lines.push(ModelLine {
+            key: (*key).into(),
+            value,
+        });
+    }
+    for key in SHOWN_WHEN_PRESENT {
+        let value = fields.get(*key).and_then(|v| {
+            if STRING_FIELDS.contains(key) {
+                v.as_str().map(str::to_string)
+            } else {
+                integer(v)
+            }
+        });
+        if let Some(value) = value {
+            lines.push(ModelLine {
+                key: (*key).into(),
+                value,
+            });
+        }
+    }
+
+    lines
 }
 
 fn integer(value: &Value) -> Option<String> {

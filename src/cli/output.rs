@@ -71,3 +71,35 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     text.push('\n');
     text
 }
+
+/// Total width of a report's section header line, in characters (the reference's).
+const HEADER_WIDTH: usize = 75;
+const RULE_WIDTH: usize = 74;
+
+/// `  ───…` — the rule line of the reference's reports.
+pub fn report_rule() -> String {
+    format!("  {}", "─".repeat(RULE_WIDTH))
+}
+
+/// `  ── {title} ───…` padded to the reference's width.
+pub fn report_header(title: &str) -> String {
+    let start = format!("  ── {title} ");
+    let fill = HEADER_WIDTH.saturating_sub(start.chars().count());
+    format!("{start}{}", "─".repeat(fill))
+}
+
+/// `    - {key:<20} {value}`.
+pub fn report_item(key: &str, value: &str) -> String {
+    format!("    - {key:<20} {value}")
+}
+
+/// `        - batch=1    attn=256      input_ids=1`.
+pub fn attention_line(batch: u64, attention: u64, input_ids: impl std::fmt::Display) -> String {
+    format!("        - batch={batch:<4} attn={attention:<8} input_ids={input_ids}")
+}
+
+/// `[1, 2, 4]`.
+pub fn size_list(sizes: &[u64]) -> String {
+    let joined: Vec<String> = sizes.iter().map(u64::to_string).collect();
+    format!("[{}]", joined.join(", "))
+}

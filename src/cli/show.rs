@@ -5,11 +5,7 @@ use std::path::PathBuf;
 use fxb::bundle::{BucketKey, Bundle, BundleSummary, summarize};
 
 use super::Outcome;
-use super::output::Stdout;
-
-/// Total width of a section header line, in characters.
-const HEADER_WIDTH: usize = 75;
-const RULE_WIDTH: usize = 74;
+use super::output::{Stdout, attention_line, report_header, report_item, report_rule, size_list};
 
 #[derive(Debug, clap::Args)]
 #[command(
@@ -39,7 +35,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
 }
 
 fn render(s: &BundleSummary) -> String {
-    let rule = format!("  {}", "─".repeat(RULE_WIDTH));
+    let rule = report_rule();
     let mut lines = vec![
         String::new(),
         rule.clone(),
@@ -47,16 +43,16 @@ fn render(s: &BundleSummary) -> String {
         rule.clone(),
         String::new(),
     ];
-    let item = |key: &str, value: &str| format!("    - {key:<20} {value}");
+    let item = report_item;
 
-    lines.push(header("General"));
+    lines.push(report_header("General"));
     lines.push(item("format_version", &s.format_version.to_string()));
     lines.push(item("uuid", s.uuid.as_deref().unwrap_or("-")));
     lines.push(item("created_at", s.created_at.as_deref().unwrap_or("-")));
     lines.extend(s.versions.iter().map(|v| item(&v.tool, &v.display())));
     lines.push(String::new());
 
-    lines.push(header("Model"));
+    lines.push(report_header("Model"));
     lines.push(item("architecture", &s.architecture));
     if let Some(repo) = &s.hub_repo_id {
         lines.push(item("hub_repo_id", repo));
@@ -64,7 +60,7 @@ fn render(s: &BundleSummary) -> String {
     lines.extend(s.model.iter().map(|m| item(&m.key, &m.value)));
     lines.push(String::new());
 
-    lines.push(header("Parallelism"));
+    lines.push(report_header("Parallelism"));
     lines.push(item(
         "tensor_parallel_size",
         &s.tensor_parallel_size.to_string(),
@@ -75,7 +71,7 @@ fn render(s: &BundleSummary) -> String {
     ));
     lines.push(String::new());
 
-    lines.push(header(&format!(
+    lines.push(report_header(&format!(
         "Kernels ({} entries, {} kernels)",
         s.entries,
         s.kernels.len()
@@ -85,11 +81,8 @@ fn render(s: &BundleSummary) -> String {
     lines.push(String::new());
 
     let b = &s.buckets;
-    lines.push(header(&format!("Buckets ({})", b.count)));
-    let list = |sizes: &[u64]| {
-        let joined: Vec<String> = sizes.iter().map(u64::to_string).collect();
-        format!("[{}]", joined.join(", "))
-    };
+    lines.push(report_header(&format!("Buckets ({})", b.count)));
+    let list = size_list;
     if !b.tokenwise.is_empty() {
         lines.push(item("tokenwise", &list(&b.tokenwise)));
     }
@@ -116,22 +109,13 @@ fn render(s: &BundleSummary) -> String {
     text
 }
 
-fn header(title: &str) -> String {
-    let start = format!("  ── {title} ");
-    let fill = HEADER_WIDTH.saturating_sub(start.chars().count());
-    format!("{start}{}", "─".repeat(fill))
-}
-
 fn bucket_line(bucket: &BucketKey) -> String {
     match *bucket {
         BucketKey::Attention {
             batch_size,
             attention_size,
             ..
-        } => format!(
-            "        - batch={batch_size:<4} attn={attention_size:<8} input_ids={}",
-            bucket.input_ids().unwrap_or(0)
-        ),
+        } => attention_line(batch_size, attention_size, bucket.input_ids().unwrap_or(0)),
         BucketKey::VisionEncoder {
             num_patches,
             batch_size,

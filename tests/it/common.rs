@@ -295,3 +295,20 @@ pub fn dir_listing(dir: &Path) -> Vec<String> {
     names.sort();
     names
 }
+
+/// The config a sweep was run on (Qwen3-8B-FP8's is not among the fixtures: it is
+/// Qwen3-8B's with fp8 quantization, which is all the planner reads).
+pub fn sweep_config(model: &str) -> serde_json::Value {
+    let file = match model {
+        "Qwen/Qwen3-8B-FP8" => "Qwen--Qwen3-8B.json".to_string(),
+        other => format!("{}.json", other.replace('/', "--")),
+    };
+    let mut config: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(fixtures().join("configs").join(file)).expect("config"),
+    )
+    .expect("json");
+    if model == "Qwen/Qwen3-8B-FP8" {
+        config["quantization_config"] = serde_json::json!({"quant_method": "fp8"});
+    }
+    config
+}

@@ -2,6 +2,7 @@
 
 mod common;
 
+mod build;
 mod convert;
 mod diff;
 mod hostile;

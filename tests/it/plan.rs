@@ -6,7 +6,7 @@ use fxb_plugin_api::plan::{keep_for_level, sampler_sizes, thin};
 use fxb_plugin_api::v1::{AttentionBucket, BucketPlan};
 use serde_json::Value;
 
-use crate::common::fixtures;
+use crate::common::{fixtures, sweep_config};
 
 fn buckets(run: &Value, key: &str) -> Vec<AttentionBucket> {
     run[key]
@@ -123,23 +123,6 @@ fn thinning_matches_the_default_plans_of_every_planned_model() {
             assert_eq!(got, plan_of(&levels[level]), "{model} {level}");
         }
     }
-}
-
-/// The config a sweep was run on (Qwen3-8B-FP8's is not among the fixtures: it is
-/// Qwen3-8B's with fp8 quantization, which is all the planner reads).
-fn sweep_config(model: &str) -> Value {
-    let file = match model {
-        "Qwen/Qwen3-8B-FP8" => "Qwen--Qwen3-8B.json".to_string(),
-        other => format!("{}.json", other.replace('/', "--")),
-    };
-    let mut config: Value = serde_json::from_str(
-        &std::fs::read_to_string(fixtures().join("configs").join(file)).expect("config"),
-    )
-    .expect("json");
-    if model == "Qwen/Qwen3-8B-FP8" {
-        config["quantization_config"] = serde_json::json!({"quant_method": "fp8"});
-    }
-    config
 }
 
 /// Every dry-run of the reference in `plans/sweeps/` (360 runs over -O, --max-model-len

@@ -18,6 +18,7 @@
 //! optional fields; anything else is a new major.
 
 pub mod convert;
+pub mod fingerprint;
 pub mod guest;
 pub mod plan;
 pub mod v1;
@@ -25,7 +26,7 @@ pub mod v1;
 /// The ABI major version: a host refuses plugins of another major.
 pub const ABI_MAJOR: u32 = 1;
 /// The ABI minor version: additions that older hosts and plugins can ignore.
-pub const ABI_MINOR: u32 = 0;
+pub const ABI_MINOR: u32 = 1;
 
 /// Custom section holding the ABI version as ASCII `MAJOR.MINOR`.
 pub const ABI_SECTION: &str = "fxb-abi";
@@ -36,7 +37,7 @@ pub const METADATA_SECTION: &str = "fxb-plugin";
 #[macro_export]
 macro_rules! abi_version {
     () => {
-        "1.0"
+        "1.1"
     };
 }
 

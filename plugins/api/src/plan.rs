@@ -3,7 +3,7 @@
 //! to the max model length); lower levels keep `k` = 1, 2, 4 items of each list with one
 //! rule, [`pick`].
 
-use crate::v1::{AttentionBucket, BucketPlan};
+use crate::v1::{AttentionBucket, BucketPlan, KernelPlan, PlanRequest, PlanResponse, PluginError};
 
 /// Items kept per list at an optimization level (`None` for O3: everything).
 pub fn keep_for_level(level: &str) -> Option<usize> {
@@ -327,4 +327,202 @@ pub fn select_preset<'a>(
                 .iter()
                 .all(|key| lookup(key).is_none_or(serde_json::Value::is_null))
     })
+}
+
+/// The kernels a family compiles, by bucket kind.
+#[derive(Debug, Clone, Copy)]
+pub struct KernelSet {
+    /// Token-parallel kernels of a decoder (one per tokenwise bucket).
+    pub decoder_tokenwise: &'static [&'static str],
+    /// Attention kernels of a decoder (one per prefill, decode and append bucket).
+    pub decoder_attention: &'static [&'static str],
+    /// Token-parallel kernels of an encoder.
+    pub encoder_tokenwise: &'static [&'static str],
+    /// Attention kernels of an encoder (prefill only).
+    pub encoder_attention: &'static [&'static str],
+    /// The sampler kernel (one per sampler bucket).
+    pub sampler: &'static str,
+}
+
+/// A dense transformer: the reference's Llama / Qwen3 kernels, and XLM-R's for encoders.
+pub const DENSE_KERNELS: KernelSet = KernelSet {
+    decoder_tokenwise: &[
+        "first_tokenwise",
+        "mid_tokenwise",
+        "last_tokenwise_with_lm_head",
+    ],
+    decoder_attention: &["full_attention"],
+    encoder_tokenwise: &[
+        "first_tokenwise",
+        "mid_tokenwise",
+        "last_tokenwise_with_seq_cls_head",
+    ],
+    encoder_attention: &["full_attention"],
+    sampler: "random_sample",
+};
+
+/// The standard `plan` operation: the model's preset from the request (or a generic one,
+/// with a note), cut, thinned and filtered; kernels from `kernels`.
+pub fn standard(request: &PlanRequest, kernels: &KernelSet) -> Result<PlanResponse, PluginError> {
+    let presets: Vec<Preset> = match &request.presets {
+        serde_json::Value::Null => Vec::new(),
+        value => serde_json::from_value(value.clone()).map_err(|e| {
+            PluginError::invalid_input(format!("the rule's presets do not parse: {e}"))
+        })?,
+    };
+    let section = request
+        .config
+        .get("text_config")
+        .filter(|s| s.is_object())
+        .unwrap_or(&request.config);
+    let max_position_embeddings = section
+        .get("max_position_embeddings")
+        .and_then(serde_json::Value::as_u64)
+        .filter(|n| *n > 0)
+        .ok_or_else(|| PluginError::missing_field("max_position_embeddings"))?;
+    let level = request.options.optimization.as_str();
+    if !matches!(level, "O0" | "O1" | "O2" | "O3") {
+        return Err(PluginError::invalid_input(format!(
+            "unknown optimization level `{level}`: expected O0, O1, O2 or O3"
+        )));
+    }
+    let mut notes = Vec::new();
+    let generic;
+    let preset = match select_preset(&presets, &request.config, Some("text_config")) {
+        Some(preset) => preset,
+        None => {
+            generic = generic_preset(&request.config, max_position_embeddings);
+            notes.push(format!(
+                "no bucket preset in the rule files matches this model: using a generic one ({} prefill sizes up to {}, decode up to {}, TP {}); add a preset to the architecture's rule file for production builds",
+                generic.prefill.len(),
+                generic.prefill.last().copied().unwrap_or(0),
+                max_position_embeddings,
+                generic.tensor_parallel_size
+            ));
+            &generic
+        }
+    };
+    let planned = plan_from_preset(
+        preset,
+        PlanSettings {
+            max_position_embeddings,
+            max_model_len: request.options.max_model_len,
+            tensor_parallel_size: request.options.tensor_parallel_size,
+            keep: keep_for_level(level),
+        },
+    )?;
+    let kernel = |name: &str, kinds: &[&str]| KernelPlan {
+        name: name.to_string(),
+        buckets: kinds.iter().map(|k| (*k).to_string()).collect(),
+    };
+    let mut kernel_plans = Vec::new();
+    if preset.encoder {
+        kernel_plans.extend(
+            kernels
+                .encoder_tokenwise
+                .iter()
+                .map(|k| kernel(k, &["tokenwise"])),
+        );
+        kernel_plans.extend(
+            kernels
+                .encoder_attention
+                .iter()
+                .map(|k| kernel(k, &["prefill"])),
+        );
+    } else {
+        kernel_plans.extend(
+            kernels
+                .decoder_tokenwise
+                .iter()
+                .map(|k| kernel(k, &["tokenwise"])),
+        );
+        kernel_plans.extend(
+            kernels
+                .decoder_attention
+                .iter()
+                .map(|k| kernel(k, &["prefill", "decode", "append"])),
+        );
+        if !planned.buckets.sampler.is_empty() {
+            kernel_plans.push(kernel(kernels.sampler, &["sampler"]));
+        }
+    }
+    let from_rules = notes.is_empty();
+    Ok(PlanResponse {
+        buckets: planned.buckets,
+        kernels: kernel_plans,
+        notes,
+        max_model_len: Some(planned.max_model_len),
+        tensor_parallel_size: Some(planned.tensor_parallel_size),
+        preset: from_rules.then(|| preset.name.clone()),
+    })
+}
+
+const GENERIC_PRESET: &str = "generic";
+
+/// A preset for a model the rule files do not know, shaped like the reference's dense
+/// presets: tokenwise 1–1024, prefill 128–1024, decode attention in powers of two from
+/// 1024 to the max length, batch b kept where b × attention ≤ 2 × the max length.
+/// Encoders (BERT-like configs) get prefill up to the max length and no decode.
+pub fn generic_preset(config: &serde_json::Value, max_position_embeddings: u64) -> Preset {
+    let model_type = config
+        .get("model_type")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("");
+    let encoder = matches!(
+        model_type,
+        "bert" | "roberta" | "xlm-roberta" | "deberta" | "deberta-v2" | "modernbert"
+    );
+    let powers = |from: u64, to: u64| {
+        let mut sizes = Vec::new();
+        let mut size = from;
+        while size < to {
+            sizes.push(size);
+            size *= 2;
+        }
+        sizes.push(to);
+        sizes
+    };
+    let top_prefill = if encoder {
+        max_position_embeddings
+    } else {
+        max_position_embeddings.min(1024)
+    };
+    let prefill = powers(128.min(top_prefill), top_prefill);
+    let tokenwise = if encoder {
+        prefill.clone()
+    } else {
+        powers(1, top_prefill)
+    };
+    let mut decode = Vec::new();
+    if !encoder {
+        let attentions = powers(1024.min(max_position_embeddings), max_position_embeddings);
+        let budget = 2 * max_position_embeddings;
+        let mut batch = 1;
+        while batch <= 256 {
+            let row: Vec<u64> = attentions
+                .iter()
+                .copied()
+                .filter(|a| batch * a <= budget)
+                .collect();
+            if row.is_empty() {
+                break;
+            }
+            decode.push(DecodeRow {
+                batch,
+                attention: row,
+            });
+            batch *= 2;
+        }
+    }
+    Preset {
+        name: GENERIC_PRESET.to_string(),
+        matches: Default::default(),
+        without: Vec::new(),
+        tensor_parallel_size: 8,
+        encoder,
+        tokenwise,
+        prefill,
+        decode,
+        append_attention: None,
+    }
 }

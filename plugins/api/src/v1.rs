@@ -1,5 +1,6 @@
 //! Message types of ABI 1.x. Frozen: only optional fields may be added (minor version);
-//! `frozen/v1.0.schema.json` is the published shape and a test fails if it changes.
+//! `frozen/v1.<minor>.schema.json` are the published shapes and a test fails if the
+//! current one changes. 1.1 added the plan's length, TP size and preset name.
 //!
 //! Unknown fields are ignored on both sides, so an older plugin reads a newer host's
 //! requests and the other way round.
@@ -91,6 +92,15 @@ pub struct PlanResponse {
     /// Remarks for the user (e.g. "generic presets used").
     #[serde(default)]
     pub notes: Vec<String>,
+    /// The max model length planned for (since ABI 1.1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_model_len: Option<u64>,
+    /// The tensor-parallel size planned for (since ABI 1.1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tensor_parallel_size: Option<u64>,
+    /// The preset the plan came from, `None` for a generic one (since ABI 1.1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preset: Option<String>,
 }
 
 /// Buckets by kind.

@@ -1,86 +1,22 @@
 //! The generic plugin: serves any architecture no family plugin claims (`*`), driven
-//! entirely by the rule it is given. The rule says which fields form the fingerprint,
-//! where they are read from and how `head_dim` is derived; this crate only knows how to
-//! read a config and render values the way the reference does.
-
-use std::collections::BTreeMap;
+//! entirely by the rule files: the fingerprint from the rule's field list, the plan from
+//! the model's preset (or a generic preset, with a warning), the standard `--convert`.
+//! Its own knowledge is the kernel list of a dense decoder or an encoder.
 
 use fxb_plugin_api::v1::{
-    ConvertRequest, ConvertResponse, FingerprintRequest, FingerprintResponse, PluginError,
+    ConvertRequest, ConvertResponse, FingerprintRequest, FingerprintResponse, PlanRequest,
+    PlanResponse, PluginError,
 };
-use serde_json::{Map, Value};
 
 fxb_plugin_api::plugin! {
     name: "generic",
     architectures: ["*"],
-    operations: { fingerprint => fingerprint, convert => convert },
+    operations: { fingerprint => fingerprint, plan => plan, convert => convert },
 }
 
-/// The parts of a rule this plugin reads.
-struct Rule<'a> {
-    fields: Vec<&'a str>,
-    required: Vec<&'a str>,
-    nested: Option<&'a str>,
-    quantization_section: Option<&'a str>,
-    quantization_fields: Vec<&'a str>,
-    /// field → (numerator, denominator) when the config lacks it.
-    derived: Vec<(&'a str, &'a str, &'a str)>,
-}
-
-impl<'a> Rule<'a> {
-    fn parse(rule: &'a Value) -> Result<Self, PluginError> {
-        let strings = |key: &str| -> Result<Vec<&'a str>, PluginError> {
-            match rule.get(key) {
-                None => Ok(Vec::new()),
-                Some(Value::Array(items)) => items
-                    .iter()
-                    .map(|v| {
-                        v.as_str()
-                            .ok_or_else(|| bad_rule(&format!("`{key}` must list strings")))
-                    })
-                    .collect(),
-                Some(_) => Err(bad_rule(&format!("`{key}` must be an array"))),
-            }
-        };
-        if !rule.is_object() {
-            return Err(PluginError::invalid_input(
-                "the request carries no rule: the generic plugin needs the rule's field list",
-            ));
-        }
-        let quantization = rule.get("quantization");
-        let mut derived = Vec::new();
-        if let Some(Value::Object(map)) = rule.get("derived") {
-            for (field, how) in map {
-                let parts = how
-                    .get("divide")
-                    .and_then(Value::as_array)
-                    .filter(|p| p.len() == 2)
-                    .and_then(|p| Some((p[0].as_str()?, p[1].as_str()?)))
-                    .ok_or_else(|| {
-                        bad_rule(&format!("`derived.{field}` must be {{divide = [a, b]}}"))
-                    })?;
-                derived.push((field.as_str(), parts.0, parts.1));
-            }
-        }
-        Ok(Rule {
-            fields: strings("fields")?,
-            required: strings("required")?,
-            nested: rule.get("nested-config").and_then(Value::as_str),
-            quantization_section: quantization
-                .and_then(|q| q.get("section"))
-                .and_then(Value::as_str),
-            quantization_fields: quantization
-                .and_then(|q| q.get("fields"))
-                .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(Value::as_str).collect())
-                .unwrap_or_default(),
-            derived,
-        })
-    }
-}
-
-fn bad_rule(message: &str) -> PluginError {
-    PluginError::invalid_input(format!("invalid rule: {message}"))
+/// The rule's fingerprint, read the standard way.
+pub fn fingerprint(request: FingerprintRequest) -> Result<FingerprintResponse, PluginError> {
+    fxb_plugin_api::fingerprint::standard(request)
 }
 
 /// `--convert`: the standard Hugging Face head rewrite.
@@ -88,167 +24,7 @@ pub fn convert(request: ConvertRequest) -> Result<ConvertResponse, PluginError> 
     fxb_plugin_api::convert::standard(&request)
 }
 
-/// Fingerprint `config` under the request's rule.
-pub fn fingerprint(request: FingerprintRequest) -> Result<FingerprintResponse, PluginError> {
-    let rule = Rule::parse(&request.rule)?;
-    let Value::Object(config) = &request.config else {
-        return Err(PluginError::invalid_input(
-            "config.json is not a JSON object",
-        ));
-    };
-    let architecture = match request.architecture {
-        Some(a) => a,
-        None => config
-            .get("architectures")
-            .and_then(Value::as_array)
-            .and_then(|a| a.first())
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .ok_or_else(|| PluginError::missing_field("architectures"))?,
-    };
-    // Multimodal configs keep the language model's fields in a nested section.
-    let (section, prefix): (&Map<String, Value>, String) = match rule
-        .nested
-        .and_then(|n| config.get(n))
-    {
-        Some(Value::Object(nested)) => (nested, format!("{}.", rule.nested.unwrap_or_default())),
-        _ => (config, String::new()),
-    };
-
-    let mut fields = BTreeMap::new();
-    for name in &rule.fields {
-        if let Some(value) = section.get(*name) {
-            fields.insert((*name).to_string(), render(value));
-        }
-    }
-    for name in &rule.required {
-        match section.get(*name) {
-            None => return Err(PluginError::missing_field(format!("{prefix}{name}"))),
-            Some(v) if positive_integer(v).is_none() => {
-                return Err(PluginError::invalid_field(
-                    format!("{prefix}{name}"),
-                    format!("`{prefix}{name}` must be a positive integer, found {v}"),
-                ));
-            }
-            Some(_) => {}
-        }
-    }
-    for (field, numerator, denominator) in &rule.derived {
-        if section.contains_key(*field) {
-            continue;
-        }
-        let (Some(n), Some(d)) = (
-            section.get(*numerator).and_then(positive_integer),
-            section.get(*denominator).and_then(positive_integer),
-        ) else {
-            continue;
-        };
-        if n % d != 0 {
-            return Err(PluginError::invalid_field(
-                format!("{prefix}{numerator}"),
-                format!(
-                    "`{prefix}{numerator}` ({n}) is not divisible by `{prefix}{denominator}` ({d}), so `{field}` cannot be derived"
-                ),
-            ));
-        }
-        fields.insert((*field).to_string(), (n / d).to_string());
-    }
-    if let Some(Value::Object(quantization)) = rule.quantization_section.and_then(|s| config.get(s))
-    {
-        for name in &rule.quantization_fields {
-            if let Some(value) = quantization.get(*name) {
-                fields.insert((*name).to_string(), render(value));
-            }
-        }
-    }
-    Ok(FingerprintResponse {
-        architecture,
-        fields,
-    })
-}
-
-fn positive_integer(value: &Value) -> Option<u64> {
-    value.as_u64().filter(|n| *n > 0)
-}
-
-/// The reference's rendering: strings bare, numbers in serde_json's form, everything else
-/// as compact JSON in its original key order.
-fn render(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn rule() -> Value {
-        json!({
-            "fields": ["hidden_size", "num_attention_heads", "rms_norm_eps", "rope_scaling", "head_dim", "sliding_window"],
-            "required": ["hidden_size", "num_attention_heads"],
-            "nested-config": "text_config",
-            "quantization": {"section": "quantization_config", "fields": ["quant_method"]},
-            "derived": {"head_dim": {"divide": ["hidden_size", "num_attention_heads"]}}
-        })
-    }
-
-    #[test]
-    fn renders_like_the_reference() {
-        let config = json!({
-            "architectures": ["LlamaForCausalLM"],
-            "hidden_size": 4096, "num_attention_heads": 32, "rms_norm_eps": 1e-05,
-            "rope_scaling": {"factor": 8.0, "rope_type": "llama3"}, "sliding_window": null,
-            "quantization_config": {"quant_method": "fp8"}
-        });
-        let reply = fingerprint(FingerprintRequest {
-            config,
-            architecture: None,
-            rule: rule(),
-        })
-        .expect("ok");
-        assert_eq!(reply.architecture, "LlamaForCausalLM");
-        assert_eq!(reply.fields["head_dim"], "128");
-        assert_eq!(reply.fields["rms_norm_eps"], "0.00001");
-        assert_eq!(
-            reply.fields["rope_scaling"],
-            r#"{"factor":8.0,"rope_type":"llama3"}"#
-        );
-        assert_eq!(reply.fields["sliding_window"], "null");
-        assert_eq!(reply.fields["quant_method"], "fp8");
-    }
-
-    #[test]
-    fn refuses_missing_and_absurd_fields() {
-        let missing = json!({"architectures": ["X"], "text_config": {"hidden_size": 10}});
-        let err = fingerprint(FingerprintRequest {
-            config: missing,
-            architecture: None,
-            rule: rule(),
-        })
-        .expect_err("refused");
-        assert_eq!(
-            err.field.as_deref(),
-            Some("text_config.num_attention_heads")
-        );
-        let zero = json!({"architectures": ["X"], "hidden_size": 10, "num_attention_heads": 0});
-        assert!(
-            fingerprint(FingerprintRequest {
-                config: zero,
-                architecture: None,
-                rule: rule()
-            })
-            .is_err()
-        );
-        let odd = json!({"architectures": ["X"], "hidden_size": 10, "num_attention_heads": 3});
-        let err = fingerprint(FingerprintRequest {
-            config: odd,
-            architecture: None,
-            rule: rule(),
-        })
-        .expect_err("refused");
-        assert!(err.message.contains("not divisible"), "{err}");
-    }
+/// Buckets from the preset, kernels of a dense decoder (or an encoder).
+pub fn plan(request: PlanRequest) -> Result<PlanResponse, PluginError> {
+    fxb_plugin_api::plan::standard(&request, &fxb_plugin_api::plan::DENSE_KERNELS)
 }

@@ -1,0 +1,177 @@
+//! `fxb build --dry-run`: the build summary's Buckets section equals the reference's own
+//! dry-run output, and every swept plan has the reference's bucket and kernel counts.
+
+use std::fs;
+
+use fxb::plan::{PlanRequestOptions, plan_model};
+use fxb::plugin::{CompiledCache, Limits, PluginHost, PluginSearch, PluginSet};
+use serde_json::Value;
+
+use crate::common::{TestContext, fixtures, shared_plugin_cache, stderr, stdout, sweep_config};
+
+/// The lines from `── Buckets` to the end.
+fn bucket_block(text: &str) -> Vec<String> {
+    text.lines()
+        .skip_while(|l| !l.contains("── Buckets"))
+        .map(|l| l.trim_end().to_string())
+        .collect()
+}
+
+#[test]
+fn the_buckets_section_equals_the_reference_dry_runs() {
+    let raw = fixtures().join("plans/sweeps/raw");
+    let mut files: Vec<_> = fs::read_dir(&raw)
+        .expect("raw")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 12);
+    let ctx = TestContext::new();
+    for path in files {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        // <org>--<name>.<level>_<len>_<tp>.txt
+        let (model, rest) = name
+            .trim_end_matches(".txt")
+            .rsplit_once('.')
+            .expect("model.level");
+        let mut parts = rest.split('_');
+        let (level, length, tp) = (
+            parts.next().unwrap_or(""),
+            parts.next().unwrap_or(""),
+            parts.next().unwrap_or(""),
+        );
+        let dir = ctx.path(model);
+        fs::create_dir_all(&dir).expect("dir");
+        fs::write(
+            dir.join("config.json"),
+            sweep_config(&model.replacen("--", "/", 1)).to_string(),
+        )
+        .expect("config");
+        let model_arg = format!("./{model}");
+        let mut args = vec!["build", model_arg.as_str(), "out", "--dry-run", "-O", level];
+        if length != "default" {
+            args.extend(["--max-model-len", length]);
+        }
+        if tp != "default" {
+            args.extend(["-tp", tp]);
+        }
+        let output = ctx.run(&args);
+        assert!(output.status.success(), "{name}: {}", stderr(&output));
+        let want = fs::read_to_string(&path).expect("raw output");
+        assert_eq!(
+            bucket_block(&stdout(&output)),
+            bucket_block(&want),
+            "{name}"
+        );
+    }
+}
+
+/// Through the plugin and the rule files, every non-refused swept run has the
+/// reference's totals (buckets and kernels, the encoder's kernel list included).
+#[test]
+fn every_swept_plan_has_the_reference_counts() {
+    let rules = fxb::rules::RuleSet::embedded();
+    let plugins = PluginSet::discover(&PluginSearch::default());
+    let host = PluginHost::new(CompiledCache::new(shared_plugin_cache()), Limits::default());
+    let mut checked = 0;
+    for entry in fs::read_dir(fixtures().join("plans/sweeps")).expect("sweeps") {
+        let path = entry.expect("entry").path();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if !name.ends_with(".json") || name.starts_with('_') {
+            continue;
+        }
+        let sweep: Value =
+            serde_json::from_str(&fs::read_to_string(&path).expect("read")).expect("json");
+        let config = sweep_config(sweep["model"].as_str().expect("model"));
+        let architecture = config["architectures"][0]
+            .as_str()
+            .expect("architecture")
+            .to_string();
+        for run in sweep["runs"].as_array().expect("runs") {
+            let options = PlanRequestOptions {
+                optimization: run["optim_level"].as_str().expect("level").to_string(),
+                max_model_len: run["max_model_len_arg"].as_u64(),
+                tensor_parallel_size: run["tp_arg"].as_u64(),
+                pipeline_parallel_size: 1,
+            };
+            let plan = plan_model(&config, &architecture, &options, &rules, &plugins, &host);
+            let context = format!("{name} {options:?}");
+            if run["refused"] == true {
+                assert!(plan.is_err(), "{context}");
+                continue;
+            }
+            let plan = plan.unwrap_or_else(|e| panic!("{context}: {e:#}"));
+            assert_eq!(
+                Some(plan.total_buckets as u64),
+                run["total_buckets"].as_u64(),
+                "{context}"
+            );
+            assert_eq!(
+                Some(plan.total_kernels as u64),
+                run["total_kernels"].as_u64(),
+                "{context}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 300, "{checked}");
+}
+
+#[test]
+fn a_model_without_a_preset_gets_a_generic_plan_with_a_warning() {
+    let ctx = TestContext::new();
+    fs::create_dir_all(ctx.path("qwen3-8b")).expect("dir");
+    fs::copy(
+        fixtures().join("configs/Qwen--Qwen3-8B.json"),
+        ctx.path("qwen3-8b/config.json"),
+    )
+    .expect("copy");
+    let output = ctx.run(&["build", "./qwen3-8b", "out", "--dry-run", "-O", "O0"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    insta::assert_snapshot!(ctx.format(&output));
+}
+
+#[test]
+fn build_refusals_are_clear() {
+    let ctx = TestContext::new();
+    fs::create_dir_all(ctx.path("reranker")).expect("dir");
+    fs::copy(
+        fixtures().join("configs/BAAI--bge-reranker-v2-m3.json"),
+        ctx.path("reranker/config.json"),
+    )
+    .expect("copy");
+    insta::assert_snapshot!(
+        "encoder_too_long",
+        ctx.snapshot(&["build", "./reranker", "out", "--dry-run"])
+    );
+    insta::assert_snapshot!(
+        "hub_id",
+        ctx.snapshot(&["build", "BAAI/bge-reranker-v2-m3", "out", "--dry-run"])
+    );
+    insta::assert_snapshot!(
+        "no_backend",
+        ctx.snapshot(&["build", "./reranker", "out", "--max-model-len", "512"])
+    );
+    insta::assert_snapshot!(
+        "missing_dir",
+        ctx.snapshot(&["build", "./nowhere", "out", "--dry-run"])
+    );
+    let json = ctx.run(&[
+        "build",
+        "./reranker",
+        "out",
+        "--dry-run",
+        "--max-model-len",
+        "512",
+        "--json",
+    ]);
+    let plan: Value = serde_json::from_slice(&json.stdout).expect("json");
+    assert_eq!(plan["total_kernels"], 3 * 3 + 4);
+    assert_eq!(plan["preset"], "bge-reranker-v2-m3");
+}
