@@ -11,7 +11,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Plugin crates compiled to wasm, and whether the binary embeds them.
-const PLUGINS: &[(&str, bool)] = &[("fxb-plugin-generic", true), ("fxb-plugin-testing", false)];
+const PLUGINS: &[(&str, bool)] = &[
+    ("fxb-plugin-generic", true),
+    ("fxb-plugin-gpt-oss", true),
+    ("fxb-plugin-testing", false),
+];
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
 fn main() {

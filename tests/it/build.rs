@@ -175,3 +175,76 @@ fn build_refusals_are_clear() {
     assert_eq!(plan["total_kernels"], 3 * 3 + 4);
     assert_eq!(plan["preset"], "bge-reranker-v2-m3");
 }
+
+/// gpt-oss-20b through its family plugin: MoE tokenwise kernels and two attention
+/// kernels give the reference's O3 plan and its 318 kernels.
+#[test]
+fn gpt_oss_plans_like_the_reference() {
+    let rules = fxb::rules::RuleSet::embedded();
+    let plugins = PluginSet::discover(&PluginSearch::default());
+    let host = PluginHost::new(CompiledCache::new(shared_plugin_cache()), Limits::default());
+    let config = sweep_config("openai/gpt-oss-20b");
+    let options = PlanRequestOptions {
+        optimization: "O3".into(),
+        max_model_len: None,
+        tensor_parallel_size: None,
+        pipeline_parallel_size: 1,
+    };
+    let plan = plan_model(
+        &config,
+        "GptOssForCausalLM",
+        &options,
+        &rules,
+        &plugins,
+        &host,
+    )
+    .expect("plans");
+    let reference: Value = serde_json::from_str(
+        &fs::read_to_string(fixtures().join("plans/openai--gpt-oss-20b.json")).expect("plan"),
+    )
+    .expect("json");
+    let o3 = &reference["levels"]["O3"];
+    assert_eq!(plan.plugin, "gpt_oss 0.1.0");
+    assert_eq!(
+        Some(plan.total_buckets as u64),
+        o3["total_buckets"].as_u64()
+    );
+    assert_eq!(
+        Some(plan.total_kernels as u64),
+        o3["total_kernels"].as_u64()
+    );
+    assert_eq!(
+        Some(plan.tensor_parallel_size),
+        o3["tensor_parallel_size"].as_u64()
+    );
+    let decode: Vec<(u64, u64)> = plan
+        .buckets
+        .decode
+        .iter()
+        .map(|b| (b.batch, b.attention))
+        .collect();
+    let want: Vec<(u64, u64)> = o3["decode"]
+        .as_array()
+        .expect("decode")
+        .iter()
+        .map(|b| {
+            (
+                b["batch"].as_u64().unwrap_or(0),
+                b["attn"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    assert_eq!(decode, want);
+    let kernels: Vec<&str> = plan.kernels.iter().map(|k| k.name.as_str()).collect();
+    assert_eq!(
+        kernels,
+        [
+            "first_tokenwise",
+            "mid_tokenwise_moe",
+            "last_tokenwise_moe_with_lm_head",
+            "sliding_window_attention",
+            "full_attention",
+            "random_sample"
+        ]
+    );
+}

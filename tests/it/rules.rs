@@ -121,3 +121,39 @@ fn rules_check_reports_positions_and_installs_nothing() {
     fs::write(ctx.path("good.toml"), GENERIC).expect("write");
     insta::assert_snapshot!("good", ctx.snapshot(&["rules", "check", "good.toml"]));
 }
+
+/// Through `fxb::fingerprint` — the rule file plus whichever plugin serves each
+/// architecture (gpt-oss has its own) — all 25 fixture fingerprints are the reference's.
+#[test]
+fn every_fixture_fingerprint_through_the_serving_plugin() {
+    use fxb::plugin::{CompiledCache, Limits, PluginHost, PluginSearch, PluginSet};
+    let rules = fxb::rules::RuleSet::embedded();
+    let plugins = PluginSet::discover(&PluginSearch::default());
+    let host = PluginHost::new(
+        CompiledCache::new(crate::common::shared_plugin_cache()),
+        Limits::default(),
+    );
+    let expected: serde_json::Value = serde_json::from_str(
+        &fs::read_to_string(fixtures().join("fingerprints.json")).expect("fixture"),
+    )
+    .expect("json");
+    for (repo, want) in expected["models"].as_object().expect("models") {
+        let path = fixtures()
+            .join("configs")
+            .join(format!("{}.json", repo.replace('/', "--")));
+        let (file, config) = fxb::fingerprint::read_config(&path).expect("config");
+        let got = fxb::fingerprint::fingerprint(&file, &config, None, &rules, &plugins, &host);
+        if want.get("error").is_some() {
+            assert!(got.is_err(), "{repo} should be refused");
+            continue;
+        }
+        let got = got.unwrap_or_else(|e| panic!("{repo}: {e:#}"));
+        assert_eq!(got.architecture, want["arch"], "{repo}");
+        let fields: serde_json::Map<String, serde_json::Value> = got
+            .fields
+            .into_iter()
+            .map(|(k, v)| (k, serde_json::Value::String(v)))
+            .collect();
+        assert_eq!(serde_json::Value::Object(fields), want["fields"], "{repo}");
+    }
+}
