@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use fxb::fingerprint::{fingerprint, read_config};
-use fxb::plan::{ModelPlan, PlanRequestOptions, plan_model};
+use fxb::plan::{BucketOverrides, ModelPlan, PlanRequestOptions, plan_model};
 
 use super::output::{Stdout, attention_line, report_header, report_item, report_rule, size_list};
 use super::{Globals, Hinted, Outcome};
@@ -42,10 +42,40 @@ pub struct Args {
     /// Resolve config and buckets and print the build summary without compiling
     #[arg(long)]
     dry_run: bool,
+    /// Override tokenwise bucket sizes (comma-separated, e.g. 1,2,4,8)
+    #[arg(long, value_name = "SIZES", value_parser = |t: &str| fxb::plan::parse_sizes(t).map(Sizes))]
+    tokenwise_buckets: Option<Sizes>,
+    /// Override attention buckets, (batch,attention,input_ids) tuples: '(1,128,128),(1,1024,1)'
+    #[arg(long, value_name = "BUCKETS", value_parser = |t: &str| fxb::plan::parse_attention_buckets(t).map(Tuples))]
+    attention_buckets: Option<Tuples>,
+    /// Remove attention buckets from the resolved plan: '(16,4100,4),(32,4100,4)'
+    #[arg(long, value_name = "BUCKETS", value_parser = |t: &str| fxb::plan::parse_attention_buckets(t).map(Tuples))]
+    exclude_attention_buckets: Option<Tuples>,
+    /// Compile the sampler kernel when sampler buckets are present (the default)
+    #[arg(long, overrides_with = "no_enable_sampler")]
+    enable_sampler: bool,
+    /// Do not compile the sampler kernel
+    #[arg(long)]
+    no_enable_sampler: bool,
+    /// Compile MTP kernels when the plan supports them (no plan here has any yet)
+    #[arg(long, overrides_with = "no_enable_mtp")]
+    enable_mtp: bool,
+    #[arg(long, hide = true)]
+    no_enable_mtp: bool,
+    /// Skip the max-length validation of overridden buckets (bring-up only)
+    #[arg(long)]
+    skip_bucket_validation: bool,
     /// Print the plan as JSON (schema: schemas/build-plan.schema.json)
     #[arg(long)]
     json: bool,
 }
+
+/// One option value holding a whole list (clap would otherwise read `Vec` as repeats).
+#[derive(Debug, Clone)]
+pub struct Sizes(Vec<u64>);
+
+#[derive(Debug, Clone)]
+pub struct Tuples(Vec<(u64, u64, u64)>);
 
 pub fn run(args: Args, globals: &Globals) -> anyhow::Result<Outcome> {
     if !(args.model.starts_with('.') || args.model.starts_with('/')) {
@@ -97,7 +127,30 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<Outcome> {
         tensor_parallel_size: args.tensor_parallel_size,
         pipeline_parallel_size: args.pipeline_parallel_size,
     };
-    let plan = plan_model(&config, &architecture, &options, &rules, &plugins, &host)?;
+    let overrides = BucketOverrides {
+        tokenwise: args.tokenwise_buckets.clone().map(|s| s.0),
+        attention: args.attention_buckets.clone().map(|t| t.0),
+        exclude: args
+            .exclude_attention_buckets
+            .clone()
+            .map(|t| t.0)
+            .unwrap_or_default(),
+        sampler: !args.no_enable_sampler,
+        mtp: args.enable_mtp,
+        skip_validation: args.skip_bucket_validation,
+    };
+    let (plan, warnings) = plan_model(
+        &config,
+        &architecture,
+        &options,
+        &overrides,
+        &rules,
+        &plugins,
+        &host,
+    )?;
+    for warning in warnings {
+        tracing::warn!("{warning}");
+    }
     for note in &plan.notes {
         tracing::warn!("{note}");
     }

@@ -3,7 +3,7 @@
 
 use std::fs;
 
-use fxb::plan::{PlanRequestOptions, plan_model};
+use fxb::plan::{BucketOverrides, PlanRequestOptions, plan_model};
 use fxb::plugin::{CompiledCache, Limits, PluginHost, PluginSearch, PluginSet};
 use serde_json::Value;
 
@@ -100,7 +100,16 @@ fn every_swept_plan_has_the_reference_counts() {
                 tensor_parallel_size: run["tp_arg"].as_u64(),
                 pipeline_parallel_size: 1,
             };
-            let plan = plan_model(&config, &architecture, &options, &rules, &plugins, &host);
+            let plan = plan_model(
+                &config,
+                &architecture,
+                &options,
+                &BucketOverrides::default(),
+                &rules,
+                &plugins,
+                &host,
+            )
+            .map(|(plan, _)| plan);
             let context = format!("{name} {options:?}");
             if run["refused"] == true {
                 assert!(plan.is_err(), "{context}");
@@ -190,10 +199,11 @@ fn gpt_oss_plans_like_the_reference() {
         tensor_parallel_size: None,
         pipeline_parallel_size: 1,
     };
-    let plan = plan_model(
+    let (plan, _) = plan_model(
         &config,
         "GptOssForCausalLM",
         &options,
+        &BucketOverrides::default(),
         &rules,
         &plugins,
         &host,
@@ -246,5 +256,100 @@ fn gpt_oss_plans_like_the_reference() {
             "full_attention",
             "random_sample"
         ]
+    );
+}
+
+/// The reference's tiny-build flags (FORMAT.md §6) give exactly the plan of the real
+/// `llama-min` bundle: tokenwise [1], one decode bucket (1, 256, 1), 4 kernels.
+#[test]
+fn bucket_overrides_reproduce_the_llama_min_build() {
+    let ctx = TestContext::new();
+    fs::create_dir_all(ctx.path("llama")).expect("dir");
+    fs::copy(
+        fixtures().join("configs/meta-llama--Llama-3.1-8B-Instruct.json"),
+        ctx.path("llama/config.json"),
+    )
+    .expect("copy");
+    let tiny = [
+        "build",
+        "./llama",
+        "out",
+        "--dry-run",
+        "-O",
+        "O0",
+        "--max-model-len",
+        "256",
+        "--tokenwise-buckets",
+        "1",
+        "--attention-buckets",
+        "(1,256,1)",
+        "--no-enable-sampler",
+        "--skip-bucket-validation",
+        "--json",
+    ];
+    let output = ctx.run(&tiny);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let plan: Value = serde_json::from_slice(&output.stdout).expect("json");
+    assert_eq!(plan["total_buckets"], 2);
+    assert_eq!(plan["total_kernels"], 4);
+    assert_eq!(plan["buckets"]["tokenwise"], serde_json::json!([1]));
+    assert_eq!(
+        plan["buckets"]["decode"],
+        serde_json::json!([{"batch": 1, "attention": 256, "input_ids": 1}])
+    );
+    let kernels: Vec<&str> = plan["kernels"]
+        .as_array()
+        .expect("kernels")
+        .iter()
+        .filter_map(|k| k["name"].as_str())
+        .collect();
+    assert_eq!(
+        kernels,
+        [
+            "first_tokenwise",
+            "mid_tokenwise",
+            "last_tokenwise_with_lm_head",
+            "full_attention"
+        ]
+    );
+
+    let excluded = ctx.run(&[
+        "build",
+        "./llama",
+        "out",
+        "--dry-run",
+        "-O",
+        "O0",
+        "--exclude-attention-buckets",
+        "(1,1024,1024),(9,9,9)",
+    ]);
+    assert!(excluded.status.success());
+    assert!(!stdout(&excluded).contains("input_ids=1024\n        - batch=1    attn=131072"));
+    assert!(
+        stderr(&excluded).contains("(9,9,9) is not in the plan"),
+        "{}",
+        stderr(&excluded)
+    );
+    insta::assert_snapshot!(
+        "bad_tuple",
+        ctx.snapshot(&[
+            "build",
+            "./llama",
+            "out",
+            "--dry-run",
+            "--attention-buckets",
+            "(1,2)"
+        ])
+    );
+    insta::assert_snapshot!(
+        "too_long",
+        ctx.snapshot(&[
+            "build",
+            "./llama",
+            "out",
+            "--dry-run",
+            "--attention-buckets",
+            "(1,262144,1)"
+        ])
     );
 }
