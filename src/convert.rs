@@ -27,6 +27,8 @@ pub enum ConvertError {
     },
     #[error("no plugin serves architecture `{0}`")]
     NoPlugin(String),
+    #[error("`{}` has no `architectures` list to convert", path.display())]
+    NoArchitecture { path: PathBuf },
     #[error("cannot convert `{architecture}` for `{task}`")]
     Plugin {
         architecture: String,
@@ -90,4 +92,23 @@ pub fn convert(
         metadata,
     };
     loaded.call("convert", &request).map_err(failed)
+}
+
+/// Convert a model's own architecture (config.json's first) for `task`, reading the
+/// repository metadata from `model_dir` when there is one.
+pub fn convert_model(
+    config_path: &Path,
+    model_dir: Option<&Path>,
+    config: &Value,
+    task: &str,
+    plugins: &PluginSet,
+    host: &PluginHost,
+) -> Result<ConvertResponse, ConvertError> {
+    let original = crate::fingerprint::config_architecture(config).ok_or_else(|| {
+        ConvertError::NoArchitecture {
+            path: config_path.to_path_buf(),
+        }
+    })?;
+    let metadata = repo_metadata(model_dir, config)?;
+    convert(original, task, metadata, plugins, host)
 }

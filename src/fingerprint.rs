@@ -72,6 +72,36 @@ pub fn read_config(path: &Path) -> Result<(PathBuf, Value), FingerprintError> {
     Ok((file, value))
 }
 
+/// `architectures[0]` of a config.json.
+pub fn config_architecture(config: &Value) -> Option<&str> {
+    config.get("architectures")?.get(0)?.as_str()
+}
+
+/// The model fields a summary shows: the language model's section of the config (its
+/// `text_config` when it has one), the quantization fields, and `head_dim` as derived.
+pub fn model_fields(config: &Value, print: &Fingerprint) -> serde_json::Map<String, Value> {
+    let section = config
+        .get("text_config")
+        .filter(|s| s.is_object())
+        .unwrap_or(config);
+    let mut fields = section.as_object().cloned().unwrap_or_default();
+    for key in ["quant_method", "format"] {
+        if let Some(value) = config.get("quantization_config").and_then(|q| q.get(key)) {
+            fields.insert(key.to_string(), value.clone());
+        }
+    }
+    if let Some(head_dim) = print
+        .fields
+        .get("head_dim")
+        .and_then(|h| h.parse::<u64>().ok())
+    {
+        fields
+            .entry("head_dim".to_string())
+            .or_insert_with(|| head_dim.into());
+    }
+    fields
+}
+
 /// Fingerprint `config` (read from `path`, named in errors) under `architecture` (after
 /// `--convert`; `config.architectures[0]` when `None`).
 pub fn fingerprint(
@@ -84,10 +114,7 @@ pub fn fingerprint(
 ) -> Result<Fingerprint, FingerprintError> {
     let architecture = match architecture {
         Some(a) => a.to_string(),
-        None => config
-            .get("architectures")
-            .and_then(|a| a.get(0))
-            .and_then(Value::as_str)
+        None => config_architecture(config)
             .map(str::to_string)
             .ok_or_else(|| FingerprintError::NoArchitecture {
                 path: path.to_path_buf(),

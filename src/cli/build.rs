@@ -109,13 +109,14 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<Outcome> {
     let (file, config) = read_config(model_dir)?;
     let rules = globals.rules();
     let (plugins, host) = globals.plugins();
-    let original = config
-        .get("architectures")
-        .and_then(|a| a.get(0))
-        .and_then(serde_json::Value::as_str)
-        .ok_or_else(|| anyhow::anyhow!("`{}` has no `architectures` list", file.display()))?;
-    let metadata = fxb::convert::repo_metadata(Some(model_dir), &config)?;
-    let converted = fxb::convert::convert(original, &args.convert, metadata, &plugins, &host)?;
+    let converted = fxb::convert::convert_model(
+        &file,
+        Some(model_dir),
+        &config,
+        &args.convert,
+        &plugins,
+        &host,
+    )?;
     if let Some(reason) = &converted.reason {
         tracing::info!("convert {reason}");
     }
@@ -167,23 +168,7 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<Outcome> {
     if args.json {
         out.json(&plan)?;
     } else {
-        let section = config
-            .get("text_config")
-            .filter(|s| s.is_object())
-            .unwrap_or(&config);
-        let mut fields = section.as_object().cloned().unwrap_or_default();
-        for key in ["quant_method", "format"] {
-            if let Some(value) = config.get("quantization_config").and_then(|q| q.get(key)) {
-                fields.insert(key.to_string(), value.clone());
-            }
-        }
-        if let Some(head_dim) = print.fields.get("head_dim") {
-            fields.entry("head_dim".to_string()).or_insert_with(|| {
-                head_dim
-                    .parse::<u64>()
-                    .map_or(serde_json::Value::Null, Into::into)
-            });
-        }
+        let fields = fxb::fingerprint::model_fields(&config, &print);
         out.raw(&summary(
             &args.model,
             &output,

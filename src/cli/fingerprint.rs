@@ -36,19 +36,9 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<Outcome> {
     let (plugins, host) = globals.plugins();
     let mut architecture = args.architecture.clone();
     if let Some(task) = &args.convert {
-        let original = config
-            .get("architectures")
-            .and_then(|a| a.get(0))
-            .and_then(serde_json::Value::as_str)
-            .ok_or_else(|| {
-                anyhow::anyhow!(
-                    "`{}` has no `architectures` list to convert",
-                    file.display()
-                )
-            })?;
         let model_dir = args.model.is_dir().then_some(args.model.as_path());
-        let metadata = fxb::convert::repo_metadata(model_dir, &config)?;
-        let converted = fxb::convert::convert(original, task, metadata, &plugins, &host)?;
+        let converted =
+            fxb::convert::convert_model(&file, model_dir, &config, task, &plugins, &host)?;
         if let Some(reason) = &converted.reason {
             eprintln!("note: convert {reason}");
         }
