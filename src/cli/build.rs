@@ -65,9 +65,18 @@ pub struct Args {
     /// Skip the max-length validation of overridden buckets (bring-up only)
     #[arg(long)]
     skip_bucket_validation: bool,
-    /// Print the plan as JSON (schema: schemas/build-plan.schema.json)
+    /// Print the plan as JSON (schema: schemas/build-plan.schema.json, plus `fingerprint`
+    /// as in schemas/fingerprint.schema.json)
     #[arg(long)]
     json: bool,
+}
+
+/// `fxb build --dry-run --json`: the plan, and the fingerprint the bundle would carry.
+#[derive(serde::Serialize)]
+struct DryRun<'a> {
+    #[serde(flatten)]
+    plan: &'a ModelPlan,
+    fingerprint: &'a fxb::fingerprint::Fingerprint,
 }
 
 /// One option value holding a whole list (clap would otherwise read `Vec` as repeats).
@@ -166,7 +175,10 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<Outcome> {
     }
     let mut out = Stdout::new();
     if args.json {
-        out.json(&plan)?;
+        out.json(&DryRun {
+            plan: &plan,
+            fingerprint: &print,
+        })?;
     } else {
         let fields = fxb::fingerprint::model_fields(&config, &print);
         out.raw(&summary(
@@ -196,6 +208,25 @@ fn summary(
             env!("CARGO_PKG_VERSION")
         ),
         report_rule(),
+        String::new(),
+        report_header("Versions"),
+        report_item(
+            "fxb",
+            &format!(
+                "{} ({})",
+                env!("CARGO_PKG_VERSION"),
+                env!("FXB_GIT_REVISION")
+            ),
+        ),
+        report_item(
+            "plugin ABI",
+            &format!(
+                "{}.{}",
+                fxb_plugin_api::ABI_MAJOR,
+                fxb_plugin_api::ABI_MINOR
+            ),
+        ),
+        report_item("compiler", "none (dry run)"),
         String::new(),
         report_header("Config"),
         report_item("model", model),

@@ -80,7 +80,11 @@ impl TestContext {
 
     pub fn format(&self, output: &Output) -> String {
         let root = self.root().to_string_lossy().to_string();
-        let clean = |bytes: &[u8]| String::from_utf8_lossy(bytes).replace(&root, "[TEMP]");
+        let clean = |bytes: &[u8]| {
+            String::from_utf8_lossy(bytes)
+                .replace(&root, "[TEMP]")
+                .replace(env!("FXB_GIT_REVISION"), "[REV]")
+        };
         format!(
             "exit: {}\n----- stdout -----\n{}----- stderr -----\n{}",
             output
