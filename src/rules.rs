@@ -131,11 +131,7 @@ impl LoadedRule {
 }
 
 /// A rule file that could not be used.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RuleProblem {
-    pub path: PathBuf,
-    pub message: String,
-}
+pub type RuleProblem = crate::source::Problem;
 
 /// Every rule found.
 #[derive(Debug, Clone, Default)]
@@ -145,13 +141,7 @@ pub struct RuleSet {
 }
 
 /// A rule's standing in its set.
-#[derive(Debug, Clone)]
-pub struct RuleStatus<'a> {
-    pub rule: &'a LoadedRule,
-    pub active_for: Vec<String>,
-    /// (architecture, the rule that serves it instead).
-    pub shadowed: Vec<(String, String)>,
-}
+pub type RuleStatus<'a> = crate::source::Standing<'a, LoadedRule>;
 
 /// `--rules-dir` directories, then `FXB_RULES_DIR` (`:`-separated).
 pub fn search_dirs(rules_dirs: &[PathBuf]) -> Vec<PathBuf> {
@@ -259,28 +249,12 @@ impl RuleSet {
 
     /// Each rule with the architectures it serves and those another rule serves.
     pub fn statuses(&self) -> Vec<RuleStatus<'_>> {
-        self.rules
-            .iter()
-            .map(|rule| {
-                let mut status = RuleStatus {
-                    rule,
-                    active_for: Vec::new(),
-                    shadowed: Vec::new(),
-                };
-                for architecture in &rule.file.architectures {
-                    match self.best(architecture, |_| true) {
-                        Some(winner) if std::ptr::eq(winner, rule) => {
-                            status.active_for.push(architecture.clone());
-                        }
-                        Some(winner) => {
-                            status.shadowed.push((architecture.clone(), winner.label()))
-                        }
-                        None => {}
-                    }
-                }
-                status
-            })
-            .collect()
+        crate::source::standings(
+            &self.rules,
+            |r| &r.file.architectures,
+            |architecture| self.best(architecture, |_| true),
+            LoadedRule::label,
+        )
     }
 }
 

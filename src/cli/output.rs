@@ -103,3 +103,26 @@ pub fn size_list(sizes: &[u64]) -> String {
     let joined: Vec<String> = sizes.iter().map(u64::to_string).collect();
     format!("[{}]", joined.join(", "))
 }
+
+/// The `(architecture, served by)` pairs of a plugin or rule, as `--json` reports them.
+pub fn shadowed(pairs: Vec<(String, String)>) -> Vec<fxb::schema::Shadowed> {
+    pairs
+        .into_iter()
+        .map(|(architecture, by)| fxb::schema::Shadowed { architecture, by })
+        .collect()
+}
+
+/// `note: {who} does not serve {architecture}: {by} does`, one line per shadowed claim.
+pub fn shadow_notes(
+    out: &mut Stdout,
+    who: &str,
+    shadowed: &[fxb::schema::Shadowed],
+) -> std::io::Result<()> {
+    for shadow in shadowed {
+        out.line(&format!(
+            "note: {who} does not serve {}: {} does",
+            shadow.architecture, shadow.by
+        ))?;
+    }
+    Ok(())
+}

@@ -2,9 +2,9 @@
 //! each plugin's sections only; nothing is compiled.
 
 use fxb::plugin::PluginSource;
-use fxb::schema::{PluginLine, PluginsLsOutput, ProblemLine, Shadowed};
+use fxb::schema::{PluginLine, PluginsLsOutput, ProblemLine};
 
-use super::output::{Stdout, table};
+use super::output::{Stdout, shadow_notes, shadowed, table};
 use super::{Globals, Outcome};
 
 #[derive(Debug, clap::Args)]
@@ -27,24 +27,20 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<Outcome> {
             .statuses()
             .into_iter()
             .map(|status| {
-                let info = &status.plugin.info;
+                let info = &status.item.info;
                 PluginLine {
                     name: info.metadata.name.clone(),
                     version: info.metadata.version.clone(),
                     abi: format!("{}.{}", info.abi_major, info.abi_minor),
                     architectures: info.metadata.architectures.clone(),
                     operations: info.metadata.operations.clone(),
-                    source: match &status.plugin.source {
+                    source: match &status.item.source {
                         PluginSource::Embedded(_) => "embedded".into(),
                         PluginSource::File(path) => path.display().to_string(),
                     },
                     sha256: info.sha256.clone(),
                     active_for: status.active_for,
-                    shadowed: status
-                        .shadowed
-                        .into_iter()
-                        .map(|(architecture, by)| Shadowed { architecture, by })
-                        .collect(),
+                    shadowed: shadowed(status.shadowed),
                 }
             })
             .collect(),
@@ -94,12 +90,11 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<Outcome> {
             &rows,
         ))?;
         for plugin in &output.plugins {
-            for shadow in &plugin.shadowed {
-                out.line(&format!(
-                    "note: `{}` ({}) does not serve {}: {} does",
-                    plugin.name, plugin.source, shadow.architecture, shadow.by
-                ))?;
-            }
+            shadow_notes(
+                &mut out,
+                &format!("`{}` ({})", plugin.name, plugin.source),
+                &plugin.shadowed,
+            )?;
         }
     }
     out.finish()?;

@@ -1,8 +1,8 @@
 //! `fxb rules ls`: every rule file, and which one serves each architecture.
 
-use fxb::schema::{RuleLine, RulesLsOutput, Shadowed};
+use fxb::schema::{RuleLine, RulesLsOutput};
 
-use super::output::{Stdout, table};
+use super::output::{Stdout, shadow_notes, shadowed, table};
 use super::{Globals, Outcome};
 
 #[derive(Debug, clap::Args)]
@@ -25,31 +25,27 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<Outcome> {
             .statuses()
             .into_iter()
             .map(|status| RuleLine {
-                name: status.rule.file.name.clone(),
-                version: status.rule.file.version.clone(),
-                schema_version: status.rule.file.schema_version,
-                fxb: status.rule.file.fxb.clone(),
-                compatible: status.rule.compatible,
-                architectures: status.rule.file.architectures.clone(),
+                name: status.item.file.name.clone(),
+                version: status.item.file.version.clone(),
+                schema_version: status.item.file.schema_version,
+                fxb: status.item.file.fxb.clone(),
+                compatible: status.item.compatible,
+                architectures: status.item.file.architectures.clone(),
                 provides: [
                     status
-                        .rule
+                        .item
                         .file
                         .fingerprint
                         .as_ref()
                         .map(|_| "fingerprint".to_string()),
-                    status.rule.file.plan.as_ref().map(|_| "plan".to_string()),
+                    status.item.file.plan.as_ref().map(|_| "plan".to_string()),
                 ]
                 .into_iter()
                 .flatten()
                 .collect(),
-                source: status.rule.source.to_string(),
+                source: status.item.source.to_string(),
                 active_for: status.active_for,
-                shadowed: status
-                    .shadowed
-                    .into_iter()
-                    .map(|(architecture, by)| Shadowed { architecture, by })
-                    .collect(),
+                shadowed: shadowed(status.shadowed),
             })
             .collect(),
         problems: set.problems().len(),
@@ -93,12 +89,11 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<Outcome> {
             &rows,
         ))?;
         for rule in &output.rules {
-            for shadow in &rule.shadowed {
-                out.line(&format!(
-                    "note: `{}` {} ({}) does not serve {}: {} does",
-                    rule.name, rule.version, rule.source, shadow.architecture, shadow.by
-                ))?;
-            }
+            shadow_notes(
+                &mut out,
+                &format!("`{}` {} ({})", rule.name, rule.version, rule.source),
+                &rule.shadowed,
+            )?;
         }
     }
     out.finish()?;

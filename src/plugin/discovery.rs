@@ -47,11 +47,7 @@ impl Discovered {
 }
 
 /// A plugin file that could not be used.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PluginProblem {
-    pub path: PathBuf,
-    pub message: String,
-}
+pub type PluginProblem = crate::source::Problem;
 
 /// Where to look for user plugins.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -91,14 +87,7 @@ pub struct PluginSet {
 }
 
 /// One plugin's standing in a [`PluginSet`].
-#[derive(Debug, Clone)]
-pub struct PluginStatus<'a> {
-    pub plugin: &'a Discovered,
-    /// The claimed architectures this plugin serves.
-    pub active_for: Vec<String>,
-    /// Claimed architectures served by another plugin instead: (architecture, winner).
-    pub shadowed: Vec<(String, String)>,
-}
+pub type PluginStatus<'a> = crate::source::Standing<'a, Discovered>;
 
 impl PluginSet {
     /// Embedded plugins, then every `*.wasm` in the search directories (sorted by name
@@ -183,30 +172,11 @@ impl PluginSet {
 
     /// Each plugin with the architectures it serves and those taken by another.
     pub fn statuses(&self) -> Vec<PluginStatus<'_>> {
-        self.plugins
-            .iter()
-            .map(|plugin| {
-                let mut status = PluginStatus {
-                    plugin,
-                    active_for: Vec::new(),
-                    shadowed: Vec::new(),
-                };
-                for architecture in &plugin.info.metadata.architectures {
-                    let winner = if architecture == "*" {
-                        self.claimant("*")
-                    } else {
-                        self.for_architecture(architecture)
-                    };
-                    match winner {
-                        Some(w) if std::ptr::eq(w, plugin) => {
-                            status.active_for.push(architecture.clone())
-                        }
-                        Some(w) => status.shadowed.push((architecture.clone(), w.label())),
-                        None => {}
-                    }
-                }
-                status
-            })
-            .collect()
+        crate::source::standings(
+            &self.plugins,
+            |p| &p.info.metadata.architectures,
+            |architecture| self.claimant(architecture),
+            Discovered::label,
+        )
     }
 }
