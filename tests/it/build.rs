@@ -7,7 +7,9 @@ use fxb::plan::{BucketOverrides, PlanRequestOptions, plan_model};
 use fxb::plugin::{CompiledCache, Limits, PluginHost, PluginSearch, PluginSet};
 use serde_json::Value;
 
-use crate::common::{TestContext, fixtures, shared_plugin_cache, stderr, stdout, sweep_config};
+use crate::common::{
+    TestContext, fixtures, shared_plugin_cache, stderr, stdout, sweep_config, sweeps,
+};
 
 /// The lines from `── Buckets` to the end.
 fn bucket_block(text: &str) -> Vec<String> {
@@ -77,17 +79,7 @@ fn every_swept_plan_has_the_reference_counts() {
     let plugins = PluginSet::discover(&PluginSearch::default());
     let host = PluginHost::new(CompiledCache::new(shared_plugin_cache()), Limits::default());
     let mut checked = 0;
-    for entry in fs::read_dir(fixtures().join("plans/sweeps")).expect("sweeps") {
-        let path = entry.expect("entry").path();
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        if !name.ends_with(".json") || name.starts_with('_') {
-            continue;
-        }
-        let sweep: Value =
-            serde_json::from_str(&fs::read_to_string(&path).expect("read")).expect("json");
+    for (name, sweep) in sweeps() {
         let config = sweep_config(sweep["model"].as_str().expect("model"));
         let architecture = config["architectures"][0]
             .as_str()
@@ -135,12 +127,7 @@ fn every_swept_plan_has_the_reference_counts() {
 #[test]
 fn a_model_without_a_preset_gets_a_generic_plan_with_a_warning() {
     let ctx = TestContext::new();
-    fs::create_dir_all(ctx.path("qwen3-8b")).expect("dir");
-    fs::copy(
-        fixtures().join("configs/Qwen--Qwen3-8B.json"),
-        ctx.path("qwen3-8b/config.json"),
-    )
-    .expect("copy");
+    ctx.model_dir("qwen3-8b", "Qwen--Qwen3-8B.json");
     let output = ctx.run(&["build", "./qwen3-8b", "out", "--dry-run", "-O", "O0"]);
     assert!(output.status.success(), "{}", stderr(&output));
     insta::assert_snapshot!(ctx.format(&output));
@@ -149,12 +136,7 @@ fn a_model_without_a_preset_gets_a_generic_plan_with_a_warning() {
 #[test]
 fn build_refusals_are_clear() {
     let ctx = TestContext::new();
-    fs::create_dir_all(ctx.path("reranker")).expect("dir");
-    fs::copy(
-        fixtures().join("configs/BAAI--bge-reranker-v2-m3.json"),
-        ctx.path("reranker/config.json"),
-    )
-    .expect("copy");
+    ctx.model_dir("reranker", "BAAI--bge-reranker-v2-m3.json");
     insta::assert_snapshot!(
         "encoder_too_long",
         ctx.snapshot(&["build", "./reranker", "out", "--dry-run"])
@@ -264,12 +246,7 @@ fn gpt_oss_plans_like_the_reference() {
 #[test]
 fn bucket_overrides_reproduce_the_llama_min_build() {
     let ctx = TestContext::new();
-    fs::create_dir_all(ctx.path("llama")).expect("dir");
-    fs::copy(
-        fixtures().join("configs/meta-llama--Llama-3.1-8B-Instruct.json"),
-        ctx.path("llama/config.json"),
-    )
-    .expect("copy");
+    ctx.model_dir("llama", "meta-llama--Llama-3.1-8B-Instruct.json");
     let tiny = [
         "build",
         "./llama",

@@ -53,6 +53,18 @@ impl TestContext {
         target
     }
 
+    /// A model directory `name` holding the fixture config `config` as its config.json;
+    /// returns `name` for use as an argument.
+    pub fn model_dir(&self, name: &str, config: &str) -> String {
+        fs::create_dir_all(self.path(name)).expect("model dir");
+        fs::copy(
+            fixtures().join("configs").join(config),
+            self.path(&format!("{name}/config.json")),
+        )
+        .expect("copy config");
+        name.to_string()
+    }
+
     pub fn command(&self) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_fxb"));
         cmd.current_dir(self.root())
@@ -320,4 +332,30 @@ pub fn sweep_config(model: &str) -> serde_json::Value {
         config["quantization_config"] = serde_json::json!({"quant_method": "fp8"});
     }
     config
+}
+
+/// Every sweep file in `plans/sweeps/` (file name, parsed JSON), sorted by name.
+pub fn sweeps() -> Vec<(String, serde_json::Value)> {
+    let mut files: Vec<PathBuf> = fs::read_dir(fixtures().join("plans/sweeps"))
+        .expect("sweeps")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .filter(|p| {
+            !p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('_'))
+        })
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|path| {
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let sweep =
+                serde_json::from_str(&fs::read_to_string(&path).expect("read")).expect("json");
+            (name, sweep)
+        })
+        .collect()
 }

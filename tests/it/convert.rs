@@ -2,17 +2,7 @@
 
 use std::fs;
 
-use crate::common::{TestContext, fixtures, stderr, stdout};
-
-fn model_dir(ctx: &TestContext, name: &str, config: &str) -> String {
-    fs::create_dir_all(ctx.path(name)).expect("dir");
-    fs::copy(
-        fixtures().join("configs").join(config),
-        ctx.path(&format!("{name}/config.json")),
-    )
-    .expect("copy");
-    name.to_string()
-}
+use crate::common::{TestContext, stderr, stdout};
 
 fn architecture(output: &std::process::Output) -> String {
     let text = stdout(output);
@@ -26,7 +16,7 @@ fn architecture(output: &std::process::Output) -> String {
 #[test]
 fn explicit_tasks() {
     let ctx = TestContext::new();
-    let llama = model_dir(&ctx, "llama", "meta-llama--Llama-3.1-8B-Instruct.json");
+    let llama = ctx.model_dir("llama", "meta-llama--Llama-3.1-8B-Instruct.json");
     let embed = ctx.run(&["fingerprint", &llama, "--convert", "embed"]);
     assert_eq!(architecture(&embed), "LlamaModel");
     assert!(stderr(&embed).contains("note: convert embed: `LlamaForCausalLM` -> `LlamaModel`"));
@@ -41,7 +31,7 @@ fn explicit_tasks() {
 #[test]
 fn auto_reads_sentence_transformers_metadata() {
     let ctx = TestContext::new();
-    let dir = model_dir(&ctx, "embedding", "Qwen--Qwen3-Embedding-0.6B.json");
+    let dir = ctx.model_dir("embedding", "Qwen--Qwen3-Embedding-0.6B.json");
     assert_eq!(
         architecture(&ctx.run(&["fingerprint", &dir, "--convert", "auto"])),
         "Qwen3ForCausalLM"
@@ -64,7 +54,7 @@ fn auto_reads_sentence_transformers_metadata() {
         architecture(&ctx.run(&["fingerprint", &dir, "--convert", "auto"])),
         "Qwen3ForSequenceClassification"
     );
-    let reranker = model_dir(&ctx, "reranker", "BAAI--bge-reranker-v2-m3.json");
+    let reranker = ctx.model_dir("reranker", "BAAI--bge-reranker-v2-m3.json");
     let kept = ctx.run(&["fingerprint", &reranker, "--convert", "auto"]);
     assert_eq!(architecture(&kept), "XLMRobertaForSequenceClassification");
     assert!(
@@ -77,7 +67,7 @@ fn auto_reads_sentence_transformers_metadata() {
 #[test]
 fn bad_metadata_and_bad_tasks_are_clear_errors() {
     let ctx = TestContext::new();
-    let dir = model_dir(&ctx, "m", "Qwen--Qwen3-Embedding-0.6B.json");
+    let dir = ctx.model_dir("m", "Qwen--Qwen3-Embedding-0.6B.json");
     fs::write(ctx.path("m/modules.json"), "[not json").expect("write");
     insta::assert_snapshot!(
         "bad_modules_json",

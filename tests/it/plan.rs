@@ -6,7 +6,7 @@ use fxb_plugin_api::plan::{keep_for_level, sampler_sizes, thin};
 use fxb_plugin_api::v1::{AttentionBucket, BucketPlan};
 use serde_json::Value;
 
-use crate::common::{fixtures, sweep_config};
+use crate::common::{fixtures, sweep_config, sweeps};
 
 fn buckets(run: &Value, key: &str) -> Vec<AttentionBucket> {
     run[key]
@@ -42,20 +42,9 @@ fn plan_of(run: &Value) -> BucketPlan {
 
 #[test]
 fn thinning_the_reference_o3_plans_gives_its_o0_to_o2_plans() {
-    let dir = fixtures().join("plans/sweeps");
     let mut compared = 0;
     let mut refusals = 0;
-    for entry in std::fs::read_dir(&dir).expect("sweeps") {
-        let path = entry.expect("entry").path();
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        if !name.ends_with(".json") || name.starts_with('_') {
-            continue;
-        }
-        let sweep: Value =
-            serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("json");
+    for (name, sweep) in sweeps() {
         let runs = sweep["runs"].as_array().expect("runs");
         let encoder = name.contains("reranker");
         for full in runs
@@ -132,17 +121,7 @@ fn the_shipped_presets_reproduce_every_reference_dry_run() {
     use fxb_plugin_api::plan::{PlanSettings, plan_from_preset, select_preset};
     let rules = fxb::rules::RuleSet::embedded();
     let mut checked = 0;
-    for entry in std::fs::read_dir(fixtures().join("plans/sweeps")).expect("sweeps") {
-        let path = entry.expect("entry").path();
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        if !name.ends_with(".json") || name.starts_with('_') {
-            continue;
-        }
-        let sweep: Value =
-            serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("json");
+    for (name, sweep) in sweeps() {
         let config = sweep_config(sweep["model"].as_str().expect("model"));
         let architecture = config["architectures"][0].as_str().expect("architecture");
         let (_, plan_rule) = rules.plan_rule(architecture).expect("a plan rule");

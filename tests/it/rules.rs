@@ -33,12 +33,7 @@ fn fingerprint_prints_the_reference_target_block() {
 #[test]
 fn fingerprint_json_and_a_model_directory() {
     let ctx = TestContext::new();
-    fs::create_dir_all(ctx.path("model")).expect("dir");
-    fs::copy(
-        config("Qwen--Qwen3-32B-FP8.json"),
-        ctx.path("model/config.json"),
-    )
-    .expect("copy");
+    ctx.model_dir("model", "Qwen--Qwen3-32B-FP8.json");
     insta::assert_snapshot!(ctx.snapshot(&["fingerprint", "model", "--json"]));
 }
 
