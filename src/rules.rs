@@ -240,13 +240,6 @@ impl RuleSet {
             .max_by(|a, b| a.version.cmp(&b.version))
     }
 
-    /// A rule by name and exact version (what a bundle recorded), if installed.
-    pub fn find(&self, name: &str, version: &str) -> Option<&LoadedRule> {
-        self.rules
-            .iter()
-            .find(|r| r.file.name == name && r.file.version == version)
-    }
-
     /// Each rule with the architectures it serves and those another rule serves.
     pub fn statuses(&self) -> Vec<RuleStatus<'_>> {
         crate::source::standings(

@@ -136,10 +136,4 @@ impl BundleError {
             _ => None,
         }
     }
-
-    /// True when the error says the bundle itself is damaged or hostile (as opposed to an
-    /// I/O failure of this machine).
-    pub fn is_corruption(&self) -> bool {
-        !matches!(self, BundleError::Io { .. } | BundleError::NotFound { .. })
-    }
 }

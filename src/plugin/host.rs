@@ -177,10 +177,6 @@ impl PluginHost {
         }
     }
 
-    pub fn limits(&self) -> Limits {
-        self.limits
-    }
-
     /// Compile (or load from the cache) and pre-instantiate a discovered plugin.
     pub fn load(&self, plugin: &Discovered) -> Result<LoadedPlugin, PluginCallError> {
         let label = plugin.label();

@@ -7,9 +7,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use fxb::bundle::{
-    Bundle, BundleWriter, Edf, EdfBody, Manifest, Signature, canonical_entry_order, parse_manifest,
-};
+use fxb::bundle::{Bundle, Edf, EdfBody, Manifest, Signature, parse_manifest};
 
 /// `../shared/fixtures`, beside the checkout (as in CI).
 pub fn fixtures() -> PathBuf {
@@ -188,21 +186,18 @@ pub fn edf_bytes(signature: Signature) -> Vec<u8> {
 /// Write `manifest` with the writer; every file it names gets an EDF with the signature
 /// `signature_for` gives it.
 pub fn write_bundle(path: &Path, manifest: &Manifest, signature_for: &dyn Fn(&str) -> Signature) {
-    let mut writer = BundleWriter::create(path, chrono::Utc::now()).expect("create");
-    for (_, entry) in canonical_entry_order(manifest) {
-        let bytes = edf_bytes(signature_for(&entry.file));
-        writer
-            .add_entry(&entry.file, &mut &bytes[..], bytes.len() as u64)
-            .expect("add entry");
-    }
-    writer.finish(manifest).expect("finish");
+    fxb::bundle::write_bundle(path, manifest, chrono::Utc::now(), |file| {
+        let bytes = edf_bytes(signature_for(file));
+        let size = bytes.len() as u64;
+        Ok((Box::new(std::io::Cursor::new(bytes)), size))
+    })
+    .expect("write bundle");
 }
 
 /// A lookup from kernel file name to its real signature in a reference bundle (empty for
 /// files it does not have).
-pub fn signatures_of(bundle: &str) -> impl Fn(&str) -> Signature + Copy {
-    let table: &'static [(String, Signature)] =
-        Box::leak(reference_signatures(bundle).into_boxed_slice());
+pub fn signatures_of(bundle: &str) -> impl Fn(&str) -> Signature {
+    let table = reference_signatures(bundle);
     move |file| {
         table
             .iter()
