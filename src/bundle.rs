@@ -37,9 +37,8 @@
 //! # }
 //! ```
 
-mod bucket;
 mod diff;
-mod edf;
+
 mod entry_name;
 mod error;
 mod manifest;
@@ -49,9 +48,9 @@ mod summary;
 mod transfer;
 mod writer;
 
-pub use bucket::{BucketClass, BucketKey};
+pub use fxb_backend_api::bucket::{BucketClass, BucketKey};
 pub use diff::{DiffLine, DiffSide, EntryDiff, FieldDiff, SignatureDiff, diff_bundles};
-pub use edf::{
+pub use fxb_backend_api::edf::{
     Axis, AxisList, AxisTag, DramShape, Edf, EdfBody, ElementType, IntraChipAxes, Label, NpuTensor,
     Signature, TensorSignature, read_signature,
 };

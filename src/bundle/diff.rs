@@ -10,7 +10,7 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::bucket::BucketKey;
+use fxb_backend_api::bucket::BucketKey;
 use super::error::BundleError;
 use super::manifest::Manifest;
 use super::reader::Bundle;

@@ -11,7 +11,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::bucket::BucketKey;
+use fxb_backend_api::bucket::BucketKey;
 
 /// The manifest format this fxb writes and the newest it reads.
 pub const FORMAT_VERSION: u64 = 2;

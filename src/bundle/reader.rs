@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use zip::{CompressionMethod, ZipArchive, result::ZipError};
 
 use super::MAX_MANIFEST_BYTES;
-use super::edf::{Seekable, Sequential, Signature, SkipRead, read_signature};
+use fxb_backend_api::edf::{Seekable, Sequential, Signature, SkipRead, read_signature};
 use super::entry_name::validate_entry_name;
 use super::error::BundleError;
 use super::manifest::{MANIFEST_FILE, Manifest, ManifestError, parse_manifest};

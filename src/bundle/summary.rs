@@ -6,7 +6,7 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::bucket::{BucketClass, BucketKey};
+use fxb_backend_api::bucket::{BucketClass, BucketKey};
 use super::manifest::{Manifest, ToolVersion};
 
 /// Model fields `show` always prints (0 when absent or not an integer).

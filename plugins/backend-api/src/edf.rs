@@ -10,6 +10,9 @@ use std::io::{self, Read, Write};
 
 use serde::{Deserialize, Serialize};
 
+/// The CBOR value type of the opaque parts of an EDF (`nodes`, `placeholders`, …).
+pub use ciborium::Value as CborValue;
+
 /// Bytes after the CBOR payload. Always zero in real files, and required by the reference.
 pub const TRAILER_LEN: u64 = 16;
 /// The `u64` length prefix.

@@ -2,7 +2,7 @@
 //! reports (`tw1`, `b1_a256_kv255`, `sampler1`), and the prefill / decode / append split
 //! that `show` prints.
 
-use schemars::JsonSchema;
+
 use serde::{Deserialize, Serialize};
 
 /// One shape bucket, serialized as the reference's externally tagged enum
@@ -10,9 +10,8 @@ use serde::{Deserialize, Serialize};
 ///
 /// The derived order (variant, then fields) is the order `inspect` and `diff` visit the
 /// buckets of one kernel in.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum BucketKey {
     /// A token-parallel kernel run on `input_size` tokens.
@@ -32,7 +31,8 @@ pub enum BucketKey {
 }
 
 /// How `show` groups buckets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum BucketClass {
     Tokenwise,
