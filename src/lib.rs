@@ -4,6 +4,8 @@
 //! Modules, one noun each:
 //! - [`bundle`]: the FXB format — read, write, inspect, compare, pack and unpack bundles.
 //! - [`plugin`]: the WebAssembly sandbox for architecture plugins.
+//! - [`backend`]: compiler and runtime backends (native libraries, the linked host one).
+//! - [`build`]: building a bundle (`ArtifactBuilder`).
 //! - [`rules`]: versioned TOML rule files (the data behind fingerprints).
 //! - [`fingerprint`]: config.json → architecture fingerprint, and comparison.
 //! - [`convert`]: `--convert`, the task rewrite of an architecture.
@@ -12,6 +14,8 @@
 //! - [`schema`]: JSON Schemas generated from the serde types.
 //! - [`source`]: where plugins and rule files come from.
 
+pub mod backend;
+pub mod build;
 pub mod bundle;
 pub mod cache;
 pub mod convert;

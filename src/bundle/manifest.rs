@@ -170,6 +170,17 @@ impl Manifest {
             .unwrap_or("furiosa_compiler")
     }
 
+    /// The `versions` entry naming the tool that assembled the bundle: the one
+    /// `extras.fxb.builder` names, else `furiosa_llm` (the reference's).
+    pub fn builder_tool_name(&self) -> &str {
+        self.extras
+            .as_ref()
+            .and_then(|e| e.get("fxb"))
+            .and_then(|f| f.get("builder"))
+            .and_then(Value::as_str)
+            .unwrap_or("furiosa_llm")
+    }
+
     /// Every distinct entry file named by the manifest, in manifest order.
     pub fn files(&self) -> Vec<&str> {
         let mut seen = std::collections::HashSet::new();

@@ -37,7 +37,7 @@ pub fn standard_file_name(manifest: &Manifest) -> Result<String, NameError> {
         .ok_or(NameError::MissingArchitecture)?;
     let compiler = manifest.compiler_tool_name();
     let ir_revision = revision(manifest, compiler)?;
-    let llm_revision = revision(manifest, "furiosa_llm")?;
+    let llm_revision = revision(manifest, manifest.builder_tool_name())?;
     let created_at = manifest
         .created_at
         .as_deref()

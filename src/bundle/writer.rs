@@ -68,7 +68,7 @@ impl BundleWriter {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "bundle".into());
         let temp = tempfile::Builder::new()
-            .prefix(&format!(".{file_name}."))
+            .prefix(&format!(".{file_name}.{}.", std::process::id()))
             .suffix(".tmp")
             .tempfile_in(&dir)
             .map_err(|e| BundleError::io("create a temporary file in", &dir, e))?;

@@ -238,6 +238,11 @@ impl<'a> Cancel<'a> {
         self.0.load(Ordering::Relaxed)
     }
 
+    /// The flag itself, to hand across the C ABI.
+    pub fn flag(&self) -> &'a AtomicBool {
+        self.0
+    }
+
     /// `Err(Cancelled)` once cancelled, for `?` in a loop.
     pub fn check(&self) -> Result<(), BackendError> {
         if self.is_cancelled() {

@@ -1,0 +1,618 @@
+//! Building a bundle: model directory → config, `--convert`, fingerprint and bucket plan
+//! (through the architecture's plugin and rule) → one compile job per kernel × bucket on a
+//! compiler backend, N at a time → a complete `.fxb` (manifest + one EDF per entry).
+//!
+//! ```
+//! use fxb::build::{ArtifactBuilder, BucketConfig, CompilerCacheSetting, ParallelConfig, Toolchain};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let work = tempfile::tempdir()?;
+//! # let model = work.path().join("tiny-llama");
+//! # std::fs::create_dir(&model)?;
+//! # std::fs::write(model.join("config.json"), r#"{"architectures": ["LlamaForCausalLM"],
+//! #   "model_type": "llama", "hidden_size": 256, "intermediate_size": 512,
+//! #   "num_attention_heads": 4, "num_key_value_heads": 2, "num_hidden_layers": 2,
+//! #   "vocab_size": 1000, "max_position_embeddings": 2048, "rms_norm_eps": 1e-05}"#)?;
+//! let built = ArtifactBuilder::new(model.to_str().unwrap())
+//!     .toolchain(Toolchain::discover(&work.path().join("cache")))
+//!     .compiler_cache(CompilerCacheSetting::Disabled)
+//!     .bucket_config(BucketConfig {
+//!         prefill_buckets: vec![(1, 128)],
+//!         decode_buckets: vec![(1, 1024)],
+//!         tokenwise_seq_lens: vec![1, 128],
+//!     })
+//!     .parallel_config(ParallelConfig { tensor_parallel_size: 8, pipeline_parallel_size: 1 })
+//!     .build(work.path().join("tiny"))?;
+//! assert_eq!(built.path.extension().unwrap(), "fxb");
+//! // 3 tokenwise kernels × 2 sizes + attention × (prefill + decode) + sampler × 2 sizes.
+//! assert_eq!(built.entries, 3 * 2 + 2 + 2);
+//! # Ok(())
+//! # }
+//! ```
+
+mod compiler_cache;
+mod run;
+mod staging;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::backend::{LoadError, LoadedBackend};
+use crate::bundle::{BucketKey, BundleError, KernelEntry, Manifest, Model, ToolVersion};
+use crate::fingerprint::{Fingerprint, FingerprintError, fingerprint, read_config};
+use crate::plan::{BucketOverrides, ModelPlan, PlanError, PlanRequestOptions, plan_model};
+use crate::plugin::{CompiledCache, Limits, PluginHost, PluginSearch, PluginSet};
+use crate::rules::RuleSet;
+
+pub use compiler_cache::{CompilerCache, default_compiler_cache_dir};
+pub use run::{BuildEvent, JobStatus, KernelReport, RunningKernel};
+
+/// Explicit buckets, replacing the planner's (the seed's `BucketConfig`).
+///
+/// - a prefill pair `(batch, seq)` is the attention bucket (batch, attention = seq,
+///   input_ids = seq);
+/// - a decode pair `(batch, seq)` is (batch, attention = seq, input_ids = 1);
+/// - `tokenwise_seq_lens` are the tokenwise sizes;
+/// - there are no append buckets (chunked prefill into a cache needs them: give them with
+///   the CLI's `--attention-buckets` instead);
+/// - sampler sizes follow from the tokenwise sizes and the tensor-parallel size, as in a
+///   planned build, unless the sampler is disabled.
+///
+/// They are validated like the CLI's overrides: positive sizes, nothing beyond the max
+/// model length (unless validation is skipped), at least one decode bucket for a
+/// generative model.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BucketConfig {
+    pub prefill_buckets: Vec<(u64, u64)>,
+    pub decode_buckets: Vec<(u64, u64)>,
+    pub tokenwise_seq_lens: Vec<u64>,
+}
+
+/// Parallelism: the tensor-parallel size is compiled into the kernels; the pipeline size is
+/// recorded as the default for loading (pipeline and data parallelism are chosen when
+/// serving).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParallelConfig {
+    pub tensor_parallel_size: u64,
+    pub pipeline_parallel_size: u64,
+}
+
+/// The compiler cache setting.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum CompilerCacheSetting {
+    /// `$XDG_CACHE_HOME/fxb/compiler` (or `~/.cache/fxb/compiler`).
+    #[default]
+    Default,
+    Disabled,
+    Dir(PathBuf),
+}
+
+/// The plugins and rules a build plans with.
+pub struct Toolchain {
+    pub rules: RuleSet,
+    pub plugins: PluginSet,
+    pub host: PluginHost,
+}
+
+impl Toolchain {
+    /// The embedded rules and plugins plus those in the user's directories
+    /// (`FXB_RULES_DIR`, `FXB_PLUGIN_PATH`, the data dir), compiled plugins cached under
+    /// `cache_dir`.
+    pub fn discover(cache_dir: &Path) -> Toolchain {
+        Toolchain {
+            rules: RuleSet::load(&crate::rules::search_dirs(&[])),
+            plugins: PluginSet::discover(&PluginSearch::from_env(&[])),
+            host: PluginHost::new(
+                CompiledCache::new(crate::cache::compiled_plugin_dir(cache_dir)),
+                Limits::default(),
+            ),
+        }
+    }
+}
+
+/// Why a build failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    #[error(
+        "`{0}` looks like a Hugging Face Hub id; building from the Hub is not supported yet"
+    )]
+    HubNotSupported(String),
+    #[error("model directory `{}` does not exist", .0.display())]
+    NoModelDir(PathBuf),
+    #[error(transparent)]
+    Config(#[from] FingerprintError),
+    #[error(transparent)]
+    Convert(#[from] crate::convert::ConvertError),
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error(transparent)]
+    Backend(#[from] LoadError),
+    #[error("backend `{0}` is not a compiler")]
+    NotACompiler(String),
+    #[error("cannot write the bundle to `{}`: {cause}", path.display())]
+    Output { path: PathBuf, cause: String },
+    #[error("{}", failed_summary(.0))]
+    KernelsFailed(Vec<KernelReport>),
+    #[error("the build was cancelled; nothing was written")]
+    Cancelled,
+    #[error(transparent)]
+    Bundle(#[from] BundleError),
+}
+
+fn failed_summary(failures: &[KernelReport]) -> String {
+    match failures {
+        [one] => format!(
+            "compiling {} ({}) failed: {}",
+            one.kernel,
+            one.bucket,
+            one.status.message().unwrap_or("unknown error")
+        ),
+        many => format!(
+            "{} kernels failed to compile: {}",
+            many.len(),
+            many.iter()
+                .map(|f| format!(
+                    "{} ({}): {}",
+                    f.kernel,
+                    f.bucket,
+                    f.status.message().unwrap_or("unknown error")
+                ))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+    }
+}
+
+impl BuildError {
+    pub fn hint(&self) -> Option<String> {
+        Some(match self {
+            BuildError::HubNotSupported(id) => format!(
+                "pass a local model directory as a path starting with `.` or `/` (e.g. `./{id}`)"
+            ),
+            BuildError::NoModelDir(_) => {
+                "the model is a directory holding config.json (weights are not needed to build)"
+                    .into()
+            }
+            BuildError::Backend(e) => e.hint(),
+            BuildError::NotACompiler(_) => "pick a compiler backend (`fxb backends ls`)".into(),
+            BuildError::Output { .. } => {
+                "check that the output directory exists and is writable".into()
+            }
+            BuildError::KernelsFailed(_) => {
+                "--no-fast-fail builds the remaining kernels and reports every failure; --build-report shows each kernel".into()
+            }
+            _ => return None,
+        })
+    }
+}
+
+/// Everything resolved before compiling: what `--dry-run` prints.
+#[derive(Debug, Clone, Serialize)]
+pub struct Prepared {
+    pub model_dir: PathBuf,
+    pub architecture: String,
+    pub fingerprint: Fingerprint,
+    pub plan: ModelPlan,
+    /// The model fields a summary shows (the whole config section).
+    #[serde(skip)]
+    pub summary_fields: Map<String, Value>,
+    /// The manifest's `model` fields: the fingerprint's, as config.json has them.
+    pub model_fields: Map<String, Value>,
+    #[serde(skip)]
+    pub warnings: Vec<String>,
+    #[serde(skip)]
+    pub convert_reason: Option<String>,
+}
+
+/// A finished build.
+#[derive(Debug, Clone)]
+pub struct Built {
+    pub path: PathBuf,
+    pub size: u64,
+    pub entries: usize,
+    pub manifest: Manifest,
+    pub report: Vec<KernelReport>,
+    pub elapsed: Duration,
+}
+
+/// Builds a bundle (the seed's `ArtifactBuilder`).
+pub struct ArtifactBuilder {
+    model: String,
+    bucket_config: Option<BucketConfig>,
+    parallel_config: Option<ParallelConfig>,
+    tensor_parallel_size: Option<u64>,
+    pipeline_parallel_size: u64,
+    max_model_len: Option<u64>,
+    optimization: String,
+    convert: String,
+    overrides: BucketOverrides,
+    backend: Option<LoadedBackend>,
+    concurrency: usize,
+    fast_fail: bool,
+    compiler_cache: CompilerCacheSetting,
+    slow_kernel_threshold: Option<Duration>,
+    toolchain: Option<Toolchain>,
+    cancel: Arc<AtomicBool>,
+    events: Option<Box<dyn Fn(&BuildEvent) + Send + Sync>>,
+}
+
+impl ArtifactBuilder {
+    /// A build of `model_id_or_path`: a local model directory (a path starting with `.` or
+    /// `/`) or a Hub id (not supported yet).
+    pub fn new(model_id_or_path: &str) -> ArtifactBuilder {
+        ArtifactBuilder {
+            model: model_id_or_path.to_string(),
+            bucket_config: None,
+            parallel_config: None,
+            tensor_parallel_size: None,
+            pipeline_parallel_size: 1,
+            max_model_len: None,
+            optimization: "O3".into(),
+            convert: "auto".into(),
+            overrides: BucketOverrides::default(),
+            backend: None,
+            concurrency: 1,
+            fast_fail: true,
+            compiler_cache: CompilerCacheSetting::Default,
+            slow_kernel_threshold: Some(Duration::from_secs(15 * 60)),
+            toolchain: None,
+            cancel: Arc::new(AtomicBool::new(false)),
+            events: None,
+        }
+    }
+
+    /// Explicit buckets instead of the planner's (see [`BucketConfig`]).
+    pub fn bucket_config(mut self, config: BucketConfig) -> Self {
+        self.bucket_config = Some(config);
+        self
+    }
+
+    pub fn parallel_config(mut self, config: ParallelConfig) -> Self {
+        self.parallel_config = Some(config);
+        self
+    }
+
+    /// The tensor-parallel size (default: the model preset's).
+    pub fn tensor_parallel_size(mut self, size: Option<u64>) -> Self {
+        self.tensor_parallel_size = size;
+        self
+    }
+
+    pub fn pipeline_parallel_size(mut self, size: u64) -> Self {
+        self.pipeline_parallel_size = size;
+        self
+    }
+
+    pub fn max_model_len(mut self, length: Option<u64>) -> Self {
+        self.max_model_len = length;
+        self
+    }
+
+    /// `O0`…`O3`.
+    pub fn optimization(mut self, level: &str) -> Self {
+        self.optimization = level.to_string();
+        self
+    }
+
+    /// `auto`, `embed`, `score` or `classify`.
+    pub fn convert(mut self, task: &str) -> Self {
+        self.convert = task.to_string();
+        self
+    }
+
+    /// The CLI's bucket overrides (`--tokenwise-buckets`, `--attention-buckets`,
+    /// `--exclude-attention-buckets`, the sampler and MTP switches, validation).
+    pub fn overrides(mut self, overrides: BucketOverrides) -> Self {
+        self.overrides = overrides;
+        self
+    }
+
+    /// The compiler backend (default: the linked host reference backend).
+    pub fn backend(mut self, backend: LoadedBackend) -> Self {
+        self.backend = Some(backend);
+        self
+    }
+
+    /// Kernels compiled at once (at least 1).
+    pub fn concurrency(mut self, jobs: usize) -> Self {
+        self.concurrency = jobs.max(1);
+        self
+    }
+
+    /// Stop at the first failing kernel (the default), or build the rest and report all.
+    pub fn fast_fail(mut self, fast_fail: bool) -> Self {
+        self.fast_fail = fast_fail;
+        self
+    }
+
+    pub fn compiler_cache(mut self, setting: CompilerCacheSetting) -> Self {
+        self.compiler_cache = setting;
+        self
+    }
+
+    /// Report kernels running longer than this (`None` disables).
+    pub fn slow_kernel_threshold(mut self, threshold: Option<Duration>) -> Self {
+        self.slow_kernel_threshold = threshold;
+        self
+    }
+
+    /// The rules and plugins to plan with (default: [`Toolchain::discover`]).
+    pub fn toolchain(mut self, toolchain: Toolchain) -> Self {
+        self.toolchain = Some(toolchain);
+        self
+    }
+
+    /// A flag that cancels the build when set (e.g. from a Ctrl-C handler).
+    pub fn cancel_flag(mut self, flag: Arc<AtomicBool>) -> Self {
+        self.cancel = flag;
+        self
+    }
+
+    /// Progress: called from the build's threads.
+    pub fn on_event(mut self, events: impl Fn(&BuildEvent) + Send + Sync + 'static) -> Self {
+        self.events = Some(Box::new(events));
+        self
+    }
+
+    fn toolchain_or_default(&mut self) -> Toolchain {
+        self.toolchain.take().unwrap_or_else(|| {
+            Toolchain::discover(&crate::cache::cache_dir(
+                std::env::var_os("FXB_CACHE_DIR").map(PathBuf::from),
+            ))
+        })
+    }
+
+    /// Resolve config, convert, fingerprint and plan without compiling (`--dry-run`).
+    pub fn prepare(&mut self) -> Result<Prepared, BuildError> {
+        if !(self.model.starts_with('.') || self.model.starts_with('/')) {
+            return Err(BuildError::HubNotSupported(self.model.clone()));
+        }
+        let model_dir = PathBuf::from(&self.model);
+        if !model_dir.is_dir() {
+            return Err(BuildError::NoModelDir(model_dir));
+        }
+        let toolchain = self.toolchain_or_default();
+        let result = self.prepare_with(&model_dir, &toolchain);
+        self.toolchain = Some(toolchain);
+        result
+    }
+
+    fn prepare_with(&self, model_dir: &Path, tools: &Toolchain) -> Result<Prepared, BuildError> {
+        let (file, config) = read_config(model_dir)?;
+        let converted = crate::convert::convert_model(
+            &file,
+            Some(model_dir),
+            &config,
+            &self.convert,
+            &tools.plugins,
+            &tools.host,
+        )?;
+        let architecture = converted.architecture;
+        let print = fingerprint(
+            &file,
+            &config,
+            Some(&architecture),
+            &tools.rules,
+            &tools.plugins,
+            &tools.host,
+        )?;
+        let (tensor_parallel_size, pipeline_parallel_size) = match self.parallel_config {
+            Some(p) => (Some(p.tensor_parallel_size), p.pipeline_parallel_size),
+            None => (self.tensor_parallel_size, self.pipeline_parallel_size),
+        };
+        let options = PlanRequestOptions {
+            optimization: self.optimization.clone(),
+            max_model_len: self.max_model_len,
+            tensor_parallel_size,
+            pipeline_parallel_size,
+        };
+        let mut overrides = self.overrides.clone();
+        if let Some(buckets) = &self.bucket_config {
+            overrides.tokenwise = Some(buckets.tokenwise_seq_lens.clone());
+            overrides.attention = Some(
+                buckets
+                    .prefill_buckets
+                    .iter()
+                    .map(|&(batch, seq)| (batch, seq, seq))
+                    .chain(
+                        buckets
+                            .decode_buckets
+                            .iter()
+                            .map(|&(batch, seq)| (batch, seq, 1)),
+                    )
+                    .collect(),
+            );
+        }
+        let (plan, mut warnings) = plan_model(
+            &config,
+            &architecture,
+            &options,
+            &overrides,
+            &tools.rules,
+            &tools.plugins,
+            &tools.host,
+        )?;
+        warnings.extend(plan.notes.iter().cloned());
+        let summary_fields = crate::fingerprint::model_fields(&config, &print);
+        let model_fields = print
+            .fields
+            .keys()
+            .filter_map(|k| summary_fields.get(k).map(|v| (k.clone(), v.clone())))
+            .collect();
+        Ok(Prepared {
+            model_dir: model_dir.to_path_buf(),
+            architecture,
+            fingerprint: print,
+            plan,
+            summary_fields,
+            model_fields,
+            warnings,
+            convert_reason: converted.reason,
+        })
+    }
+
+    /// Build the bundle at `output` (`.fxb` appended when it has no extension).
+    pub fn build(mut self, output: impl AsRef<Path>) -> Result<Built, BuildError> {
+        let prepared = self.prepare()?;
+        self.build_prepared(&prepared, output.as_ref())
+    }
+
+    /// Build from an already prepared plan (the CLI prepares first to print warnings).
+    pub fn build_prepared(&self, prepared: &Prepared, output: &Path) -> Result<Built, BuildError> {
+        let output = output_path(output);
+        let backend = match &self.backend {
+            Some(backend) => backend.clone(),
+            None => LoadedBackend::host(),
+        };
+        if !backend.has_role(crate::backend::Role::Compiler) {
+            return Err(BuildError::NotACompiler(backend.description.name.clone()));
+        }
+        let cache = match &self.compiler_cache {
+            CompilerCacheSetting::Disabled => None,
+            CompilerCacheSetting::Default => Some(CompilerCache::new(default_compiler_cache_dir())),
+            CompilerCacheSetting::Dir(dir) => Some(CompilerCache::new(dir.clone())),
+        };
+        let out_dir = staging::output_dir(&output);
+        staging::remove_stale(&out_dir, &output);
+        let staging = staging::Staging::create(&out_dir).map_err(|e| BuildError::Output {
+            path: output.clone(),
+            cause: e.to_string(),
+        })?;
+        let jobs = run::jobs(&prepared.plan, &backend, prepared, staging.path());
+        let started = std::time::Instant::now();
+        let settings = run::Settings {
+            concurrency: self.concurrency,
+            fast_fail: self.fast_fail,
+            slow_kernel_threshold: self.slow_kernel_threshold,
+            cancel: self.cancel.clone(),
+            cache: cache.as_ref(),
+            events: self.events.as_deref(),
+        };
+        let report = run::run(&jobs, &backend, &settings);
+        if self.cancel.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(BuildError::Cancelled);
+        }
+        let failures: Vec<KernelReport> = report
+            .iter()
+            .filter(|r| matches!(r.status, JobStatus::Failed(_)))
+            .cloned()
+            .collect();
+        if !failures.is_empty() {
+            return Err(BuildError::KernelsFailed(failures));
+        }
+        let manifest = manifest(prepared, &backend, &jobs);
+        let timestamp = chrono::Utc::now();
+        let staged = staging.path().to_path_buf();
+        let written = crate::bundle::write_bundle(&output, &manifest, timestamp, |name| {
+            let path = staged.join(name);
+            let file = std::fs::File::open(&path)
+                .map_err(|e| BundleError::io("open the compiled kernel", &path, e))?;
+            let size = file
+                .metadata()
+                .map_err(|e| BundleError::io("read the size of", &path, e))?
+                .len();
+            Ok((Box::new(file) as Box<dyn std::io::Read>, size))
+        })?;
+        drop(staging);
+        Ok(Built {
+            path: written.path,
+            size: written.size,
+            entries: written.entries.saturating_sub(1),
+            manifest,
+            report,
+            elapsed: started.elapsed(),
+        })
+    }
+}
+
+/// `.fxb` appended when the path has no extension.
+pub fn output_path(output: &Path) -> PathBuf {
+    let mut output = output.to_path_buf();
+    if output.extension().is_none() {
+        output.set_extension("fxb");
+    }
+    output
+}
+
+/// The manifest of a build (FORMAT.md §2; DESIGN.md, "Bundles" on honesty).
+fn manifest(prepared: &Prepared, backend: &LoadedBackend, jobs: &[run::Job]) -> Manifest {
+    let description = &backend.description;
+    let mut manifest = Manifest::new();
+    manifest.uuid = Some(uuid::Uuid::new_v4().to_string());
+    manifest.created_at =
+        Some(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, false));
+    let tool = |version: &str, revision: &str| ToolVersion {
+        version: Some(version.to_string()),
+        revision: Some(revision.to_string()),
+        unknown: Map::new(),
+    };
+    let mut versions = indexmap::IndexMap::new();
+    versions.insert(
+        description.manifest_tool.clone(),
+        tool(&description.version, &description.revision),
+    );
+    versions.insert(
+        BUILDER_TOOL.to_string(),
+        tool(env!("CARGO_PKG_VERSION"), env!("FXB_GIT_REVISION")),
+    );
+    manifest.versions = Some(versions);
+    manifest.model = Some(Model {
+        architecture: Some(prepared.architecture.clone()),
+        hub_repo_id: None,
+        fields: prepared.model_fields.clone(),
+    });
+    manifest.parallel_config = Some(crate::bundle::ParallelConfig {
+        tensor_parallel_size: prepared.plan.tensor_parallel_size,
+        pipeline_parallel_size: Some(prepared.plan.pipeline_parallel_size),
+        unknown: Map::new(),
+    });
+    for job in jobs {
+        manifest
+            .kernels
+            .entry(job.kernel.clone())
+            .or_default()
+            .push(KernelEntry {
+                bucket: job.bucket,
+                file: job.file.clone(),
+                unknown: Map::new(),
+            });
+    }
+    let print = &prepared.fingerprint;
+    let extras = serde_json::json!({
+        "compiler": description.manifest_tool,
+        "builder": BUILDER_TOOL,
+        "backend": {
+            "name": description.name,
+            "version": description.version,
+            "revision": description.revision,
+            "target_npu": description.target_npu,
+        },
+        "rule": { "name": print.rule, "version": print.rule_version },
+        "plugin": { "name": print.plugin, "version": print.plugin_version },
+        "plan": {
+            "optimization": prepared.plan.optimization,
+            "max_model_len": prepared.plan.max_model_len,
+            "preset": prepared.plan.preset,
+        },
+    });
+    let mut extras_map = Map::new();
+    extras_map.insert("fxb".into(), extras);
+    manifest.extras = Some(extras_map);
+    manifest
+}
+
+/// The `versions` entry of the tool that assembled the bundle (the reference writes
+/// `furiosa_llm`; fxb is not furiosa-llm, so it writes its own name and says so in
+/// `extras.fxb.builder`).
+pub const BUILDER_TOOL: &str = "fxb";
+
+/// Kernel × bucket pairs of a plan, in build order.
+pub fn plan_entries(plan: &ModelPlan) -> Vec<(String, BucketKey)> {
+    run::plan_entries(plan)
+}
