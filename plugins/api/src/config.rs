@@ -7,6 +7,8 @@ use serde_json::Value;
 
 use crate::v1::PluginError;
 
+const LLAMA3_KEYS: &str = "llama3 rope scaling needs `factor`, `low_freq_factor`, `high_freq_factor` and `original_max_position_embeddings`; copy them from the base model's config.json";
+
 /// The part of a config that holds the language model's fields: `text_config` when the
 /// config has one (multimodal families), else the config itself.
 #[derive(Debug, Clone, Copy)]
@@ -121,6 +123,19 @@ impl<'a> Section<'a> {
         Ok(hidden / heads)
     }
 
+    /// `head_dim` where the family needs it stated: a model that normalizes queries and
+    /// keys per head (Qwen3, Qwen3-MoE) has norm weights of that size, and when it is
+    /// absent transformers assumes 128 while the fingerprint rule derives
+    /// `hidden_size / num_attention_heads`, so refuse rather than guess.
+    pub fn stated_head_dim(&self) -> Result<u64, PluginError> {
+        self.positive("head_dim")?.ok_or_else(|| {
+            PluginError::missing_field_because(
+                self.path("head_dim"),
+                "the model normalizes queries and keys per head, so the head size must be stated; add `head_dim` from the base model's config.json",
+            )
+        })
+    }
+
     /// Refuse a `rope_scaling` of type `llama3` that lacks what its frequency bands are
     /// computed from: the kernels bake in the scaled frequencies, so a half-specified
     /// table would compile a wrong model rather than fail later. Other types pass.
@@ -145,7 +160,7 @@ impl<'a> Section<'a> {
         let number = |key: &str| -> Result<f64, PluginError> {
             let field = format!("{path}.{key}");
             match table.get(key) {
-                None | Some(Value::Null) => Err(PluginError::missing_field(field)),
+                None | Some(Value::Null) => Err(PluginError::missing_field_because(field, LLAMA3_KEYS)),
                 Some(value) => value.as_f64().filter(|x| *x > 0.0).ok_or_else(|| {
                     PluginError::invalid_field(
                         &field,
@@ -162,7 +177,12 @@ impl<'a> Section<'a> {
         let high = number("high_freq_factor")?;
         let original_field = format!("{path}.original_max_position_embeddings");
         match table.get("original_max_position_embeddings") {
-            None | Some(Value::Null) => return Err(PluginError::missing_field(original_field)),
+            None | Some(Value::Null) => {
+                return Err(PluginError::missing_field_because(
+                    original_field,
+                    LLAMA3_KEYS,
+                ));
+            }
             Some(value) if value.as_u64().is_some_and(|n| n > 0) => {}
             Some(value) => {
                 return Err(PluginError::invalid_field(

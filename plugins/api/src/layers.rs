@@ -76,7 +76,12 @@ pub fn qwen_windows(section: &Section) -> Result<Vec<LayerAttention>, PluginErro
     }
     let full_below = section
         .count("max_window_layers")?
-        .ok_or_else(|| PluginError::missing_field(section.path("max_window_layers")))?;
+        .ok_or_else(|| {
+            PluginError::missing_field_because(
+                section.path("max_window_layers"),
+                "with `use_sliding_window` the layers from `max_window_layers` on use the window; add it, or set `use_sliding_window` to false",
+            )
+        })?;
     if full_below > layers {
         let path = section.path("max_window_layers");
         return Err(PluginError::invalid_field(

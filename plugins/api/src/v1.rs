@@ -218,6 +218,13 @@ impl PluginError {
         }
     }
 
+    /// A missing field, with why the plugin needs it and what to do.
+    pub fn missing_field_because(field: impl Into<String>, why: &str) -> Self {
+        let mut error = Self::missing_field(field);
+        error.message = format!("{}: {why}", error.message);
+        error
+    }
+
     /// The same error, naming the config field at fault.
     pub fn with_field(mut self, field: impl Into<String>) -> Self {
         self.field = Some(field.into());

@@ -26,9 +26,7 @@ fxb_plugin_api::plugin! {
 /// The kernels of a Qwen3 config with the given head.
 fn kernels(config: &Value, head: Head) -> Result<KernelList, PluginError> {
     let section = Section::of(config);
-    // transformers falls back to 128 when `head_dim` is absent, the fingerprint rule to
-    // hidden_size / heads: refuse rather than guess which one the weights follow.
-    section.required_positive("head_dim")?;
+    section.stated_head_dim()?;
     let attention = qwen_windows(&section)?;
     check_window(&section, &attention)?;
     Ok(KernelList::from_layers(

@@ -78,7 +78,7 @@ fn mlp_layers(section: &Section) -> Result<Vec<Mlp>, PluginError> {
 /// The kernels of a Qwen3-MoE config with the given head.
 fn kernels(config: &Value, head: Head) -> Result<KernelList, PluginError> {
     let section = Section::of(config);
-    section.required_positive("head_dim")?;
+    section.stated_head_dim()?;
     let mlp = mlp_layers(&section)?;
     let attention = qwen_windows(&section)?;
     check_window(&section, &attention)?;
