@@ -13,7 +13,14 @@ use std::process::Command;
 /// Plugin crates compiled to wasm, and whether the binary embeds them.
 const PLUGINS: &[(&str, bool)] = &[
     ("fxb-plugin-generic", true),
+    ("fxb-plugin-exaone4", true),
     ("fxb-plugin-gpt-oss", true),
+    ("fxb-plugin-llama", true),
+    ("fxb-plugin-mistral", true),
+    ("fxb-plugin-qwen2", true),
+    ("fxb-plugin-qwen3", true),
+    ("fxb-plugin-qwen3-moe", true),
+    ("fxb-plugin-xlm-roberta", true),
     ("fxb-plugin-testing", false),
 ];
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
@@ -43,12 +50,13 @@ fn build_plugins() {
     let root =
         PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let out_dir = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
-    for watched in [
-        "plugins/api",
-        "plugins/generic",
-        "plugins/testing",
-        "Cargo.lock",
-    ] {
+    // Every plugin crate's directory (`fxb-plugin-gpt-oss` lives in `plugins/gpt_oss`),
+    // the API they share, and the lock file.
+    for (package, _) in PLUGINS {
+        let dir = package.trim_start_matches("fxb-plugin-").replace('-', "_");
+        println!("cargo:rerun-if-changed=plugins/{dir}");
+    }
+    for watched in ["plugins/api", "Cargo.lock"] {
         println!("cargo:rerun-if-changed={watched}");
     }
     // OUT_DIR is <target>/[<triple>/]<profile>/build/<pkg>/out: share one plugin build

@@ -96,6 +96,7 @@ pub fn plan_model(
     let loaded = host.load(plugin).map_err(failed)?;
     let request = PlanRequest {
         config: config.clone(),
+        architecture: Some(architecture.to_string()),
         options: PlanOptions {
             optimization: options.optimization.clone(),
             max_model_len: if overrides.attention.is_some() {

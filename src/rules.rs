@@ -20,9 +20,13 @@ pub const RULE_SCHEMA_VERSION: u32 = 1;
 /// Rule files compiled into the binary.
 const EMBEDDED: &[(&str, &str)] = &[
     ("generic.toml", include_str!("../rules/generic.toml")),
+    ("exaone4.toml", include_str!("../rules/exaone4.toml")),
     ("gpt_oss.toml", include_str!("../rules/gpt_oss.toml")),
     ("llama.toml", include_str!("../rules/llama.toml")),
+    ("mistral.toml", include_str!("../rules/mistral.toml")),
+    ("qwen2.toml", include_str!("../rules/qwen2.toml")),
     ("qwen3.toml", include_str!("../rules/qwen3.toml")),
+    ("qwen3_moe.toml", include_str!("../rules/qwen3_moe.toml")),
     (
         "xlm_roberta.toml",
         include_str!("../rules/xlm_roberta.toml"),

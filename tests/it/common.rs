@@ -63,6 +63,17 @@ impl TestContext {
         name.to_string()
     }
 
+    /// A model directory `name` whose config.json is `config` (a fixture, edited).
+    pub fn model_dir_with(&self, name: &str, config: &serde_json::Value) -> String {
+        fs::create_dir_all(self.path(name)).expect("model dir");
+        fs::write(
+            self.path(&format!("{name}/config.json")),
+            config.to_string(),
+        )
+        .expect("write config");
+        name.to_string()
+    }
+
     pub fn command(&self) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_fxb"));
         cmd.current_dir(self.root())
@@ -310,6 +321,20 @@ pub fn dir_listing(dir: &Path) -> Vec<String> {
         .collect();
     names.sort();
     names
+}
+
+/// A real config by file name: from the shared fixtures, else from this project's own
+/// `tests/fixtures/configs` (published configs the shared set lacks).
+pub fn fixture_config(file: &str) -> serde_json::Value {
+    let shared = fixtures().join("configs").join(file);
+    let path = if shared.is_file() {
+        shared
+    } else {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/configs")
+            .join(file)
+    };
+    serde_json::from_str(&fs::read_to_string(&path).expect("config")).expect("json")
 }
 
 /// The config a sweep was run on (Qwen3-8B-FP8's is not among the fixtures: it is

@@ -5,6 +5,7 @@ mod common;
 mod build;
 mod convert;
 mod diff;
+mod families;
 mod hostile;
 mod inspect;
 mod list;

@@ -26,7 +26,7 @@ fn fingerprint_prints_the_reference_target_block() {
     assert!(stdout(&output).contains("  (LlamaForCausalLM)\n"));
     assert_eq!(
         stderr(&output),
-        "note: rule `generic` 1.0.0, plugin `generic` 0.1.0\n"
+        "note: rule `generic` 1.0.0, plugin `llama` 0.1.0\n"
     );
 }
 

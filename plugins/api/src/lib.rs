@@ -17,16 +17,19 @@
 //! are frozen: a test compares their schema with `frozen/`. A minor version may only add
 //! optional fields; anything else is a new major.
 
+pub mod config;
 pub mod convert;
 pub mod fingerprint;
 pub mod guest;
+pub mod kernels;
+pub mod layers;
 pub mod plan;
 pub mod v1;
 
 /// The ABI major version: a host refuses plugins of another major.
 pub const ABI_MAJOR: u32 = 1;
 /// The ABI minor version: additions that older hosts and plugins can ignore.
-pub const ABI_MINOR: u32 = 1;
+pub const ABI_MINOR: u32 = 2;
 
 /// Custom section holding the ABI version as ASCII `MAJOR.MINOR`.
 pub const ABI_SECTION: &str = "fxb-abi";
@@ -37,7 +40,7 @@ pub const METADATA_SECTION: &str = "fxb-plugin";
 #[macro_export]
 macro_rules! abi_version {
     () => {
-        "1.1"
+        "1.2"
     };
 }
 

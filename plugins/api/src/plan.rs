@@ -3,7 +3,10 @@
 //! to the max model length); lower levels keep `k` = 1, 2, 4 items of each list with one
 //! rule, [`pick`].
 
-use crate::v1::{AttentionBucket, BucketPlan, KernelPlan, PlanRequest, PlanResponse, PluginError};
+use crate::kernels::KernelList;
+use crate::v1::{
+    AttentionBucket, BucketPlan, ErrorCode, KernelPlan, PlanRequest, PlanResponse, PluginError,
+};
 
 /// Items kept per list at an optimization level (`None` for O3: everything).
 pub fn keep_for_level(level: &str) -> Option<usize> {
@@ -344,79 +347,26 @@ pub struct KernelSet {
     pub sampler: &'static str,
 }
 
-/// A dense transformer: the reference's Llama / Qwen3 kernels, and XLM-R's for encoders.
-pub const DENSE_KERNELS: KernelSet = KernelSet {
-    decoder_tokenwise: &[
-        "first_tokenwise",
-        "mid_tokenwise",
-        "last_tokenwise_with_lm_head",
-    ],
-    decoder_attention: &["full_attention"],
-    encoder_tokenwise: &[
-        "first_tokenwise",
-        "mid_tokenwise",
-        "last_tokenwise_with_seq_cls_head",
-    ],
-    encoder_attention: &["full_attention"],
-    sampler: "random_sample",
-};
+/// A plan's buckets before kernels are attached.
+struct Bucketed {
+    planned: Planned,
+    /// The preset's name, `None` for a generic one.
+    preset: Option<String>,
+    encoder: bool,
+    notes: Vec<String>,
+}
 
-/// The standard `plan` operation: the model's preset from the request (or a generic one,
-/// with a note), cut, thinned and filtered; kernels from `kernels`.
+/// The standard `plan` operation with a fixed kernel set: the model's preset from the
+/// request (or a generic one, with a note), cut, thinned and filtered. For plugins whose
+/// kernel list does not depend on the config or the task head.
 pub fn standard(request: &PlanRequest, kernels: &KernelSet) -> Result<PlanResponse, PluginError> {
-    let presets: Vec<Preset> = match &request.presets {
-        serde_json::Value::Null => Vec::new(),
-        value => serde_json::from_value(value.clone()).map_err(|e| {
-            PluginError::invalid_input(format!("the rule's presets do not parse: {e}"))
-        })?,
-    };
-    let section = request
-        .config
-        .get("text_config")
-        .filter(|s| s.is_object())
-        .unwrap_or(&request.config);
-    let max_position_embeddings = section
-        .get("max_position_embeddings")
-        .and_then(serde_json::Value::as_u64)
-        .filter(|n| *n > 0)
-        .ok_or_else(|| PluginError::missing_field("max_position_embeddings"))?;
-    let level = request.options.optimization.as_str();
-    if !matches!(level, "O0" | "O1" | "O2" | "O3") {
-        return Err(PluginError::invalid_input(format!(
-            "unknown optimization level `{level}`: expected O0, O1, O2 or O3"
-        )));
-    }
-    let mut notes = Vec::new();
-    let generic;
-    let preset = match select_preset(&presets, &request.config, Some("text_config")) {
-        Some(preset) => preset,
-        None => {
-            generic = generic_preset(&request.config, max_position_embeddings);
-            notes.push(format!(
-                "no bucket preset in the rule files matches this model: using a generic one ({} prefill sizes up to {}, decode up to {}, TP {}); add a preset to the architecture's rule file for production builds",
-                generic.prefill.len(),
-                generic.prefill.last().copied().unwrap_or(0),
-                max_position_embeddings,
-                generic.tensor_parallel_size
-            ));
-            &generic
-        }
-    };
-    let planned = plan_from_preset(
-        preset,
-        PlanSettings {
-            max_position_embeddings,
-            max_model_len: request.options.max_model_len,
-            tensor_parallel_size: request.options.tensor_parallel_size,
-            keep: keep_for_level(level),
-        },
-    )?;
+    let bucketed = buckets(request, false)?;
     let kernel = |name: &str, kinds: &[&str]| KernelPlan {
         name: name.to_string(),
         buckets: kinds.iter().map(|k| (*k).to_string()).collect(),
     };
     let mut kernel_plans = Vec::new();
-    if preset.encoder {
+    if bucketed.encoder {
         kernel_plans.extend(
             kernels
                 .encoder_tokenwise
@@ -442,18 +392,116 @@ pub fn standard(request: &PlanRequest, kernels: &KernelSet) -> Result<PlanRespon
                 .iter()
                 .map(|k| kernel(k, &["prefill", "decode", "append"])),
         );
-        if !planned.buckets.sampler.is_empty() {
+        if !bucketed.planned.buckets.sampler.is_empty() {
             kernel_plans.push(kernel(kernels.sampler, &["sampler"]));
         }
     }
+    Ok(respond(bucketed, kernel_plans))
+}
+
+/// The `plan` operation of a family plugin: buckets as in [`standard`], kernels from the
+/// family's [`KernelList`]. A list whose head does not generate (an embedding model or a
+/// classifier) plans like an encoder — prefill and tokenwise buckets only — even from a
+/// decoder's preset; a generative list refuses an encoder's preset.
+pub fn with_kernels(
+    request: &PlanRequest,
+    kernels: &KernelList,
+) -> Result<PlanResponse, PluginError> {
+    let prefill_only = !kernels.head.generative();
+    let bucketed = buckets(request, prefill_only)?;
+    if bucketed.encoder && !prefill_only {
+        return Err(PluginError::new(
+            ErrorCode::Unsupported,
+            format!(
+                "preset `{}` is for an encoder (prefill only), but this architecture generates text; build it with --convert embed or score",
+                bucketed.preset.as_deref().unwrap_or(GENERIC_PRESET)
+            ),
+        ));
+    }
+    let plans = kernels.plans(!bucketed.planned.buckets.sampler.is_empty());
+    Ok(respond(bucketed, plans))
+}
+
+fn respond(bucketed: Bucketed, kernels: Vec<KernelPlan>) -> PlanResponse {
+    PlanResponse {
+        buckets: bucketed.planned.buckets,
+        kernels,
+        notes: bucketed.notes,
+        max_model_len: Some(bucketed.planned.max_model_len),
+        tensor_parallel_size: Some(bucketed.planned.tensor_parallel_size),
+        preset: bucketed.preset,
+    }
+}
+
+/// The buckets of the request's model. `prefill_only`: plan a decoder's preset as an
+/// encoder (an embedding or classifier build of a decoder family): its decode rows are
+/// dropped, and the length defaults to what its prefill sizes cover.
+fn buckets(request: &PlanRequest, prefill_only: bool) -> Result<Bucketed, PluginError> {
+    let presets: Vec<Preset> = match &request.presets {
+        serde_json::Value::Null => Vec::new(),
+        value => serde_json::from_value(value.clone()).map_err(|e| {
+            PluginError::invalid_input(format!("the rule's presets do not parse: {e}"))
+        })?,
+    };
+    let section = crate::config::Section::of(&request.config);
+    let max_position_embeddings = section
+        .positive("max_position_embeddings")?
+        .ok_or_else(|| PluginError::missing_field(section.path("max_position_embeddings")))?;
+    let level = request.options.optimization.as_str();
+    if !matches!(level, "O0" | "O1" | "O2" | "O3") {
+        return Err(PluginError::invalid_input(format!(
+            "unknown optimization level `{level}`: expected O0, O1, O2 or O3"
+        )));
+    }
+    let mut notes = Vec::new();
+    let mut preset = match select_preset(&presets, &request.config, Some("text_config")) {
+        Some(preset) => preset.clone(),
+        None => {
+            let generic = generic_preset_for(
+                prefill_only || is_encoder_config(&request.config),
+                max_position_embeddings,
+            );
+            notes.push(format!(
+                "no bucket preset in the rule files matches this model: using a generic one ({} prefill sizes up to {}, {}, TP {}); add a preset to the architecture's rule file for production builds",
+                generic.prefill.len(),
+                generic.prefill.last().copied().unwrap_or(0),
+                if generic.encoder {
+                    "no decode".to_string()
+                } else {
+                    format!("decode up to {max_position_embeddings}")
+                },
+                generic.tensor_parallel_size
+            ));
+            generic
+        }
+    };
     let from_rules = notes.is_empty();
-    Ok(PlanResponse {
-        buckets: planned.buckets,
-        kernels: kernel_plans,
-        notes,
-        max_model_len: Some(planned.max_model_len),
-        tensor_parallel_size: Some(planned.tensor_parallel_size),
+    let mut max_model_len = request.options.max_model_len;
+    if prefill_only && !preset.encoder {
+        let longest = preset.prefill.iter().copied().max().unwrap_or(0);
+        if max_model_len.is_none() && longest < max_position_embeddings {
+            max_model_len = Some(longest);
+            notes.push(format!(
+                "an embedding or classifier build runs prefill only: max_model_len defaults to the preset's largest prefill size, {longest}"
+            ));
+        }
+        preset.encoder = true;
+        preset.decode.clear();
+    }
+    let planned = plan_from_preset(
+        &preset,
+        PlanSettings {
+            max_position_embeddings,
+            max_model_len,
+            tensor_parallel_size: request.options.tensor_parallel_size,
+            keep: keep_for_level(level),
+        },
+    )?;
+    Ok(Bucketed {
+        planned,
         preset: from_rules.then(|| preset.name.clone()),
+        encoder: preset.encoder,
+        notes,
     })
 }
 
@@ -464,14 +512,23 @@ const GENERIC_PRESET: &str = "generic";
 /// 1024 to the max length, batch b kept where b × attention ≤ 2 × the max length.
 /// Encoders (BERT-like configs) get prefill up to the max length and no decode.
 pub fn generic_preset(config: &serde_json::Value, max_position_embeddings: u64) -> Preset {
+    generic_preset_for(is_encoder_config(config), max_position_embeddings)
+}
+
+/// Whether the config is a BERT-like encoder's (by `model_type`).
+fn is_encoder_config(config: &serde_json::Value) -> bool {
     let model_type = config
         .get("model_type")
         .and_then(serde_json::Value::as_str)
         .unwrap_or("");
-    let encoder = matches!(
+    matches!(
         model_type,
         "bert" | "roberta" | "xlm-roberta" | "deberta" | "deberta-v2" | "modernbert"
-    );
+    )
+}
+
+/// The generic preset of an encoder (prefill only) or a decoder.
+fn generic_preset_for(encoder: bool, max_position_embeddings: u64) -> Preset {
     let powers = |from: u64, to: u64| {
         let mut sizes = Vec::new();
         let mut size = from;

@@ -1,6 +1,7 @@
 //! Message types of ABI 1.x. Frozen: only optional fields may be added (minor version);
 //! `frozen/v1.<minor>.schema.json` are the published shapes and a test fails if the
-//! current one changes. 1.1 added the plan's length, TP size and preset name.
+//! current one changes. 1.1 added the plan's length, TP size and preset name; 1.2 the
+//! architecture a plan is for (after `--convert`).
 //!
 //! Unknown fields are ignored on both sides, so an older plugin reads a newer host's
 //! requests and the other way round.
@@ -67,6 +68,10 @@ pub struct FingerprintResponse {
 #[cfg_attr(feature = "schema", derive(JsonSchema))]
 pub struct PlanRequest {
     pub config: Value,
+    /// The architecture to plan for (after `--convert`: `LlamaModel` plans an embedding
+    /// model); when absent, `config.architectures[0]` (since ABI 1.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub architecture: Option<String>,
     pub options: PlanOptions,
     /// The rule file's bucket presets for this model.
     #[serde(default)]
@@ -211,6 +216,19 @@ impl PluginError {
             message: format!("config.json has no `{field}`"),
             field: Some(field),
         }
+    }
+
+    /// A missing field, with why the plugin needs it and what to do.
+    pub fn missing_field_because(field: impl Into<String>, why: &str) -> Self {
+        let mut error = Self::missing_field(field);
+        error.message = format!("{}: {why}", error.message);
+        error
+    }
+
+    /// The same error, naming the config field at fault.
+    pub fn with_field(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
     }
 
     pub fn invalid_field(field: impl Into<String>, message: impl Into<String>) -> Self {

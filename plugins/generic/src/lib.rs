@@ -1,8 +1,10 @@
 //! The generic plugin: serves any architecture no family plugin claims (`*`), driven
 //! entirely by the rule files: the fingerprint from the rule's field list, the plan from
 //! the model's preset (or a generic preset, with a warning), the standard `--convert`.
-//! Its own knowledge is the kernel list of a dense decoder or an encoder.
+//! Its own knowledge is the kernel list of a dense transformer with full attention,
+//! headed by what the architecture's name says (language model, embedding, classifier).
 
+use fxb_plugin_api::kernels::{Head, KernelList};
 use fxb_plugin_api::v1::{
     ConvertRequest, ConvertResponse, FingerprintRequest, FingerprintResponse, PlanRequest,
     PlanResponse, PluginError,
@@ -24,7 +26,9 @@ pub fn convert(request: ConvertRequest) -> Result<ConvertResponse, PluginError> 
     fxb_plugin_api::convert::standard(&request)
 }
 
-/// Buckets from the preset, kernels of a dense decoder (or an encoder).
+/// Buckets from the preset, kernels of a dense transformer.
 pub fn plan(request: PlanRequest) -> Result<PlanResponse, PluginError> {
-    fxb_plugin_api::plan::standard(&request, &fxb_plugin_api::plan::DENSE_KERNELS)
+    let architecture =
+        fxb_plugin_api::config::architecture(request.architecture.as_deref(), &request.config)?;
+    fxb_plugin_api::plan::with_kernels(&request, &KernelList::dense(Head::of(&architecture)))
 }
