@@ -25,9 +25,87 @@ const PLUGINS: &[(&str, bool)] = &[
 ];
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
+/// Native backend libraries the tests load through libloading.
+const BACKENDS: &[&str] = &["fxb-backend-host", "fxb-backend-testing"];
+
 fn main() {
     record_git_revision();
     build_plugins();
+    build_backends();
+}
+
+/// The backend cdylibs, built natively into `<target>/native-backends` so tests can load
+/// them through the real plugin path (`FXB_NATIVE_BACKEND_DIR`).
+fn build_backends() {
+    let root =
+        PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    for dir in [
+        "plugins/backend-api",
+        "plugins/backend-host",
+        "plugins/backend-testing",
+    ] {
+        println!("cargo:rerun-if-changed={dir}");
+    }
+    let out_dir = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
+    // <target>/[<triple>/]<profile>/build/<pkg>/out, as for the wasm plugins.
+    let target_dir = out_dir
+        .ancestors()
+        .nth(4)
+        .map(|t| t.join("native-backends"))
+        .unwrap_or_else(|| root.join("target/native-backends"));
+    let mut args = Vec::new();
+    for package in BACKENDS {
+        args.extend(["-p".to_string(), package.to_string()]);
+    }
+    nested_cargo_build(&root, &target_dir, &args, "the native backends");
+    println!(
+        "cargo:rustc-env=FXB_NATIVE_BACKEND_DIR={}",
+        target_dir.join("debug").display()
+    );
+}
+
+/// `cargo build <args> --target-dir <target_dir>` with the outer build's environment
+/// scrubbed (its rustflags, clippy's wrapper and the jobserver must not leak in).
+fn nested_cargo_build(root: &Path, target_dir: &Path, args: &[String], what: &str) {
+    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut command = Command::new(cargo);
+    command
+        .arg("build")
+        .arg("--manifest-path")
+        .arg(root.join("Cargo.toml"))
+        .args(args)
+        .arg("--target-dir")
+        .arg(target_dir);
+    for (key, _) in env::vars() {
+        let leaks = (key.starts_with("CARGO_") && key != "CARGO_HOME")
+            || key.starts_with("RUSTC")
+            || matches!(
+                key.as_str(),
+                "RUSTFLAGS"
+                    | "RUSTDOCFLAGS"
+                    | "MAKEFLAGS"
+                    | "MFLAGS"
+                    | "DEBUG"
+                    | "OPT_LEVEL"
+                    | "PROFILE"
+                    | "TARGET"
+                    | "HOST"
+                    | "NUM_JOBS"
+                    | "OUT_DIR"
+            );
+        if leaks {
+            command.env_remove(key);
+        }
+    }
+    let output = command
+        .output()
+        .unwrap_or_else(|e| panic!("failed to run cargo to build {what}: {e}"));
+    if !output.status.success() {
+        panic!(
+            "building {what} failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
 }
 
 fn record_git_revision() {
@@ -68,50 +146,13 @@ fn build_plugins() {
         .unwrap_or_else(|| root.join("target/wasm-plugins"));
 
     ensure_wasm_target();
-    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut command = Command::new(cargo);
-    command
-        .arg("build")
-        .arg("--manifest-path")
-        .arg(root.join("Cargo.toml"))
-        .args(["--target", WASM_TARGET, "--profile", "wasm-plugin"])
-        .arg("--target-dir")
-        .arg(&target_dir);
+    let mut args: Vec<String> = ["--target", WASM_TARGET, "--profile", "wasm-plugin"]
+        .map(String::from)
+        .to_vec();
     for (package, _) in PLUGINS {
-        command.args(["-p", package]);
+        args.extend(["-p".to_string(), package.to_string()]);
     }
-    // The outer build's settings (rustflags for the host, clippy's wrapper, the jobserver)
-    // must not leak into the wasm build.
-    for (key, _) in env::vars() {
-        let leaks = (key.starts_with("CARGO_") && key != "CARGO_HOME")
-            || key.starts_with("RUSTC")
-            || matches!(
-                key.as_str(),
-                "RUSTFLAGS"
-                    | "RUSTDOCFLAGS"
-                    | "MAKEFLAGS"
-                    | "MFLAGS"
-                    | "DEBUG"
-                    | "OPT_LEVEL"
-                    | "PROFILE"
-                    | "TARGET"
-                    | "HOST"
-                    | "NUM_JOBS"
-                    | "OUT_DIR"
-            );
-        if leaks {
-            command.env_remove(key);
-        }
-    }
-    let output = command
-        .output()
-        .expect("failed to run cargo to build the wasm plugins");
-    if !output.status.success() {
-        panic!(
-            "building the wasm plugins failed:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
+    nested_cargo_build(&root, &target_dir, &args, "the wasm plugins");
 
     let wasm_dir = target_dir.join(WASM_TARGET).join("wasm-plugin");
     let mut embedded =

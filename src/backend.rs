@@ -36,7 +36,10 @@ pub enum LoadError {
         expected: u32,
     },
     #[error("no backend named `{name}`")]
-    Unknown { name: String, available: Vec<String> },
+    Unknown {
+        name: String,
+        available: Vec<String>,
+    },
 }
 
 impl LoadError {
@@ -167,7 +170,11 @@ fn library_files(dirs: &[PathBuf]) -> Vec<PathBuf> {
 /// What `fxb backends ls` shows: every backend, or why a library is not one.
 pub fn available(dirs: &[PathBuf]) -> Vec<Result<LoadedBackend, LoadError>> {
     let mut all = vec![Ok(LoadedBackend::host())];
-    all.extend(library_files(dirs).iter().map(|p| LoadedBackend::library(p)));
+    all.extend(
+        library_files(dirs)
+            .iter()
+            .map(|p| LoadedBackend::library(p)),
+    );
     all
 }
 
@@ -199,4 +206,61 @@ pub fn select(spec: Option<&str>, dirs: &[PathBuf]) -> Result<LoadedBackend, Loa
         name: spec.to_string(),
         available: names,
     })
+}
+
+/// Blocks of the paged KV cache the kernels of a bundle address (the reference's builds
+/// all use 8192).
+pub const KV_CACHE_BLOCKS: u64 = crate::plan::KV_CACHE_BLOCKS;
+
+/// Ask `backend` (a runtime) whether the bundle at `path` would load. The host reads the
+/// manifest and each entry's signature (never kernel payloads); the backend judges.
+/// `required_kernels` are the kernels the model needs beyond what the backend itself
+/// requires of every bundle (e.g. from the model's plan).
+pub fn verify_bundle(
+    backend: &LoadedBackend,
+    path: &Path,
+    required_kernels: Vec<String>,
+) -> Result<VerifyReport, VerifyError> {
+    let mut bundle = crate::bundle::Bundle::open(path)?;
+    let manifest = bundle.manifest().clone();
+    let model = manifest.model.clone().unwrap_or_default();
+    let mut entries = Vec::new();
+    for (kernel, list) in &manifest.kernels {
+        for entry in list {
+            let (inputs, outputs, problem) = match bundle.read_signature(&entry.file) {
+                Ok(signature) => {
+                    let (inputs, outputs) = signature.render();
+                    (Some(inputs), Some(outputs), None)
+                }
+                Err(e) => (None, None, Some(e.to_string())),
+            };
+            entries.push(VerifyEntry {
+                kernel: kernel.clone(),
+                bucket: entry.bucket,
+                file: entry.file.clone(),
+                inputs,
+                outputs,
+                problem,
+            });
+        }
+    }
+    let request = VerifyRequest {
+        architecture: model.architecture.clone().unwrap_or_default(),
+        model: model.fields.clone(),
+        tensor_parallel_size: manifest.tensor_parallel_size(),
+        kv_cache_blocks: KV_CACHE_BLOCKS,
+        required_kernels,
+        entries,
+    };
+    Ok(backend.backend().verify(&request)?)
+}
+
+/// Why a bundle could not be verified (as opposed to: verified and found wanting).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum VerifyError {
+    #[error(transparent)]
+    Bundle(#[from] crate::bundle::BundleError),
+    #[error("the backend could not verify the bundle: {0}")]
+    Backend(#[from] BackendError),
 }

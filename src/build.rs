@@ -119,9 +119,7 @@ impl Toolchain {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum BuildError {
-    #[error(
-        "`{0}` looks like a Hugging Face Hub id; building from the Hub is not supported yet"
-    )]
+    #[error("`{0}` looks like a Hugging Face Hub id; building from the Hub is not supported yet")]
     HubNotSupported(String),
     #[error("model directory `{}` does not exist", .0.display())]
     NoModelDir(PathBuf),
@@ -137,8 +135,12 @@ pub enum BuildError {
     NotACompiler(String),
     #[error("cannot write the bundle to `{}`: {cause}", path.display())]
     Output { path: PathBuf, cause: String },
-    #[error("{}", failed_summary(.0))]
-    KernelsFailed(Vec<KernelReport>),
+    #[error("{}", failed_summary(failures))]
+    KernelsFailed {
+        failures: Vec<KernelReport>,
+        /// Every job, in build order (what `--build-report` prints).
+        report: Vec<KernelReport>,
+    },
     #[error("the build was cancelled; nothing was written")]
     Cancelled,
     #[error(transparent)]
@@ -184,7 +186,7 @@ impl BuildError {
             BuildError::Output { .. } => {
                 "check that the output directory exists and is writable".into()
             }
-            BuildError::KernelsFailed(_) => {
+            BuildError::KernelsFailed { .. } => {
                 "--no-fast-fail builds the remaining kernels and reports every failure; --build-report shows each kernel".into()
             }
             _ => return None,
@@ -221,6 +223,9 @@ pub struct Built {
     pub elapsed: Duration,
 }
 
+/// Where build events go.
+pub type EventSink = dyn Fn(&BuildEvent) + Send + Sync;
+
 /// Builds a bundle (the seed's `ArtifactBuilder`).
 pub struct ArtifactBuilder {
     model: String,
@@ -239,7 +244,7 @@ pub struct ArtifactBuilder {
     slow_kernel_threshold: Option<Duration>,
     toolchain: Option<Toolchain>,
     cancel: Arc<AtomicBool>,
-    events: Option<Box<dyn Fn(&BuildEvent) + Send + Sync>>,
+    events: Option<Box<EventSink>>,
 }
 
 impl ArtifactBuilder {
@@ -504,7 +509,7 @@ impl ArtifactBuilder {
             .cloned()
             .collect();
         if !failures.is_empty() {
-            return Err(BuildError::KernelsFailed(failures));
+            return Err(BuildError::KernelsFailed { failures, report });
         }
         let manifest = manifest(prepared, &backend, &jobs);
         let timestamp = chrono::Utc::now();
@@ -596,6 +601,7 @@ fn manifest(prepared: &Prepared, backend: &LoadedBackend, jobs: &[run::Job]) -> 
         "rule": { "name": print.rule, "version": print.rule_version },
         "plugin": { "name": print.plugin, "version": print.plugin_version },
         "plan": {
+            "rule": prepared.plan.rule,
             "optimization": prepared.plan.optimization,
             "max_model_len": prepared.plan.max_model_len,
             "preset": prepared.plan.preset,

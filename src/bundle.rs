@@ -48,14 +48,14 @@ mod summary;
 mod transfer;
 mod writer;
 
-pub use fxb_backend_api::bucket::{BucketClass, BucketKey};
 pub use diff::{DiffLine, DiffSide, EntryDiff, FieldDiff, SignatureDiff, diff_bundles};
+pub use entry_name::validate_entry_name;
+pub use error::BundleError;
+pub use fxb_backend_api::bucket::{BucketClass, BucketKey};
 pub use fxb_backend_api::edf::{
     Axis, AxisList, AxisTag, DramShape, Edf, EdfBody, ElementType, IntraChipAxes, Label, NpuTensor,
     Signature, TensorSignature, read_signature,
 };
-pub use entry_name::validate_entry_name;
-pub use error::BundleError;
 pub use manifest::{
     FORMAT_VERSION, KernelEntry, Kernels, MANIFEST_FILE, Manifest, Model, ParallelConfig,
     ToolVersion, parse_manifest,

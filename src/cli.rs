@@ -1,6 +1,7 @@
 //! Command-line interface: argument parsing, logging set-up, dispatch, and the one place
 //! that turns results into exit codes and errors into `error:` / `caused by:` / `hint:`.
 
+mod backends;
 mod build;
 mod diff;
 mod fingerprint;
@@ -46,8 +47,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Plan a build of a model into a bundle (--dry-run)
-    Build(build::Args),
+    /// Build a model into a bundle (or plan it with --dry-run)
+    Build(Box<build::Args>),
     /// Show bundle metadata
     Show(show::Args),
     /// List files in the bundle
@@ -70,6 +71,17 @@ enum Command {
     /// List and check rule files
     #[command(subcommand)]
     Rules(RulesCommand),
+    /// List compiler/runtime backends and verify bundles on a runtime backend
+    #[command(subcommand)]
+    Backends(BackendsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum BackendsCommand {
+    /// List backends: name, version, revision, target, roles, source
+    Ls(backends::LsArgs),
+    /// Would this bundle load? (kernels present, signatures, tensor-parallel size)
+    Verify(backends::VerifyArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -139,6 +151,29 @@ impl Globals {
     }
 }
 
+/// The reference spells the parallelism options `-tp 8` / `-pp 2`: one dash, two letters,
+/// which clap would read as `-t p`. Rewrite them (and `-tp=8`) to the long options.
+fn reference_spellings(args: impl Iterator<Item = std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    args.map(|arg| {
+        let Some(text) = arg.to_str() else {
+            return arg;
+        };
+        for (short, long) in [
+            ("-tp", "--tensor-parallel-size"),
+            ("-pp", "--pipeline-parallel-size"),
+        ] {
+            if text == short {
+                return long.into();
+            }
+            if let Some(value) = text.strip_prefix(short).and_then(|v| v.strip_prefix('=')) {
+                return format!("{long}={value}").into();
+            }
+        }
+        arg
+    })
+    .collect()
+}
+
 /// What a command found, beyond success or failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -149,7 +184,7 @@ pub enum Outcome {
 }
 
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::try_parse_from(reference_spellings(std::env::args_os())) {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
@@ -173,9 +208,11 @@ pub fn main() -> ExitCode {
         Command::Plugins(PluginsCommand::Ls(args)) => plugins_ls::run(args, &cli.globals),
         Command::Plugins(PluginsCommand::Call(args)) => plugins_call::run(args, &cli.globals),
         Command::Fingerprint(args) => fingerprint::run(args, &cli.globals),
-        Command::Build(args) => build::run(args, &cli.globals),
+        Command::Build(args) => build::run(*args, &cli.globals),
         Command::Rules(RulesCommand::Ls(args)) => rules_ls::run(args, &cli.globals),
         Command::Rules(RulesCommand::Check(args)) => rules_check::run(args),
+        Command::Backends(BackendsCommand::Ls(args)) => backends::ls(args),
+        Command::Backends(BackendsCommand::Verify(args)) => backends::verify(args),
     };
     match result {
         Ok(Outcome::Clean) => ExitCode::SUCCESS,

@@ -69,10 +69,7 @@ impl CompilerCache {
             Ok(())
         })();
         if let Err(e) = result {
-            tracing::debug!(
-                "compiler cache: could not store `{}`: {e}",
-                entry.display()
-            );
+            tracing::debug!("compiler cache: could not store `{}`: {e}", entry.display());
         }
     }
 }

@@ -78,8 +78,14 @@ pub struct RunningKernel {
 /// What a build tells its caller while it runs.
 #[derive(Debug, Clone)]
 pub enum BuildEvent {
-    Started { jobs: usize },
-    Finished { report: KernelReport, done: usize, jobs: usize },
+    Started {
+        jobs: usize,
+    },
+    Finished {
+        report: KernelReport,
+        done: usize,
+        jobs: usize,
+    },
     /// Kernels past the threshold, longest first.
     Slow(Vec<RunningKernel>),
 }
@@ -126,7 +132,11 @@ pub fn plan_entries(plan: &ModelPlan) -> Vec<(String, BucketKey)> {
                 "append" => attention(&b.append),
                 _ => Vec::new(),
             };
-            entries.extend(buckets.into_iter().map(|bucket| (kernel.name.clone(), bucket)));
+            entries.extend(
+                buckets
+                    .into_iter()
+                    .map(|bucket| (kernel.name.clone(), bucket)),
+            );
         }
     }
     entries
@@ -210,7 +220,7 @@ pub fn run(jobs: &[Job], backend: &LoadedBackend, settings: &Settings<'_>) -> Ve
                         })
                         .collect();
                     if !slow.is_empty() {
-                        slow.sort_by(|a, b| b.elapsed.cmp(&a.elapsed));
+                        slow.sort_by_key(|k| std::cmp::Reverse(k.elapsed));
                         emit(BuildEvent::Slow(slow));
                     }
                 }
@@ -290,12 +300,10 @@ pub fn run(jobs: &[Job], backend: &LoadedBackend, settings: &Settings<'_>) -> Ve
         })
         .map(|mut report| {
             // A job interrupted by a fast-fail stop or a cancel did not fail on its own.
-            if stop.load(Ordering::Relaxed) || settings.cancel.load(Ordering::Relaxed) {
-                if let JobStatus::Failed(message) = &report.status
-                    && message == "cancelled"
-                {
-                    report.status = JobStatus::Skipped;
-                }
+            if (stop.load(Ordering::Relaxed) || settings.cancel.load(Ordering::Relaxed))
+                && report.status == JobStatus::Failed("cancelled".into())
+            {
+                report.status = JobStatus::Skipped;
             }
             report
         })

@@ -10,10 +10,10 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use fxb_backend_api::bucket::BucketKey;
 use super::error::BundleError;
 use super::manifest::Manifest;
 use super::reader::Bundle;
+use fxb_backend_api::bucket::BucketKey;
 
 /// Which side a diff line belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]

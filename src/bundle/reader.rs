@@ -13,10 +13,10 @@ use std::path::{Path, PathBuf};
 use zip::{CompressionMethod, ZipArchive, result::ZipError};
 
 use super::MAX_MANIFEST_BYTES;
-use fxb_backend_api::edf::{Seekable, Sequential, Signature, SkipRead, read_signature};
 use super::entry_name::validate_entry_name;
 use super::error::BundleError;
 use super::manifest::{MANIFEST_FILE, Manifest, ManifestError, parse_manifest};
+use fxb_backend_api::edf::{Seekable, Sequential, Signature, SkipRead, read_signature};
 
 /// DEFLATE cannot expand data by more than about 1032:1; an entry that declares more is
 /// lying, and the usual reason to lie is a zip bomb.

@@ -6,8 +6,8 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use fxb_backend_api::bucket::{BucketClass, BucketKey};
 use super::manifest::{Manifest, ToolVersion};
+use fxb_backend_api::bucket::{BucketClass, BucketKey};
 
 /// Model fields `show` always prints (0 when absent or not an integer).
 const ALWAYS_SHOWN: &[&str] = &[

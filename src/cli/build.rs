@@ -1,27 +1,35 @@
-//! `fxb build <model> <output> --dry-run`: resolve the config, `--convert`, the
-//! fingerprint and the bucket plan, and print the build summary. Compiling kernels needs
-//! a compiler backend, which is not part of fxb yet: without `--dry-run` the command says
-//! so instead of pretending.
+//! `fxb build <model> <output>`: resolve the config, `--convert`, the fingerprint and the
+//! bucket plan, then compile every kernel × bucket on a compiler backend and write the
+//! bundle (or, with `--dry-run`, print the build summary and stop).
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
-use fxb::fingerprint::{fingerprint, read_config};
-use fxb::plan::{BucketOverrides, ModelPlan, PlanRequestOptions, plan_model};
+use fxb::build::{ArtifactBuilder, BuildEvent, CompilerCacheSetting, KernelReport, Prepared};
+use fxb::plan::{BucketOverrides, ModelPlan};
 
-use super::output::{Stdout, attention_line, report_header, report_item, report_rule, size_list};
+use super::output::{
+    Stdout, attention_line, report_header, report_item, report_rule, size_list, table,
+};
 use super::{Globals, Hinted, Outcome};
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Only --dry-run is available: compiling kernels needs a compiler \
-backend, which arrives with the build pipeline. The plan comes from the architecture's rule \
-file (presets) and plugin; a model without a preset gets a generic one, with a warning. \
-Unlike the reference, the summary goes to stdout (it is the data asked for) and errors exit 2."
+    after_help = "The plan comes from the architecture's rule file (presets) and \
+plugin; a model without a preset gets a generic one, with a warning. Kernels are compiled by \
+a backend: the default `host` backend is fxb's reference backend — real kernel signatures, \
+no RNGD machine code, recorded as `fxb_host_backend` in the manifest (never as \
+furiosa_compiler). Unlike the reference, the summary, --build-report and --json go to stdout \
+(progress and messages to stderr), and errors exit 2. --dump-tc and --enable-collective-dq \
+need the vendor compiler and are refused with the host backend."
 )]
 pub struct Args {
     /// A local model directory (a path starting with `.` or `/`) holding config.json
     model: String,
-    /// Where the .fxb would be written (`.fxb` appended when it has no extension)
+    /// Where to write the .fxb (`.fxb` appended when it has no extension)
     output_path: PathBuf,
     /// The tensor-parallel size (default: the model's preset)
     #[arg(short = 't', long = "tensor-parallel-size", visible_alias = "tp", value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
@@ -42,6 +50,35 @@ pub struct Args {
     /// Resolve config and buckets and print the build summary without compiling
     #[arg(long)]
     dry_run: bool,
+    /// The compiler backend: `host` (default), a name from `fxb backends ls`, or a
+    /// library path
+    #[arg(long, value_name = "NAME|PATH", env = "FXB_BACKEND")]
+    backend: Option<String>,
+    /// Kernels compiled in parallel
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    concurrency: u64,
+    /// Print a per-kernel table (duration, status) and the total after the build
+    #[arg(long)]
+    build_report: bool,
+    /// Log kernels running longer than this, longest first (`30s`, `15m`, `1h`, seconds;
+    /// 0 disables)
+    #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = parse_duration)]
+    slow_kernel_threshold: Duration,
+    /// Finish the other kernels after a failure and report every failure
+    #[arg(long)]
+    no_fast_fail: bool,
+    /// Compile every kernel fresh
+    #[arg(long, conflicts_with = "compiler_cache_dir")]
+    no_compiler_cache: bool,
+    /// The compiler cache directory (default: $XDG_CACHE_HOME/fxb/compiler)
+    #[arg(long, value_name = "DIR")]
+    compiler_cache_dir: Option<PathBuf>,
+    /// Dump generated kernel sources (vendor compiler only)
+    #[arg(long, value_name = "DIR")]
+    dump_tc: Option<PathBuf>,
+    /// Collective dynamic quantization (vendor compiler only)
+    #[arg(long)]
+    enable_collective_dq: bool,
     /// Override tokenwise bucket sizes (comma-separated, e.g. 1,2,4,8)
     #[arg(long, value_name = "SIZES", value_parser = |t: &str| fxb::plan::parse_sizes(t).map(Sizes))]
     tokenwise_buckets: Option<Sizes>,
@@ -65,8 +102,8 @@ pub struct Args {
     /// Skip the max-length validation of overridden buckets (bring-up only)
     #[arg(long)]
     skip_bucket_validation: bool,
-    /// Print the plan as JSON (schema: schemas/build-plan.schema.json, plus `fingerprint`
-    /// as in schemas/fingerprint.schema.json)
+    /// JSON on stdout: the plan with --dry-run (schemas/build-plan.schema.json, plus
+    /// `fingerprint`), else the built bundle and its kernel report
     #[arg(long)]
     json: bool,
 }
@@ -79,6 +116,17 @@ struct DryRun<'a> {
     fingerprint: &'a fxb::fingerprint::Fingerprint,
 }
 
+/// `fxb build --json`: what was written.
+#[derive(serde::Serialize)]
+struct BuiltJson<'a> {
+    path: &'a Path,
+    size: u64,
+    entries: usize,
+    seconds: f64,
+    backend: &'a str,
+    kernels: &'a [KernelReport],
+}
+
 /// One option value holding a whole list (clap would otherwise read `Vec` as repeats).
 #[derive(Debug, Clone)]
 pub struct Sizes(Vec<u64>);
@@ -86,56 +134,53 @@ pub struct Sizes(Vec<u64>);
 #[derive(Debug, Clone)]
 pub struct Tuples(Vec<(u64, u64, u64)>);
 
+/// `30s`, `15m`, `1h`, `90` (seconds), `0`.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (digits, unit) = match text.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((at, _)) => text.split_at(at),
+        None => (text, "s"),
+    };
+    let value: u64 = digits
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration: use seconds or 30s, 15m, 1h"))?;
+    let seconds = match unit {
+        "s" => value,
+        "m" => value * 60,
+        "h" => value * 3600,
+        _ => return Err(format!("`{text}`: the unit must be s, m or h")),
+    };
+    Ok(Duration::from_secs(seconds))
+}
+
 pub fn run(args: Args, globals: &Globals) -> anyhow::Result<Outcome> {
-    if !(args.model.starts_with('.') || args.model.starts_with('/')) {
-        return Err(Hinted::new(
-            format!(
-                "`{}` looks like a Hugging Face Hub id; building from the Hub is not supported yet",
-                args.model
-            ),
-            format!(
-                "pass a local model directory as a path starting with `.` or `/` (e.g. `./{}`)",
-                args.model
-            ),
-        )
-        .into());
+    let backend_dirs = fxb::backend::search_dirs();
+    let backend = fxb::backend::select(args.backend.as_deref(), &backend_dirs).map_err(|e| {
+        let hint = e.hint();
+        anyhow::Error::from(Hinted::new(e.to_string(), hint))
+    })?;
+    if args.dump_tc.is_some() || args.enable_collective_dq {
+        let option = if args.dump_tc.is_some() {
+            "--dump-tc"
+        } else {
+            "--enable-collective-dq"
+        };
+        if backend.description.manifest_tool != "furiosa_compiler" {
+            return Err(Hinted::new(
+                format!(
+                    "{option} needs the vendor compiler; backend `{}` does not drive it",
+                    backend.description.name
+                ),
+                "drop the option, or pick a backend that drives furiosa-tcc with --backend",
+            )
+            .into());
+        }
     }
-    let model_dir = Path::new(&args.model);
-    if !model_dir.is_dir() {
-        return Err(Hinted::new(
-            format!("model directory `{}` does not exist", args.model),
-            "the model is a directory holding config.json (weights are not needed to plan)",
-        )
-        .into());
-    }
-    if !args.dry_run {
-        return Err(Hinted::new(
-            "compiling kernels needs a compiler backend, and none is available in this fxb yet",
-            "run with --dry-run to resolve the config and see the bucket plan",
-        )
-        .into());
-    }
-    let (file, config) = read_config(model_dir)?;
-    let rules = globals.rules();
     let (plugins, host) = globals.plugins();
-    let converted = fxb::convert::convert_model(
-        &file,
-        Some(model_dir),
-        &config,
-        &args.convert,
-        &plugins,
-        &host,
-    )?;
-    if let Some(reason) = &converted.reason {
-        tracing::info!("convert {reason}");
-    }
-    let architecture = converted.architecture;
-    let print = fingerprint(&file, &config, Some(&architecture), &rules, &plugins, &host)?;
-    let options = PlanRequestOptions {
-        optimization: args.optim_level.clone(),
-        max_model_len: args.max_model_len,
-        tensor_parallel_size: args.tensor_parallel_size,
-        pipeline_parallel_size: args.pipeline_parallel_size,
+    let toolchain = fxb::build::Toolchain {
+        rules: globals.rules(),
+        plugins,
+        host,
     };
     let overrides = BucketOverrides {
         tokenwise: args.tokenwise_buckets.clone().map(|s| s.0),
@@ -149,57 +194,187 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<Outcome> {
         mtp: args.enable_mtp,
         skip_validation: args.skip_bucket_validation,
     };
-    let (plan, warnings) = plan_model(
-        &config,
-        &architecture,
-        &options,
-        &overrides,
-        &rules,
-        &plugins,
-        &host,
-    )?;
-    for warning in warnings {
-        tracing::warn!("{warning}");
+    let cancel = Arc::new(AtomicBool::new(false));
+    let mut builder = ArtifactBuilder::new(&args.model)
+        .toolchain(toolchain)
+        .tensor_parallel_size(args.tensor_parallel_size)
+        .pipeline_parallel_size(args.pipeline_parallel_size)
+        .max_model_len(args.max_model_len)
+        .optimization(&args.optim_level)
+        .convert(&args.convert)
+        .overrides(overrides)
+        .backend(backend.clone())
+        .concurrency(usize::try_from(args.concurrency).unwrap_or(usize::MAX))
+        .fast_fail(!args.no_fast_fail)
+        .compiler_cache(if args.no_compiler_cache {
+            CompilerCacheSetting::Disabled
+        } else if let Some(dir) = &args.compiler_cache_dir {
+            CompilerCacheSetting::Dir(dir.clone())
+        } else {
+            CompilerCacheSetting::Default
+        })
+        .slow_kernel_threshold(Some(args.slow_kernel_threshold).filter(|t| !t.is_zero()))
+        .cancel_flag(cancel.clone());
+    let prepared = builder.prepare().map_err(build_error)?;
+    if let Some(reason) = &prepared.convert_reason {
+        tracing::info!("convert {reason}");
     }
-    for note in &plan.notes {
-        tracing::warn!("{note}");
+    for warning in &prepared.warnings {
+        tracing::warn!("{warning}");
     }
     if args.optim_level == "O0" {
         tracing::warn!(
             "-O O0 covers a minimal bucket set: fine for trying things, not for production serving"
         );
     }
-    let mut output = args.output_path.clone();
-    if output.extension().is_none() {
-        output.set_extension("fxb");
+    let output = fxb::build::output_path(&args.output_path);
+    if args.dry_run {
+        let mut out = Stdout::new();
+        if args.json {
+            out.json(&DryRun {
+                plan: &prepared.plan,
+                fingerprint: &prepared.fingerprint,
+            })?;
+        } else {
+            out.raw(&summary(&args.model, &output, &prepared, &backend.label()))?;
+        }
+        out.finish()?;
+        return Ok(Outcome::Clean);
     }
+
+    // Ctrl-C cancels: running compiles are told to stop, and nothing is left behind. A
+    // second Ctrl-C exits at once (the next build removes what that leaves).
+    let flag = cancel.clone();
+    let _ = ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::Relaxed) {
+            std::process::exit(130);
+        }
+        eprintln!("\ncancelling the build (Ctrl-C again to exit at once)");
+    });
+    let progress = progress_bar();
+    let bar = progress.clone();
+    let builder = builder.on_event(move |event| match event {
+        BuildEvent::Started { jobs } => bar.set_length(*jobs as u64),
+        BuildEvent::Finished { report, .. } => {
+            bar.set_message(format!("{} ({})", report.kernel, report.bucket));
+            bar.inc(1);
+        }
+        BuildEvent::Slow(kernels) => bar.suspend(|| {
+            let list: Vec<String> = kernels
+                .iter()
+                .map(|k| format!("{} ({}) {}s", k.kernel, k.bucket, k.elapsed.as_secs()))
+                .collect();
+            tracing::warn!("still compiling: {}", list.join(", "));
+        }),
+    });
+    let result = builder.build_prepared(&prepared, &output);
+    progress.finish_and_clear();
+    let built = match result {
+        Ok(built) => built,
+        Err(fxb::build::BuildError::KernelsFailed { failures, report }) if args.build_report => {
+            let mut out = Stdout::new();
+            out.raw(&report_table(&report, None))?;
+            out.finish()?;
+            return Err(build_error(fxb::build::BuildError::KernelsFailed {
+                failures,
+                report,
+            }));
+        }
+        Err(e) => return Err(build_error(e)),
+    };
     let mut out = Stdout::new();
     if args.json {
-        out.json(&DryRun {
-            plan: &plan,
-            fingerprint: &print,
+        out.json(&BuiltJson {
+            path: &built.path,
+            size: built.size,
+            entries: built.entries,
+            seconds: built.elapsed.as_secs_f64(),
+            backend: &backend.description.name,
+            kernels: &built.report,
         })?;
-    } else {
-        let fields = fxb::fingerprint::model_fields(&config, &print);
-        out.raw(&summary(
-            &args.model,
-            &output,
-            &architecture,
-            &plan,
-            &fields,
-        ))?;
+    } else if args.build_report {
+        out.raw(&report_table(&built.report, Some(built.elapsed)))?;
     }
     out.finish()?;
+    let cached = built
+        .report
+        .iter()
+        .filter(|r| r.status == fxb::build::JobStatus::Cached)
+        .count();
+    eprintln!(
+        "Artifact Build Completed: {} ({} entries, {}; {} compiled, {cached} from the compiler cache) in {:.1}s",
+        built.path.display(),
+        built.entries,
+        human_size(built.size),
+        built.entries - cached,
+        built.elapsed.as_secs_f64()
+    );
     Ok(Outcome::Clean)
 }
 
-fn summary(
-    model: &str,
-    output: &Path,
-    architecture: &str,
-    plan: &ModelPlan,
-    fields: &serde_json::Map<String, serde_json::Value>,
-) -> String {
+/// A library error with its hint, for the CLI's error report.
+fn build_error(error: fxb::build::BuildError) -> anyhow::Error {
+    match error.hint() {
+        Some(hint) => Hinted::new(format!("{:#}", anyhow::Error::from(error)), hint).into(),
+        None => error.into(),
+    }
+}
+
+fn progress_bar() -> indicatif::ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar =
+        indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} kernels  {msg}",
+    ) {
+        bar.set_style(style);
+    }
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}
+
+fn human_size(bytes: u64) -> String {
+    const MIB: f64 = 1024.0 * 1024.0;
+    if bytes as f64 >= 1024.0 * MIB {
+        format!("{:.1} GiB", bytes as f64 / (1024.0 * MIB))
+    } else {
+        format!("{:.1} MiB", bytes as f64 / MIB)
+    }
+}
+
+/// `--build-report`: one row per kernel × bucket, then the total.
+fn report_table(report: &[KernelReport], total: Option<Duration>) -> String {
+    let rows: Vec<Vec<String>> = report
+        .iter()
+        .map(|r| {
+            vec![
+                r.kernel.clone(),
+                r.bucket.clone(),
+                r.status.label().to_string(),
+                format!("{:.3}s", r.seconds),
+                r.status.message().unwrap_or("").to_string(),
+            ]
+        })
+        .collect();
+    let mut text = table(&["KERNEL", "BUCKET", "STATUS", "TIME", "ERROR"], &rows);
+    let compile_time: f64 = report.iter().map(|r| r.seconds).sum();
+    text.push_str(&format!(
+        "{} kernel(s), {:.3}s compiling{}\n",
+        report.len(),
+        compile_time,
+        total
+            .map(|t| format!(", {:.3}s total", t.as_secs_f64()))
+            .unwrap_or_default()
+    ));
+    text
+}
+
+fn summary(model: &str, output: &Path, prepared: &Prepared, compiler: &str) -> String {
+    let plan = &prepared.plan;
+    let architecture = prepared.architecture.as_str();
+    let fields = &prepared.summary_fields;
     let mut lines = vec![
         String::new(),
         report_rule(),
@@ -226,7 +401,7 @@ fn summary(
                 fxb_plugin_api::ABI_MINOR
             ),
         ),
-        report_item("compiler", "none (dry run)"),
+        report_item("compiler", compiler),
         String::new(),
         report_header("Config"),
         report_item("model", model),

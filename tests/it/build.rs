@@ -145,10 +145,12 @@ fn build_refusals_are_clear() {
         "hub_id",
         ctx.snapshot(&["build", "BAAI/bge-reranker-v2-m3", "out", "--dry-run"])
     );
-    insta::assert_snapshot!(
-        "no_backend",
-        ctx.snapshot(&["build", "./reranker", "out", "--max-model-len", "512"])
-    );
+    // A real build of the encoder: prefill and tokenwise entries only.
+    let built = ctx.run(&["build", "./reranker", "out", "--max-model-len", "512"]);
+    assert_eq!(built.status.code(), Some(0), "{}", stderr(&built));
+    assert!(stderr(&built).starts_with("Artifact Build Completed: out.fxb (13 entries"));
+    let shown = stdout(&ctx.run(&["show", "out.fxb"]));
+    assert!(shown.contains("prefill (4)") && !shown.contains("decode"), "{shown}");
     insta::assert_snapshot!(
         "missing_dir",
         ctx.snapshot(&["build", "./nowhere", "out", "--dry-run"])

@@ -84,6 +84,8 @@ impl TestContext {
             .env_remove("FXB_LOG")
             .env_remove("FXB_PLUGIN_PATH")
             .env_remove("FXB_CACHE_DIR")
+            .env_remove("FXB_BACKEND")
+            .env_remove("FXB_BACKEND_PATH")
             .env_remove("NO_COLOR")
             .stdin(Stdio::null());
         cmd
@@ -132,6 +134,15 @@ pub fn shared_plugin_cache() -> PathBuf {
 /// A wasm plugin the build compiled (embedded or test-only), by crate file name.
 pub fn built_plugin(file: &str) -> PathBuf {
     Path::new(env!("FXB_WASM_DIR")).join(file)
+}
+
+/// A native backend library the build compiled (`host` or `testing`).
+pub fn native_backend(name: &str) -> PathBuf {
+    Path::new(env!("FXB_NATIVE_BACKEND_DIR")).join(format!(
+        "{}fxb_backend_{name}.{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_EXTENSION
+    ))
 }
 
 pub fn stdout(output: &Output) -> String {

@@ -2,7 +2,9 @@
 
 mod common;
 
+mod backends;
 mod build;
+mod compile;
 mod convert;
 mod diff;
 mod families;

@@ -2,7 +2,6 @@
 //! reports (`tw1`, `b1_a256_kv255`, `sampler1`), and the prefill / decode / append split
 //! that `show` prints.
 
-
 use serde::{Deserialize, Serialize};
 
 /// One shape bucket, serialized as the reference's externally tagged enum

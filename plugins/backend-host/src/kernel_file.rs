@@ -109,8 +109,7 @@ pub fn signature(layout: &Layout) -> Signature {
 }
 
 fn placeholder(tensor: &Tensor) -> Value {
-    let shape = ciborium::Value::serialized(&dram_shape(tensor))
-        .unwrap_or_else(|_| Value::Null);
+    let shape = ciborium::Value::serialized(&dram_shape(tensor)).unwrap_or(Value::Null);
     Value::Map(vec![
         (text("shape"), shape),
         (text("element_type"), text(tensor.dtype)),

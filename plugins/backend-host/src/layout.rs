@@ -14,6 +14,7 @@
 //!   rotary table, positions, cache index, caches, norm); quantized models list runtime
 //!   inputs first (ids, positions, caches, cache index) and put every tensor on a broadcast
 //!   chip axis.
+//!
 //! Shapes of buckets the reference builds were not observed for (tokenwise sizes above 1,
 //! batched attention) follow the same rules with the token or batch axis grown.
 
@@ -66,7 +67,11 @@ impl Tensor {
             name: name.to_string(),
             dtype,
             logical: dims.to_vec(),
-            device: dims.iter().enumerate().map(|(i, d)| (i as u32, *d)).collect(),
+            device: dims
+                .iter()
+                .enumerate()
+                .map(|(i, d)| (i as u32, *d))
+                .collect(),
             broadcast: false,
             in_place: false,
             role,
@@ -118,9 +123,10 @@ pub fn layout(kernel: &str, bucket: &BucketKey, dims: &Dims) -> Result<Layout, B
         (attention, BucketKey::Attention { .. }) if attention.ends_with("attention") => {
             let window = match attention {
                 "full_attention" => None,
-                "sliding_window_attention" => Some(dims.sliding_window.ok_or_else(|| {
-                    unsupported("the model has no `sliding_window`")
-                })?),
+                "sliding_window_attention" => Some(
+                    dims.sliding_window
+                        .ok_or_else(|| unsupported("the model has no `sliding_window`"))?,
+                ),
                 _ => return Err(unsupported("unknown attention variant")),
             };
             self::attention(bucket, window, dims)
@@ -130,7 +136,11 @@ pub fn layout(kernel: &str, bucket: &BucketKey, dims: &Dims) -> Result<Layout, B
                 unsupported("not a tokenwise kernel it knows (first_/mid_/last_tokenwise…)")
             })?
         }
-        _ => return Err(unsupported("this kernel is not compiled for that kind of bucket")),
+        _ => {
+            return Err(unsupported(
+                "this kernel is not compiled for that kind of bucket",
+            ));
+        }
     };
     if dims.weights != Weights::Bf16 {
         // Quantized kernels take their runtime inputs first; sort is stable.
@@ -152,7 +162,10 @@ fn tokenwise_kernel(kernel: &str, tokens: u64, dims: &Dims) -> Option<Layout> {
     let mut outputs = Vec::new();
     match name.as_str() {
         "first_tokenwise" => {
-            inputs.push(Tensor::weight("embedding_table", &[dims.vocab, dims.hidden]));
+            inputs.push(Tensor::weight(
+                "embedding_table",
+                &[dims.vocab, dims.hidden],
+            ));
             inputs.push(Tensor::data("input_ids", dtype::I32, &[tokens]));
             if dims.encoder {
                 inputs.push(Tensor::weight(
@@ -240,9 +253,24 @@ fn linear(name: &str, rows: u64, cols: u64, dims: &Dims) -> Vec<Tensor> {
 /// The start of a layer: norm, q/k/v projections, rotary embedding, KV-cache write.
 fn attention_inputs(tokens: u64, dims: &Dims) -> Vec<Tensor> {
     let mut inputs = Vec::new();
-    inputs.extend(linear("attn_q_proj_weight", dims.q_dim(), dims.hidden, dims));
-    inputs.extend(linear("attn_k_proj_weight", dims.kv_dim(), dims.hidden, dims));
-    inputs.extend(linear("attn_v_proj_weight", dims.kv_dim(), dims.hidden, dims));
+    inputs.extend(linear(
+        "attn_q_proj_weight",
+        dims.q_dim(),
+        dims.hidden,
+        dims,
+    ));
+    inputs.extend(linear(
+        "attn_k_proj_weight",
+        dims.kv_dim(),
+        dims.hidden,
+        dims,
+    ));
+    inputs.extend(linear(
+        "attn_v_proj_weight",
+        dims.kv_dim(),
+        dims.hidden,
+        dims,
+    ));
     if dims.qk_norm {
         inputs.push(Tensor::weight("attn_q_norm_weight", &[dims.head_dim]));
         inputs.push(Tensor::weight("attn_k_norm_weight", &[dims.head_dim]));
@@ -288,7 +316,12 @@ fn post_attention_inputs(tokens: u64, moe: bool, dims: &Dims) -> Vec<Tensor> {
         Tensor::data("weighted_v", dtype::BF16, &[tokens, attention_width(dims)]),
         Tensor::data("hidden_states", dtype::BF16, &[tokens, dims.hidden]),
     ];
-    inputs.extend(linear("attn_o_proj_weight", dims.hidden, dims.q_dim(), dims));
+    inputs.extend(linear(
+        "attn_o_proj_weight",
+        dims.hidden,
+        dims.q_dim(),
+        dims,
+    ));
     inputs.push(Tensor::weight("post_attention_norm_weight", &[dims.hidden]));
     match dims.experts.filter(|_| moe) {
         Some(experts) => {
@@ -312,9 +345,24 @@ fn post_attention_inputs(tokens: u64, moe: bool, dims: &Dims) -> Vec<Tensor> {
             }
         }
         None => {
-            inputs.extend(linear("mlp_gate_proj_weight", dims.intermediate, dims.hidden, dims));
-            inputs.extend(linear("mlp_up_proj_weight", dims.intermediate, dims.hidden, dims));
-            inputs.extend(linear("mlp_down_proj_weight", dims.hidden, dims.intermediate, dims));
+            inputs.extend(linear(
+                "mlp_gate_proj_weight",
+                dims.intermediate,
+                dims.hidden,
+                dims,
+            ));
+            inputs.extend(linear(
+                "mlp_up_proj_weight",
+                dims.intermediate,
+                dims.hidden,
+                dims,
+            ));
+            inputs.extend(linear(
+                "mlp_down_proj_weight",
+                dims.hidden,
+                dims.intermediate,
+                dims,
+            ));
         }
     }
     inputs
@@ -370,12 +418,8 @@ fn attention(bucket: &BucketKey, window: Option<u64>, dims: &Dims) -> Layout {
 
 /// The on-chip sampler over `rows` sequences.
 fn sampler(rows: u64, dims: &Dims) -> Layout {
-    let mut logits = Tensor::data(
-        "logits",
-        dtype::BF16,
-        &[SAMPLER_LOGITS_ROWS, dims.vocab],
-    )
-    .broadcast();
+    let mut logits =
+        Tensor::data("logits", dtype::BF16, &[SAMPLER_LOGITS_ROWS, dims.vocab]).broadcast();
     logits.device = vec![(0, SAMPLER_LOGITS_ROWS), (1, dims.padded_vocab())];
     let per_row = |name: &str, dtype| Tensor::data(name, dtype, &[rows]);
     let mut result = Tensor::data("result", dtype::I32, &[rows]);

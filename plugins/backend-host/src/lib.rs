@@ -160,6 +160,25 @@ impl Backend for HostBackend {
                 problems,
             });
         }
+        // Every model runs a first and a last tokenwise kernel and an attention kernel;
+        // the caller adds what this model's plan needs beyond that.
+        let has = |pred: &dyn Fn(&str) -> bool| request.entries.iter().any(|e| pred(&e.kernel));
+        for (kind, present) in [
+            ("first_tokenwise", has(&|k| k == "first_tokenwise")),
+            ("last_tokenwise…", has(&|k| k.starts_with("last_tokenwise"))),
+            ("…_attention", has(&|k| k.ends_with("attention"))),
+        ] {
+            if !present {
+                problems.push(VerifyProblem {
+                    kind: "missing_kernel".into(),
+                    kernel: Some(kind.into()),
+                    bucket: None,
+                    message: format!(
+                        "the bundle has no `{kind}` kernel; no model runs without one"
+                    ),
+                });
+            }
+        }
         for kernel in &request.required_kernels {
             if !request.entries.iter().any(|e| &e.kernel == kernel) {
                 problems.push(VerifyProblem {
@@ -266,11 +285,18 @@ mod tests {
         if let Some(q) = config.get("quantization_config") {
             model.insert("quant_method".into(), q["quant_method"].clone());
         }
-        (config["architectures"][0].as_str().unwrap().to_string(), model)
+        (
+            config["architectures"][0].as_str().unwrap().to_string(),
+            model,
+        )
     }
 
     /// `inspect` blocks for these entries, as the reference prints them.
-    fn render(architecture: &str, model: &serde_json::Map<String, serde_json::Value>, entries: &[(&str, BucketKey)]) -> String {
+    fn render(
+        architecture: &str,
+        model: &serde_json::Map<String, serde_json::Value>,
+        entries: &[(&str, BucketKey)],
+    ) -> String {
         let mut out = String::new();
         for (kernel, bucket) in entries {
             let layout = HostBackend
@@ -318,7 +344,11 @@ mod tests {
     #[test]
     fn qwen3_fp8_first_tokenwise_equals_the_documented_excerpt() {
         let (arch, model) = model("configs/Qwen--Qwen3-8B-FP8.json");
-        let text = render(&arch, &model, &[("first_tokenwise", BucketKey::Tokenwise { input_size: 1 })]);
+        let text = render(
+            &arch,
+            &model,
+            &[("first_tokenwise", BucketKey::Tokenwise { input_size: 1 })],
+        );
         let collapse = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
         let lines: Vec<String> = text.lines().map(collapse).collect();
         let excerpt_inputs = [

@@ -100,9 +100,13 @@ impl Dims {
             (Some(method), format) => {
                 return Err(BackendError::unsupported(format!(
                     "the host backend has no kernel layout for quantization `{method}`{}",
-                    format.map(|f| format!(" (format `{f}`)")).unwrap_or_default()
+                    format
+                        .map(|f| format!(" (format `{f}`)"))
+                        .unwrap_or_default()
                 ))
-                .with_hint("supported: unquantized (bf16), fp8, mxfp4, compressed-tensors fp8 and nvfp4"));
+                .with_hint(
+                    "supported: unquantized (bf16), fp8, mxfp4, compressed-tensors fp8 and nvfp4",
+                ));
             }
         };
         let family = architecture

@@ -131,22 +131,40 @@ fn spin(duration: Duration, cancel: Cancel<'_>) -> Result<(), BackendError> {
     while start.elapsed() < duration {
         cancel.check()?;
         for _ in 0..10_000 {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
         }
         std::hint::black_box(x);
     }
     Ok(())
 }
 
-/// Run `sleep S && cp source output`, polling for cancellation every 20 ms.
-fn run_child(secs: &str, source: &str, output: &str, cancel: Cancel<'_>) -> Result<(), BackendError> {
+/// Run `sleep S && cp source output`, polling for cancellation every 20 ms. The compiler
+/// runs in a process group of its own, so cancelling kills it and everything it started,
+/// and it holds none of fxb's standard streams.
+fn run_child(
+    secs: &str,
+    source: &str,
+    output: &str,
+    cancel: Cancel<'_>,
+) -> Result<(), BackendError> {
+    use std::os::unix::process::CommandExt;
+    use std::process::Stdio;
     let mut child = Command::new("sh")
         .args(["-c", "sleep \"$1\" && cp \"$2\" \"$3\"", "compiler"])
         .args([secs, source, output])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
         .spawn()
         .map_err(|e| BackendError::new(ErrorCode::Io, format!("starting the compiler: {e}")))?;
     loop {
         if cancel.is_cancelled() {
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{}", child.id())])
+                .status();
             let _ = child.kill();
             let _ = child.wait();
             return Err(BackendError::cancelled());

@@ -1,0 +1,167 @@
+//! `fxb backends ls` and `fxb backends verify`: the compiler/runtime backends available,
+//! and whether a bundle would load on a runtime backend.
+
+use std::path::PathBuf;
+
+use super::output::{Stdout, table};
+use super::{Hinted, Outcome};
+
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Backends: `host` (linked into fxb: fxb's reference backend, real \
+kernel signatures but no RNGD code), then shared libraries in FXB_BACKEND_PATH and \
+$XDG_DATA_HOME/fxb/backends. A library that is not a usable backend (wrong ABI version, \
+no entry table) is reported on stderr and makes the command exit 1."
+)]
+pub struct LsArgs {
+    /// Print as JSON
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(serde::Serialize)]
+struct BackendLine {
+    name: String,
+    version: String,
+    revision: String,
+    target_npu: String,
+    roles: Vec<fxb::backend::Role>,
+    manifest_tool: String,
+    source: String,
+    summary: String,
+}
+
+#[derive(serde::Serialize)]
+struct LsOutput {
+    backends: Vec<BackendLine>,
+    problems: Vec<String>,
+}
+
+pub fn ls(args: LsArgs) -> anyhow::Result<Outcome> {
+    let mut output = LsOutput {
+        backends: Vec::new(),
+        problems: Vec::new(),
+    };
+    for found in fxb::backend::available(&fxb::backend::search_dirs()) {
+        match found {
+            Ok(backend) => {
+                let d = backend.description;
+                output.backends.push(BackendLine {
+                    name: d.name,
+                    version: d.version,
+                    revision: d.revision,
+                    target_npu: d.target_npu,
+                    roles: d.roles,
+                    manifest_tool: d.manifest_tool,
+                    source: backend.source.to_string(),
+                    summary: d.summary,
+                });
+            }
+            Err(e) => {
+                tracing::warn!("skipped backend: {e} (hint: {})", e.hint());
+                output.problems.push(e.to_string());
+            }
+        }
+    }
+    let mut out = Stdout::new();
+    if args.json {
+        out.json(&output)?;
+    } else {
+        let rows: Vec<Vec<String>> = output
+            .backends
+            .iter()
+            .map(|b| {
+                let roles: Vec<String> = b
+                    .roles
+                    .iter()
+                    .map(|r| format!("{r:?}").to_lowercase())
+                    .collect();
+                vec![
+                    b.name.clone(),
+                    b.version.clone(),
+                    b.revision.clone(),
+                    b.target_npu.clone(),
+                    roles.join(","),
+                    b.source.clone(),
+                ]
+            })
+            .collect();
+        out.raw(&table(
+            &["NAME", "VERSION", "REVISION", "TARGET", "ROLES", "SOURCE"],
+            &rows,
+        ))?;
+    }
+    out.finish()?;
+    Ok(if output.problems.is_empty() {
+        Outcome::Clean
+    } else {
+        Outcome::Finding
+    })
+}
+
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Asks a runtime backend whether the bundle would load: every \
+kernel a model needs is present, each entry's signature is what the model fields and the \
+tensor-parallel size imply, and the TP is supported. Reads signatures only, never kernel \
+payloads. Exit 0: loadable; 1: problems found; 2: could not verify."
+)]
+pub struct VerifyArgs {
+    /// A bundle (.fxb) or an extracted bundle directory
+    bundle: PathBuf,
+    /// The runtime backend (`host`, a name from `fxb backends ls`, or a library path)
+    #[arg(long, value_name = "NAME|PATH", env = "FXB_BACKEND")]
+    backend: Option<String>,
+    /// Kernels the model needs besides those every model needs (comma-separated)
+    #[arg(long, value_name = "KERNELS", value_delimiter = ',')]
+    require: Vec<String>,
+    /// Print the report as JSON
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn verify(args: VerifyArgs) -> anyhow::Result<Outcome> {
+    let backend = fxb::backend::select(args.backend.as_deref(), &fxb::backend::search_dirs())
+        .map_err(|e| {
+            let hint = e.hint();
+            anyhow::Error::from(Hinted::new(e.to_string(), hint))
+        })?;
+    if !backend.has_role(fxb::backend::Role::Runtime) {
+        return Err(Hinted::new(
+            format!("backend `{}` is not a runtime", backend.description.name),
+            "pick a runtime backend (`fxb backends ls`, ROLES)",
+        )
+        .into());
+    }
+    let report = fxb::backend::verify_bundle(&backend, &args.bundle, args.require.clone())?;
+    let mut out = Stdout::new();
+    if args.json {
+        out.json(&report)?;
+    } else {
+        for problem in &report.problems {
+            let at = match (&problem.kernel, &problem.bucket) {
+                (Some(k), Some(b)) => format!("{k} ({b}): "),
+                (Some(k), None) => format!("{k}: "),
+                _ => String::new(),
+            };
+            out.line(&format!("{}: {at}{}", problem.kind, problem.message))?;
+        }
+        out.line(&format!(
+            "{}: {} entries checked on backend {}, {} problem(s)",
+            if report.loadable {
+                "loadable"
+            } else {
+                "not loadable"
+            },
+            report.checked_entries,
+            backend.label(),
+            report.problems.len()
+        ))?;
+    }
+    out.finish()?;
+    Ok(if report.loadable {
+        Outcome::Clean
+    } else {
+        Outcome::Finding
+    })
+}

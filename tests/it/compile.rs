@@ -1,0 +1,462 @@
+//! `fxb build` for real: the host reference backend (linked and loaded as a library), the
+//! bundle it writes, the compiler cache, and every way a build can fail.
+
+use std::fs;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::common::{TestContext, native_backend, read_reference, stderr, stdout};
+
+/// Llama-3.1-8B-Instruct with the reference's sampler bundle's buckets: tw1, b1_a256_kv255
+/// and sampler1, at TP 8.
+const SAMPLER_BUCKETS: &[&str] = &[
+    "--tokenwise-buckets",
+    "1",
+    "--attention-buckets",
+    "(1,256,1)",
+    "--no-compiler-cache",
+];
+
+fn llama(ctx: &TestContext) -> String {
+    ctx.model_dir("llama", "meta-llama--Llama-3.1-8B-Instruct.json");
+    "./llama".to_string()
+}
+
+fn entries_of(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn the_host_backend_builds_what_the_reference_inspects() {
+    let ctx = TestContext::new();
+    let model = llama(&ctx);
+    let library = native_backend("host");
+    for (output, backend) in [
+        ("linked.fxb", None),
+        ("library.fxb", Some(library.to_string_lossy().into_owned())),
+    ] {
+        let mut args = vec!["build", model.as_str(), output];
+        args.extend(SAMPLER_BUCKETS);
+        if let Some(backend) = &backend {
+            args.extend(["--backend", backend.as_str()]);
+        }
+        let built = ctx.run(&args);
+        assert_eq!(built.status.code(), Some(0), "{}", stderr(&built));
+        assert!(stderr(&built).contains("Artifact Build Completed"));
+        let inspect = ctx.run(&["inspect", output]);
+        assert_eq!(stdout(&inspect), read_reference("inspect-sampler.txt"));
+    }
+    // Deterministic: the same kernels byte for byte, through either path.
+    ctx.run(&["unpack", "linked.fxb", "a"]);
+    ctx.run(&["unpack", "library.fxb", "b"]);
+    let kernels = entries_of(&ctx.path("a/edfs"));
+    assert_eq!(kernels.len(), 5);
+    for kernel in &kernels {
+        assert_eq!(
+            fs::read(ctx.path(&format!("a/edfs/{kernel}"))).expect("a"),
+            fs::read(ctx.path(&format!("b/edfs/{kernel}"))).expect("b"),
+            "{kernel}"
+        );
+    }
+    // Without the sampler: the reference's minimal bundle, signature for signature.
+    let mut args = vec!["build", model.as_str(), "min"];
+    args.extend(SAMPLER_BUCKETS);
+    args.push("--no-enable-sampler");
+    assert_eq!(ctx.run(&args).status.code(), Some(0));
+    assert_eq!(
+        stdout(&ctx.run(&["inspect", "min.fxb"])),
+        read_reference("inspect.txt")
+    );
+    let diff = ctx.run(&[
+        "diff",
+        "min.fxb",
+        &crate::common::reference("bundles/llama-min.fxb").to_string_lossy(),
+        "--no-color",
+    ]);
+    let text = stdout(&diff);
+    assert!(text.contains("Manifest (5 fields differ)"), "{text}");
+    assert!(
+        !text.contains("- model.") && !text.contains("kernels"),
+        "only versions and extras may differ: {text}"
+    );
+}
+
+#[test]
+fn a_built_bundle_is_complete_and_honest() {
+    let ctx = TestContext::new();
+    let model = llama(&ctx);
+    let built = ctx.run(&[
+        "build",
+        &model,
+        "o0",
+        "-O",
+        "O0",
+        "--max-model-len",
+        "1024",
+        "--no-compiler-cache",
+        "--json",
+    ]);
+    assert_eq!(built.status.code(), Some(0), "{}", stderr(&built));
+    assert!(stderr(&built).contains("not for production"));
+    let report: Value = serde_json::from_slice(&built.stdout).expect("json");
+    assert_eq!(report["entries"], 11);
+    assert_eq!(report["kernels"].as_array().map(Vec::len), Some(11));
+    assert!(
+        report["kernels"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .all(|k| k["status"] == "compiled")
+    );
+    // The buckets and kernels of the reference's own -O O0 --max-model-len 1024 build.
+    let show: Value =
+        serde_json::from_slice(&ctx.run(&["show", "o0.fxb", "--json"]).stdout).expect("show");
+    let reference: Value =
+        serde_json::from_str(&read_reference("manifest-llama-O0-len1024-stubbuild.json"))
+            .expect("reference");
+    let ours: Value = serde_json::from_slice(
+        &fs::read(ctx.path("o0.fxb"))
+            .ok()
+            .and_then(|_| {
+                ctx.run(&["unpack", "o0.fxb", "o0"]);
+                fs::read(ctx.path("o0/manifest.json")).ok()
+            })
+            .expect("manifest"),
+    )
+    .expect("manifest json");
+    assert_eq!(ours["kernels"], reference["kernels"]);
+    assert_eq!(ours["model"], reference["model"]);
+    assert_eq!(ours["parallel_config"], reference["parallel_config"]);
+    // Honest about the compiler: never furiosa_compiler from the host backend.
+    assert!(ours["versions"].get("furiosa_compiler").is_none());
+    assert_eq!(
+        ours["versions"]["fxb_host_backend"]["revision"],
+        "host-layout-1"
+    );
+    assert_eq!(ours["extras"]["fxb"]["compiler"], "fxb_host_backend");
+    assert_eq!(ours["extras"]["fxb"]["rule"]["name"], "generic");
+    assert!(show["model"].is_object() || show.is_object());
+    // Every file the manifest names is there, and the bundle has a standard name.
+    let list = ctx.run(&["list", "-l", "o0.fxb"]);
+    assert_eq!(list.status.code(), Some(0), "{}", stdout(&list));
+    let manifest = fxb::bundle::Bundle::open(ctx.path("o0.fxb"))
+        .expect("open")
+        .into_manifest();
+    let name = fxb::bundle::standard_file_name(&manifest).expect("standard name");
+    assert!(
+        name.starts_with("llamaforcausallm-host-layout-1-"),
+        "{name}"
+    );
+    // Nothing but the bundle is left in the output directory.
+    assert!(
+        entries_of(ctx.root()).iter().all(|n| !n.starts_with('.')),
+        "{:?}",
+        entries_of(ctx.root())
+    );
+}
+
+#[test]
+fn a_model_directory_can_hold_its_own_bundle_and_the_compiler_cache_is_used() {
+    let ctx = TestContext::new();
+    let model = llama(&ctx);
+    let args = |out: &str| {
+        vec![
+            "build".to_string(),
+            model.clone(),
+            out.to_string(),
+            "-O".into(),
+            "O0".into(),
+            "--max-model-len".into(),
+            "1024".into(),
+            "--compiler-cache-dir".into(),
+            "ccache".into(),
+            "--json".into(),
+        ]
+    };
+    let statuses = |out: &std::process::Output| -> Vec<String> {
+        let report: Value = serde_json::from_slice(&out.stdout).expect("json");
+        report["kernels"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|k| k["status"].as_str().unwrap_or("").to_string())
+            .collect()
+    };
+    let first = ctx
+        .command()
+        .args(args("./llama/x.fxb"))
+        .output()
+        .expect("run");
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    assert!(statuses(&first).iter().all(|s| s == "compiled"));
+    assert!(ctx.path("llama/x.fxb").is_file());
+    let second = ctx
+        .command()
+        .args(args("./llama/y.fxb"))
+        .output()
+        .expect("run");
+    assert!(statuses(&second).iter().all(|s| s == "cached"));
+    ctx.run(&["unpack", "llama/x.fxb", "x"]);
+    ctx.run(&["unpack", "llama/y.fxb", "y"]);
+    for kernel in entries_of(&ctx.path("x/edfs")) {
+        assert_eq!(
+            fs::read(ctx.path(&format!("x/edfs/{kernel}"))).expect("x"),
+            fs::read(ctx.path(&format!("y/edfs/{kernel}"))).expect("y")
+        );
+    }
+}
+
+fn testing_build(ctx: &TestContext, env: &[(&str, &str)], extra: &[&str]) -> std::process::Output {
+    let model = llama(ctx);
+    let backend = native_backend("testing");
+    let mut cmd = ctx.command();
+    cmd.args([
+        "build",
+        &model,
+        "out",
+        "-O",
+        "O0",
+        "--max-model-len",
+        "1024",
+    ])
+    .args(["--no-compiler-cache", "--backend"])
+    .arg(&backend)
+    .args(extra);
+    for (key, value) in env {
+        cmd.env(key, value);
+    }
+    cmd.output().expect("fxb runs")
+}
+
+fn assert_nothing_written(ctx: &TestContext) {
+    let left: Vec<String> = entries_of(ctx.root())
+        .into_iter()
+        .filter(|n| n != "home" && n != "llama")
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+#[test]
+fn a_failing_kernel_names_kernel_and_bucket_and_writes_nothing() {
+    let ctx = TestContext::new();
+    let failed = testing_build(
+        &ctx,
+        &[("FXB_TESTING_FAIL_ON", "mid_tokenwise:tw1024")],
+        &[],
+    );
+    assert_eq!(failed.status.code(), Some(2));
+    let err = stderr(&failed);
+    assert!(
+        err.contains("compiling mid_tokenwise (tw1024) failed: testing backend: asked to fail"),
+        "{err}"
+    );
+    assert!(err.contains("hint: --no-fast-fail"), "{err}");
+    assert_nothing_written(&ctx);
+
+    let panicked = testing_build(
+        &ctx,
+        &[("FXB_TESTING_PANIC_ON", "full_attention:b1_a1024_kv0")],
+        &[],
+    );
+    assert_eq!(panicked.status.code(), Some(2));
+    assert!(
+        stderr(&panicked).contains("full_attention (b1_a1024_kv0) failed: the backend panicked"),
+        "{}",
+        stderr(&panicked)
+    );
+    assert_nothing_written(&ctx);
+
+    // --no-fast-fail builds the rest and reports every failure.
+    let all = testing_build(
+        &ctx,
+        &[(
+            "FXB_TESTING_FAIL_ON",
+            "first_tokenwise:tw1,random_sample:sampler1024",
+        )],
+        &["--no-fast-fail", "--build-report"],
+    );
+    assert_eq!(all.status.code(), Some(2));
+    let err = stderr(&all);
+    assert!(err.contains("2 kernels failed to compile"), "{err}");
+    let table = stdout(&all);
+    assert_eq!(table.matches("compiled").count(), 9, "{table}");
+    assert_eq!(table.matches("failed").count(), 2, "{table}");
+    assert_nothing_written(&ctx);
+
+    let ok = testing_build(&ctx, &[], &[]);
+    assert_eq!(ok.status.code(), Some(0), "{}", stderr(&ok));
+    assert!(ctx.path("out.fxb").is_file());
+}
+
+#[test]
+fn backends_that_cannot_be_used_are_refused_clearly() {
+    let ctx = TestContext::new();
+    let wrong_abi = testing_build(&ctx, &[("FXB_TESTING_BACKEND_ABI", "99")], &[]);
+    assert_eq!(wrong_abi.status.code(), Some(2));
+    let err = stderr(&wrong_abi);
+    assert!(
+        err.contains("speaks backend ABI version 99, this fxb speaks version 1"),
+        "{err}"
+    );
+    let model = llama(&ctx);
+    let unknown = ctx.run(&["build", &model, "out", "--backend", "vendor"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(stderr(&unknown).contains("no backend named `vendor`"));
+    assert!(stderr(&unknown).contains("hint: available: host"));
+    let not_a_library = ctx.run(&["build", &model, "out", "--backend", "./llama/config.json"]);
+    assert_eq!(not_a_library.status.code(), Some(2));
+    assert!(stderr(&not_a_library).contains("cannot load backend"));
+    let vendor_only = ctx.run(&["build", &model, "out", "--dump-tc", "tc"]);
+    assert_eq!(vendor_only.status.code(), Some(2));
+    assert!(stderr(&vendor_only).contains("--dump-tc needs the vendor compiler"));
+    assert_nothing_written(&ctx);
+}
+
+#[test]
+fn bad_inputs_are_clear_errors() {
+    let ctx = TestContext::new();
+    fs::create_dir_all(ctx.path("empty")).expect("dir");
+    let no_config = ctx.run(&["build", "./empty", "out"]);
+    assert_eq!(no_config.status.code(), Some(2));
+    assert!(
+        stderr(&no_config).contains("config.json"),
+        "{}",
+        stderr(&no_config)
+    );
+    let model = llama(&ctx);
+    let no_dir = ctx.run(&[
+        "build",
+        &model,
+        "missing/dir/out.fxb",
+        "--no-compiler-cache",
+    ]);
+    assert_eq!(no_dir.status.code(), Some(2));
+    assert!(
+        stderr(&no_dir).contains("cannot write the bundle"),
+        "{}",
+        stderr(&no_dir)
+    );
+    fs::write(ctx.path("file"), "x").expect("file");
+    let under_file = ctx.run(&["build", &model, "file/out.fxb", "--no-compiler-cache"]);
+    assert_eq!(under_file.status.code(), Some(2));
+    let hub = ctx.run(&["build", "meta-llama/Llama-3.1-8B", "out"]);
+    assert_eq!(hub.status.code(), Some(2));
+    assert!(stderr(&hub).contains("not supported yet"));
+}
+
+fn sigint(pid: u32) {
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+}
+
+#[test]
+fn ctrl_c_cancels_a_subprocess_compile_within_a_second_and_a_kill_leaves_nothing_after_the_next_run()
+ {
+    let ctx = TestContext::new();
+    let model = llama(&ctx);
+    let backend = native_backend("testing");
+    let spawn = || {
+        ctx.command()
+            .args([
+                "build",
+                &model,
+                "out",
+                "-O",
+                "O0",
+                "--max-model-len",
+                "1024",
+            ])
+            .args(["--no-compiler-cache", "--concurrency", "2", "--backend"])
+            .arg(&backend)
+            .env("FXB_TESTING_SUBPROCESS_SECS", "60")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn")
+    };
+    let wait_for_staging = || {
+        let start = Instant::now();
+        while !entries_of(ctx.root())
+            .iter()
+            .any(|n| n.starts_with(".fxb-build-"))
+        {
+            assert!(start.elapsed() < Duration::from_secs(30), "no staging dir");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // Let the compiler processes start.
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    let child = spawn();
+    wait_for_staging();
+    let cancelled_at = Instant::now();
+    sigint(child.id());
+    let output = child.wait_with_output().expect("wait");
+    let took = cancelled_at.elapsed();
+    assert!(took < Duration::from_secs(3), "cancelling took {took:?}");
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("cancelled"), "{}", stderr(&output));
+    assert_nothing_written(&ctx);
+
+    // SIGKILL: the staging dir stays behind, and the next build removes it.
+    let mut child = spawn();
+    wait_for_staging();
+    child.kill().expect("kill");
+    child.wait().expect("wait");
+    assert!(
+        entries_of(ctx.root())
+            .iter()
+            .any(|n| n.starts_with(".fxb-build-"))
+    );
+    let next = ctx.run(&[
+        "build",
+        &model,
+        "out",
+        "-O",
+        "O0",
+        "--max-model-len",
+        "1024",
+        "--no-compiler-cache",
+    ]);
+    assert_eq!(next.status.code(), Some(0), "{}", stderr(&next));
+    let left: Vec<String> = entries_of(ctx.root())
+        .into_iter()
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn slow_kernels_are_reported_longest_first() {
+    let ctx = TestContext::new();
+    let output = testing_build(
+        &ctx,
+        &[("FXB_TESTING_SUBPROCESS_SECS", "2")],
+        &[
+            "--tokenwise-buckets",
+            "1",
+            "--attention-buckets",
+            "(1,256,1)",
+            "--no-enable-sampler",
+            "--concurrency",
+            "4",
+            "--slow-kernel-threshold",
+            "1s",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let err = stderr(&output);
+    assert!(err.contains("warning: still compiling: "), "{err}");
+    assert!(
+        err.contains("(tw1) 1s") || err.contains("(tw1) 2s"),
+        "{err}"
+    );
+}
