@@ -150,7 +150,10 @@ fn build_refusals_are_clear() {
     assert_eq!(built.status.code(), Some(0), "{}", stderr(&built));
     assert!(stderr(&built).starts_with("Artifact Build Completed: out.fxb (13 entries"));
     let shown = stdout(&ctx.run(&["show", "out.fxb"]));
-    assert!(shown.contains("prefill (4)") && !shown.contains("decode"), "{shown}");
+    assert!(
+        shown.contains("prefill (4)") && !shown.contains("decode"),
+        "{shown}"
+    );
     insta::assert_snapshot!(
         "missing_dir",
         ctx.snapshot(&["build", "./nowhere", "out", "--dry-run"])
