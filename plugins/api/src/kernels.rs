@@ -135,6 +135,33 @@ impl KernelList {
     }
 }
 
+/// A family's kernel list for a config and a head; an error when the config is not one
+/// the family can compile.
+pub type FamilyKernels = fn(&serde_json::Value, Head) -> Result<KernelList, crate::v1::PluginError>;
+
+/// The `fingerprint` operation of a family plugin: the config must be one the family can
+/// plan (checked with a generative head), then the rule's standard fingerprint.
+pub fn family_fingerprint(
+    request: crate::v1::FingerprintRequest,
+    kernels: FamilyKernels,
+) -> Result<crate::v1::FingerprintResponse, crate::v1::PluginError> {
+    kernels(&request.config, Head::Generate)?;
+    crate::fingerprint::standard(request)
+}
+
+/// The `plan` operation of a family plugin: the head from the architecture after
+/// `--convert`, the family's kernels for it, the shared planner.
+pub fn family_plan(
+    request: crate::v1::PlanRequest,
+    kernels: FamilyKernels,
+) -> Result<crate::v1::PlanResponse, crate::v1::PluginError> {
+    let head = Head::of(&crate::config::architecture(
+        request.architecture.as_deref(),
+        &request.config,
+    )?);
+    crate::plan::with_kernels(&request, &kernels(&request.config, head)?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,7 +6,7 @@
 //! attention bucket compiled twice, as for gpt-oss) and only `full_attention` otherwise.
 //! Its rope scaling is llama3's and is checked like Llama's.
 
-use fxb_plugin_api::config::{Section, architecture};
+use fxb_plugin_api::config::Section;
 use fxb_plugin_api::kernels::{Head, KernelList};
 use fxb_plugin_api::layers::{LayerAttention, Mlp, check_window, layer_types};
 use fxb_plugin_api::v1::{
@@ -91,16 +91,11 @@ fn kernels(config: &Value, head: Head) -> Result<KernelList, PluginError> {
 }
 
 pub fn fingerprint(request: FingerprintRequest) -> Result<FingerprintResponse, PluginError> {
-    kernels(&request.config, Head::Generate)?;
-    fxb_plugin_api::fingerprint::standard(request)
+    fxb_plugin_api::kernels::family_fingerprint(request, kernels)
 }
 
 pub fn plan(request: PlanRequest) -> Result<PlanResponse, PluginError> {
-    let head = Head::of(&architecture(
-        request.architecture.as_deref(),
-        &request.config,
-    )?);
-    fxb_plugin_api::plan::with_kernels(&request, &kernels(&request.config, head)?)
+    fxb_plugin_api::kernels::family_plan(request, kernels)
 }
 
 pub fn convert(request: ConvertRequest) -> Result<ConvertResponse, PluginError> {

@@ -6,7 +6,7 @@
 //! list has the expert kernels (`mid_tokenwise_moe`, `last_tokenwise_moe_with_lm_head`)
 //! and, when some layers stay dense, the dense `mid_tokenwise` too.
 
-use fxb_plugin_api::config::{Section, architecture};
+use fxb_plugin_api::config::Section;
 use fxb_plugin_api::kernels::{Head, KernelList};
 use fxb_plugin_api::layers::{Mlp, check_window, qwen_windows};
 use fxb_plugin_api::v1::{
@@ -86,16 +86,11 @@ fn kernels(config: &Value, head: Head) -> Result<KernelList, PluginError> {
 }
 
 pub fn fingerprint(request: FingerprintRequest) -> Result<FingerprintResponse, PluginError> {
-    kernels(&request.config, Head::Generate)?;
-    fxb_plugin_api::fingerprint::standard(request)
+    fxb_plugin_api::kernels::family_fingerprint(request, kernels)
 }
 
 pub fn plan(request: PlanRequest) -> Result<PlanResponse, PluginError> {
-    let head = Head::of(&architecture(
-        request.architecture.as_deref(),
-        &request.config,
-    )?);
-    fxb_plugin_api::plan::with_kernels(&request, &kernels(&request.config, head)?)
+    fxb_plugin_api::kernels::family_plan(request, kernels)
 }
 
 pub fn convert(request: ConvertRequest) -> Result<ConvertResponse, PluginError> {
