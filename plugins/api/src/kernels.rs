@@ -66,6 +66,11 @@ impl KernelList {
         }
     }
 
+    /// Dense MLPs, and each layer's attention kind (the sliding-window families).
+    pub fn dense_with_attention(head: Head, attention: &[LayerAttention]) -> Self {
+        Self::from_layers(head, &vec![Mlp::Dense; attention.len()], attention)
+    }
+
     /// From the MLP and attention kind of every layer. Kinds are listed in a fixed order
     /// (dense before MoE, sliding-window before full, as the reference's gpt-oss bundle
     /// lists them), whatever the order of the layers.

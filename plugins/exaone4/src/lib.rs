@@ -8,17 +8,14 @@
 
 use fxb_plugin_api::config::Section;
 use fxb_plugin_api::kernels::{Head, KernelList};
-use fxb_plugin_api::layers::{LayerAttention, Mlp, check_window, layer_types};
-use fxb_plugin_api::v1::{
-    ConvertRequest, ConvertResponse, FingerprintRequest, FingerprintResponse, PlanRequest,
-    PlanResponse, PluginError,
-};
+use fxb_plugin_api::layers::{LayerAttention, check_window, layer_types};
+use fxb_plugin_api::v1::PluginError;
 use serde_json::Value;
 
-fxb_plugin_api::plugin! {
+fxb_plugin_api::family_plugin! {
     name: "exaone4",
     architectures: ["Exaone4ForCausalLM", "Exaone4Model", "Exaone4ForSequenceClassification"],
-    operations: { fingerprint => fingerprint, plan => plan, convert => convert },
+    kernels: kernels,
 }
 
 /// Each layer's attention: `layer_types` when the config lists it, else the
@@ -83,23 +80,7 @@ fn kernels(config: &Value, head: Head) -> Result<KernelList, PluginError> {
     section.head_dim()?;
     let attention = attention_layers(&section)?;
     check_window(&section, &attention)?;
-    Ok(KernelList::from_layers(
-        head,
-        &vec![Mlp::Dense; attention.len()],
-        &attention,
-    ))
-}
-
-pub fn fingerprint(request: FingerprintRequest) -> Result<FingerprintResponse, PluginError> {
-    fxb_plugin_api::kernels::family_fingerprint(request, kernels)
-}
-
-pub fn plan(request: PlanRequest) -> Result<PlanResponse, PluginError> {
-    fxb_plugin_api::kernels::family_plan(request, kernels)
-}
-
-pub fn convert(request: ConvertRequest) -> Result<ConvertResponse, PluginError> {
-    fxb_plugin_api::convert::standard(&request)
+    Ok(KernelList::dense_with_attention(head, &attention))
 }
 
 #[cfg(test)]

@@ -8,16 +8,13 @@
 use fxb_plugin_api::config::Section;
 use fxb_plugin_api::kernels::{Head, KernelList};
 use fxb_plugin_api::layers::LayerAttention;
-use fxb_plugin_api::v1::{
-    ConvertRequest, ConvertResponse, FingerprintRequest, FingerprintResponse, PlanRequest,
-    PlanResponse, PluginError,
-};
+use fxb_plugin_api::v1::PluginError;
 use serde_json::Value;
 
-fxb_plugin_api::plugin! {
+fxb_plugin_api::family_plugin! {
     name: "mistral",
     architectures: ["MistralForCausalLM", "MistralModel", "MistralForSequenceClassification"],
-    operations: { fingerprint => fingerprint, plan => plan, convert => convert },
+    kernels: kernels,
 }
 
 /// The kernels of a Mistral config with the given head.
@@ -32,18 +29,6 @@ fn kernels(config: &Value, head: Head) -> Result<KernelList, PluginError> {
     let mut list = KernelList::dense(head);
     list.attention = vec![attention];
     Ok(list)
-}
-
-pub fn fingerprint(request: FingerprintRequest) -> Result<FingerprintResponse, PluginError> {
-    fxb_plugin_api::kernels::family_fingerprint(request, kernels)
-}
-
-pub fn plan(request: PlanRequest) -> Result<PlanResponse, PluginError> {
-    fxb_plugin_api::kernels::family_plan(request, kernels)
-}
-
-pub fn convert(request: ConvertRequest) -> Result<ConvertResponse, PluginError> {
-    fxb_plugin_api::convert::standard(&request)
 }
 
 #[cfg(test)]

@@ -10,17 +10,14 @@
 
 use fxb_plugin_api::config::Section;
 use fxb_plugin_api::kernels::{Head, KernelList};
-use fxb_plugin_api::layers::{Mlp, check_window, qwen_windows};
-use fxb_plugin_api::v1::{
-    ConvertRequest, ConvertResponse, FingerprintRequest, FingerprintResponse, PlanRequest,
-    PlanResponse, PluginError,
-};
+use fxb_plugin_api::layers::{check_window, qwen_windows};
+use fxb_plugin_api::v1::PluginError;
 use serde_json::Value;
 
-fxb_plugin_api::plugin! {
+fxb_plugin_api::family_plugin! {
     name: "qwen3",
     architectures: ["Qwen3ForCausalLM", "Qwen3Model", "Qwen3ForSequenceClassification"],
-    operations: { fingerprint => fingerprint, plan => plan, convert => convert },
+    kernels: kernels,
 }
 
 /// The kernels of a Qwen3 config with the given head.
@@ -29,23 +26,7 @@ fn kernels(config: &Value, head: Head) -> Result<KernelList, PluginError> {
     section.stated_head_dim()?;
     let attention = qwen_windows(&section)?;
     check_window(&section, &attention)?;
-    Ok(KernelList::from_layers(
-        head,
-        &vec![Mlp::Dense; attention.len()],
-        &attention,
-    ))
-}
-
-pub fn fingerprint(request: FingerprintRequest) -> Result<FingerprintResponse, PluginError> {
-    fxb_plugin_api::kernels::family_fingerprint(request, kernels)
-}
-
-pub fn plan(request: PlanRequest) -> Result<PlanResponse, PluginError> {
-    fxb_plugin_api::kernels::family_plan(request, kernels)
-}
-
-pub fn convert(request: ConvertRequest) -> Result<ConvertResponse, PluginError> {
-    fxb_plugin_api::convert::standard(&request)
+    Ok(KernelList::dense_with_attention(head, &attention))
 }
 
 #[cfg(test)]

@@ -9,16 +9,13 @@
 use fxb_plugin_api::config::Section;
 use fxb_plugin_api::kernels::{Head, KernelList};
 use fxb_plugin_api::layers::{Mlp, check_window, qwen_windows};
-use fxb_plugin_api::v1::{
-    ConvertRequest, ConvertResponse, FingerprintRequest, FingerprintResponse, PlanRequest,
-    PlanResponse, PluginError,
-};
+use fxb_plugin_api::v1::PluginError;
 use serde_json::Value;
 
-fxb_plugin_api::plugin! {
+fxb_plugin_api::family_plugin! {
     name: "qwen3_moe",
     architectures: ["Qwen3MoeForCausalLM", "Qwen3MoeModel", "Qwen3MoeForSequenceClassification"],
-    operations: { fingerprint => fingerprint, plan => plan, convert => convert },
+    kernels: kernels,
 }
 
 /// The MLP of every layer, as transformers' `Qwen3MoeDecoderLayer` chooses it: sparse
@@ -83,18 +80,6 @@ fn kernels(config: &Value, head: Head) -> Result<KernelList, PluginError> {
     let attention = qwen_windows(&section)?;
     check_window(&section, &attention)?;
     Ok(KernelList::from_layers(head, &mlp, &attention))
-}
-
-pub fn fingerprint(request: FingerprintRequest) -> Result<FingerprintResponse, PluginError> {
-    fxb_plugin_api::kernels::family_fingerprint(request, kernels)
-}
-
-pub fn plan(request: PlanRequest) -> Result<PlanResponse, PluginError> {
-    fxb_plugin_api::kernels::family_plan(request, kernels)
-}
-
-pub fn convert(request: ConvertRequest) -> Result<ConvertResponse, PluginError> {
-    fxb_plugin_api::convert::standard(&request)
 }
 
 #[cfg(test)]
