@@ -2,6 +2,7 @@
 //! bundle it writes, the compiler cache, and every way a build can fail.
 
 use std::fs;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -212,9 +213,10 @@ fn a_model_directory_can_hold_its_own_bundle_and_the_compiler_cache_is_used() {
     }
 }
 
-fn testing_build(ctx: &TestContext, env: &[(&str, &str)], extra: &[&str]) -> std::process::Output {
+/// `fxb build ./llama out -O O0 --max-model-len 1024` on the testing backend, with its
+/// behaviour set by `env`.
+fn testing_command(ctx: &TestContext, env: &[(&str, &str)], extra: &[&str]) -> Command {
     let model = llama(ctx);
-    let backend = native_backend("testing");
     let mut cmd = ctx.command();
     cmd.args([
         "build",
@@ -226,20 +228,29 @@ fn testing_build(ctx: &TestContext, env: &[(&str, &str)], extra: &[&str]) -> std
         "1024",
     ])
     .args(["--no-compiler-cache", "--backend"])
-    .arg(&backend)
+    .arg(native_backend("testing"))
     .args(extra);
     for (key, value) in env {
         cmd.env(key, value);
     }
-    cmd.output().expect("fxb runs")
+    cmd
+}
+
+fn testing_build(ctx: &TestContext, env: &[(&str, &str)], extra: &[&str]) -> std::process::Output {
+    testing_command(ctx, env, extra).output().expect("fxb runs")
+}
+
+/// Assert the test's directory holds nothing but `expected` (and the home and model dirs).
+fn assert_only(ctx: &TestContext, expected: &[&str]) {
+    let left: Vec<String> = entries_of(ctx.root())
+        .into_iter()
+        .filter(|n| n != "home" && n != "llama" && !expected.contains(&n.as_str()))
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
 }
 
 fn assert_nothing_written(ctx: &TestContext) {
-    let left: Vec<String> = entries_of(ctx.root())
-        .into_iter()
-        .filter(|n| n != "home" && n != "llama")
-        .collect();
-    assert!(left.is_empty(), "left behind: {left:?}");
+    assert_only(ctx, &[]);
 }
 
 #[test]
@@ -363,25 +374,16 @@ fn ctrl_c_cancels_a_subprocess_compile_within_a_second_and_a_kill_leaves_nothing
  {
     let ctx = TestContext::new();
     let model = llama(&ctx);
-    let backend = native_backend("testing");
     let spawn = || {
-        ctx.command()
-            .args([
-                "build",
-                &model,
-                "out",
-                "-O",
-                "O0",
-                "--max-model-len",
-                "1024",
-            ])
-            .args(["--no-compiler-cache", "--concurrency", "2", "--backend"])
-            .arg(&backend)
-            .env("FXB_TESTING_SUBPROCESS_SECS", "60")
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("spawn")
+        testing_command(
+            &ctx,
+            &[("FXB_TESTING_SUBPROCESS_SECS", "60")],
+            &["--concurrency", "2"],
+        )
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn")
     };
     let wait_for_staging = || {
         let start = Instant::now();
@@ -427,11 +429,7 @@ fn ctrl_c_cancels_a_subprocess_compile_within_a_second_and_a_kill_leaves_nothing
         "--no-compiler-cache",
     ]);
     assert_eq!(next.status.code(), Some(0), "{}", stderr(&next));
-    let left: Vec<String> = entries_of(ctx.root())
-        .into_iter()
-        .filter(|n| n.starts_with('.'))
-        .collect();
-    assert!(left.is_empty(), "{left:?}");
+    assert_only(&ctx, &["out.fxb"]);
 }
 
 #[test]
