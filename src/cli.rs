@@ -3,6 +3,7 @@
 
 mod backends;
 mod build;
+mod cache;
 mod diff;
 mod fingerprint;
 mod inspect;
@@ -74,6 +75,23 @@ enum Command {
     /// List compiler/runtime backends and verify bundles on a runtime backend
     #[command(subcommand)]
     Backends(BackendsCommand),
+    /// Copy bundles into the local cache under their standard names
+    Add(cache::AddArgs),
+    /// List, remove, prune and verify cached bundles
+    #[command(subcommand)]
+    Cache(CacheCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum CacheCommand {
+    /// List cached bundles (from the index)
+    Ls(cache::LsArgs),
+    /// Remove cached bundles by repo id or file name
+    Rm(cache::RmArgs),
+    /// Remove stale bundles (compiler revision) or old ones (--older-than)
+    Prune(cache::PruneArgs),
+    /// Re-hash every cached bundle; report corrupt and missing ones
+    Verify(cache::VerifyArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -213,6 +231,11 @@ pub fn main() -> ExitCode {
         Command::Rules(RulesCommand::Check(args)) => rules_check::run(args),
         Command::Backends(BackendsCommand::Ls(args)) => backends::ls(args),
         Command::Backends(BackendsCommand::Verify(args)) => backends::verify(args),
+        Command::Add(args) => cache::add(args, &cli.globals),
+        Command::Cache(CacheCommand::Ls(args)) => cache::ls(args, &cli.globals),
+        Command::Cache(CacheCommand::Rm(args)) => cache::rm(args, &cli.globals),
+        Command::Cache(CacheCommand::Prune(args)) => cache::prune(args, &cli.globals),
+        Command::Cache(CacheCommand::Verify(args)) => cache::verify(args, &cli.globals),
     };
     match result {
         Ok(Outcome::Clean) => ExitCode::SUCCESS,

@@ -4,6 +4,7 @@ mod common;
 
 mod backends;
 mod build;
+mod cache;
 mod compile;
 mod convert;
 mod diff;

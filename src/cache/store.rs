@@ -1,0 +1,711 @@
+//! The cache's operations: reconcile, list, add, remove, verify.
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use super::index::{self, FileEntry, INDEX_FILE, Index};
+use super::sidecar::{SIDECAR_FILE, Sidecar, SidecarEntry, stamp};
+use crate::bundle::{Bundle, BundleError, Manifest, NameError, standard_file_name};
+
+pub const LOCK_FILE: &str = "index.json.lock";
+const LOCAL_REPO: &str = "local";
+/// Copy buffer: large enough for few syscalls, small enough not to matter.
+const COPY_BUFFER: usize = 4 << 20;
+
+/// Why a cache operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CacheError {
+    #[error("cannot {action} `{}`: {source}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`{}` is a directory; `add` takes .fxb files", .0.display())]
+    Directory(PathBuf),
+    #[error("`{}` has no manifest uuid to file it under", .0.display())]
+    NoUuid(PathBuf),
+    #[error("`{}` has uuid {uuid:?}, which cannot be a directory name", path.display())]
+    BadUuid { path: PathBuf, uuid: String },
+    #[error("`{}` has no standard file name: {source}", path.display())]
+    Name {
+        path: PathBuf,
+        #[source]
+        source: NameError,
+    },
+    #[error(transparent)]
+    Bundle(#[from] BundleError),
+}
+
+impl CacheError {
+    fn io(action: &'static str, path: &Path, source: std::io::Error) -> Self {
+        CacheError::Io {
+            action,
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            CacheError::Directory(_) => {
+                Some("pack an extracted bundle first: `fxb pack DIR out.fxb`".into())
+            }
+            CacheError::Bundle(e) => e.hint(),
+            CacheError::Io { .. } => {
+                Some("check the cache directory's permissions and free space (--cache-dir to use another)".into())
+            }
+            _ => None,
+        }
+    }
+}
+
+/// A cache directory.
+#[derive(Debug, Clone)]
+pub struct Cache {
+    /// As given: `cache ls -q` prints paths under it verbatim.
+    dir: PathBuf,
+}
+
+/// A cached bundle, as `cache ls` shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CachedFile {
+    pub repo_id: String,
+    pub entry: FileEntry,
+    /// `<cache dir as given>/<rel_path>`.
+    pub path: PathBuf,
+    /// A snapshot symlink whose blob is gone.
+    pub missing: bool,
+}
+
+/// What `add` did with one bundle.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Added {
+    pub source: PathBuf,
+    pub repo_id: String,
+    pub filename: String,
+    pub path: PathBuf,
+    pub sha256: String,
+}
+
+/// What a removal freed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Removal {
+    pub files: usize,
+    pub bytes: u64,
+}
+
+/// `cache verify`'s finding for one entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VerifyStatus {
+    /// The content hash equals the one recorded when fxb added it.
+    Ok,
+    /// No hash was recorded (added by the reference): the archive and its manifest read,
+    /// and its size is the index's; the hash is recorded now.
+    Readable,
+    Missing,
+    Corrupt,
+}
+
+#[derive(Debug, Clone)]
+pub struct Verified {
+    pub file: CachedFile,
+    pub status: VerifyStatus,
+    pub detail: Option<String>,
+}
+
+/// The exclusive lock on `index.json.lock`, held until dropped (the reference's lock:
+/// `flock(LOCK_EX)` on that file, which is never deleted).
+struct Locked {
+    _file: File,
+}
+
+/// The reconciled index, and whether it differs from the file.
+struct State {
+    index: Index,
+    write: bool,
+}
+
+impl Cache {
+    /// The cache at `dir`, created (with its lock file) if needed.
+    pub fn open(dir: impl Into<PathBuf>) -> Result<Cache, CacheError> {
+        let dir = dir.into();
+        std::fs::create_dir_all(&dir).map_err(|e| CacheError::io("create", &dir, e))?;
+        let lock = dir.join(LOCK_FILE);
+        File::options()
+            .create(true)
+            .append(true)
+            .open(&lock)
+            .map_err(|e| CacheError::io("create", &lock, e))?;
+        Ok(Cache { dir })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn lock(&self) -> Result<Locked, CacheError> {
+        let path = self.dir.join(LOCK_FILE);
+        let file = File::options()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| CacheError::io("open", &path, e))?;
+        file.lock().map_err(|e| CacheError::io("lock", &path, e))?;
+        Ok(Locked { _file: file })
+    }
+
+    /// Read `index.json` and reconcile it with the disk (FORMAT.md §4.4).
+    fn state(&self, _lock: &Locked) -> Result<State, CacheError> {
+        let path = self.dir.join(INDEX_FILE);
+        let (mut index, mut write) = match std::fs::read(&path) {
+            Ok(bytes) => match index::parse(&bytes) {
+                Ok(index) => (index, false),
+                Err(e) => {
+                    let kept = self.set_aside(&path)?;
+                    tracing::warn!(
+                        "`{}` does not parse ({e}); moved it to `{}` and rebuilt the index from the bundles on disk",
+                        path.display(),
+                        kept.display()
+                    );
+                    // As the reference: answer from the scan now, write on the next change.
+                    let mut index = Index::default();
+                    self.scan(&mut index);
+                    return Ok(State {
+                        index,
+                        write: false,
+                    });
+                }
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (Index::default(), false),
+            Err(e) => return Err(CacheError::io("read", &path, e)),
+        };
+        for (repo_id, repo) in index.repos.iter_mut() {
+            repo.files.retain(|f| {
+                let named_right = f.rel_path.rsplit('/').next() == Some(f.filename.as_str());
+                let present = std::fs::symlink_metadata(self.dir.join(&f.rel_path)).is_ok();
+                let keep = named_right && present && safe_rel_path(&f.rel_path);
+                if !keep {
+                    tracing::warn!(
+                        "dropped {repo_id}/{} from the cache index: {}",
+                        f.filename,
+                        if present {
+                            "its entry does not match its path"
+                        } else {
+                            "its file is gone"
+                        }
+                    );
+                    write = true;
+                }
+                keep
+            });
+        }
+        let before = index.repos.len();
+        index.repos.retain(|_, repo| !repo.files.is_empty());
+        write |= index.repos.len() != before;
+        write |= self.scan(&mut index);
+        Ok(State { index, write })
+    }
+
+    /// `index.json.corrupt-N`, the first free N.
+    fn set_aside(&self, path: &Path) -> Result<PathBuf, CacheError> {
+        let mut n = 0;
+        loop {
+            let target = self.dir.join(format!("{INDEX_FILE}.corrupt-{n}"));
+            if std::fs::symlink_metadata(&target).is_err() {
+                std::fs::rename(path, &target)
+                    .map_err(|e| CacheError::io("move aside", path, e))?;
+                return Ok(target);
+            }
+            n += 1;
+        }
+    }
+
+    /// Index every `models--*/snapshots/<rev>/*.fxb` the index lacks. Returns whether it
+    /// added any. An unreadable bundle is left out with a warning.
+    fn scan(&self, index: &mut Index) -> bool {
+        let known: std::collections::HashSet<String> =
+            index.files().map(|(_, f)| f.rel_path.clone()).collect();
+        let mut found = Vec::new();
+        for repo_dir in read_dir_sorted(&self.dir) {
+            let Some(repo_name) =
+                file_name(&repo_dir).and_then(|n| n.strip_prefix("models--").map(String::from))
+            else {
+                continue;
+            };
+            let repo_id = repo_name.replace("--", "/");
+            for snapshot in read_dir_sorted(&repo_dir.join("snapshots")) {
+                let Some(revision) = file_name(&snapshot) else {
+                    continue;
+                };
+                for file in read_dir_sorted(&snapshot) {
+                    let Some(name) = file_name(&file) else {
+                        continue;
+                    };
+                    if !name.ends_with(".fxb") || name.starts_with('.') {
+                        continue;
+                    }
+                    let rel = format!(
+                        "{}/snapshots/{revision}/{name}",
+                        file_name(&repo_dir).unwrap_or_default()
+                    );
+                    if !known.contains(&rel) {
+                        found.push((repo_id.clone(), revision.clone(), rel, file));
+                    }
+                }
+            }
+        }
+        let now = now();
+        let mut added = false;
+        for (repo_id, revision, rel, file) in found {
+            match Bundle::open(&file) {
+                Ok(bundle) => {
+                    let size = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+                    index.upsert(
+                        &repo_id,
+                        FileEntry::new(bundle.manifest(), &rel, &revision, size, &now),
+                    );
+                    added = true;
+                }
+                Err(e) => tracing::warn!("left unreadable cached bundle out of the index: {e}"),
+            }
+        }
+        added
+    }
+
+    fn write_index(&self, _lock: &Locked, index: &Index) -> Result<(), CacheError> {
+        write_atomically(&self.dir, INDEX_FILE, &index::to_bytes(index))
+    }
+
+    fn write_sidecar(&self, _lock: &Locked, sidecar: &Sidecar) -> Result<(), CacheError> {
+        let bytes = serde_json::to_vec_pretty(sidecar).unwrap_or_default();
+        write_atomically(&self.dir, SIDECAR_FILE, &bytes)
+    }
+
+    /// The reconciled index, written back when reconciling changed it.
+    fn current(&self, lock: &Locked) -> Result<Index, CacheError> {
+        let state = self.state(lock)?;
+        if state.write {
+            self.write_index(lock, &state.index)?;
+        }
+        Ok(state.index)
+    }
+
+    /// Every cached bundle, in `cache ls` order: repo id, then file name, byte-wise.
+    pub fn list(&self) -> Result<Vec<CachedFile>, CacheError> {
+        let lock = self.lock()?;
+        let index = self.current(&lock)?;
+        Ok(self.files_of(&index))
+    }
+
+    fn files_of(&self, index: &Index) -> Vec<CachedFile> {
+        let mut files: Vec<CachedFile> = index
+            .files()
+            .map(|(repo, entry)| {
+                let path = self.dir.join(&entry.rel_path);
+                CachedFile {
+                    repo_id: repo.to_string(),
+                    missing: !path.exists(),
+                    path,
+                    entry: entry.clone(),
+                }
+            })
+            .collect();
+        files.sort_by(|a, b| {
+            (a.repo_id.as_bytes(), a.entry.filename.as_bytes())
+                .cmp(&(b.repo_id.as_bytes(), b.entry.filename.as_bytes()))
+        });
+        files
+    }
+
+    /// Copy each bundle into the cache under its standard name (never moving it). Each
+    /// is validated and copied (with its hash computed in the same pass and fsynced) into
+    /// a hidden temp file first; then, under the lock, every copy is renamed into place and
+    /// the index written once. Results in argument order.
+    pub fn add(&self, paths: &[PathBuf]) -> Result<Vec<Result<Added, CacheError>>, CacheError> {
+        let prepared: Vec<Result<Prepared, CacheError>> =
+            paths.iter().map(|p| self.prepare(p)).collect();
+        let any = prepared.iter().any(Result::is_ok);
+        let lock = self.lock()?;
+        let mut index = self.state(&lock)?.index;
+        let mut sidecar = Sidecar::load(&self.dir);
+        let now = now();
+        let mut results = Vec::new();
+        for item in prepared {
+            results.push(item.and_then(|p| {
+                let final_path = self.dir.join(&p.rel_path);
+                std::fs::rename(p.temp.path(), &final_path)
+                    .map_err(|e| CacheError::io("move into place", &final_path, e))?;
+                let _ = p.temp.keep();
+                index.upsert(
+                    LOCAL_REPO,
+                    FileEntry::new(&p.manifest, &p.rel_path, &p.uuid, p.size, &now),
+                );
+                if let Some((size, mtime_ns)) = stamp(&final_path) {
+                    sidecar.entries.insert(
+                        p.rel_path.clone(),
+                        SidecarEntry {
+                            size,
+                            mtime_ns,
+                            sha256: p.sha256.clone(),
+                            hashed_at: now.clone(),
+                            rule: rule_of(&p.manifest),
+                            compiler: compiler_of(&p.manifest),
+                        },
+                    );
+                }
+                Ok(Added {
+                    source: p.source,
+                    repo_id: LOCAL_REPO.into(),
+                    filename: p.filename,
+                    path: final_path,
+                    sha256: p.sha256,
+                })
+            }));
+        }
+        if any {
+            self.write_index(&lock, &index)?;
+            self.write_sidecar(&lock, &sidecar)?;
+        }
+        Ok(results)
+    }
+
+    /// Validate one bundle and copy it to a temp file in its snapshot directory.
+    fn prepare(&self, source: &Path) -> Result<Prepared, CacheError> {
+        let meta = std::fs::metadata(source).map_err(|e| CacheError::io("read", source, e))?;
+        if meta.is_dir() {
+            return Err(CacheError::Directory(source.to_path_buf()));
+        }
+        let manifest = Bundle::open(source)?.into_manifest();
+        let uuid = manifest
+            .uuid
+            .clone()
+            .ok_or_else(|| CacheError::NoUuid(source.to_path_buf()))?;
+        if !safe_component(&uuid) {
+            return Err(CacheError::BadUuid {
+                path: source.to_path_buf(),
+                uuid,
+            });
+        }
+        let filename = standard_file_name(&manifest).map_err(|source_err| CacheError::Name {
+            path: source.to_path_buf(),
+            source: source_err,
+        })?;
+        let rel_path = format!("models--{LOCAL_REPO}/snapshots/{uuid}/{filename}");
+        let snapshot = self
+            .dir
+            .join(format!("models--{LOCAL_REPO}/snapshots/{uuid}"));
+        std::fs::create_dir_all(&snapshot).map_err(|e| CacheError::io("create", &snapshot, e))?;
+        let temp = tempfile::Builder::new()
+            .prefix(&format!(".{filename}.{}.", std::process::id()))
+            .suffix(".tmp")
+            .tempfile_in(&snapshot)
+            .map_err(|e| CacheError::io("create a temporary file in", &snapshot, e))?;
+        let (size, sha256) = copy_hashing(source, temp.as_file())?;
+        temp.as_file()
+            .sync_all()
+            .map_err(|e| CacheError::io("sync", temp.path(), e))?;
+        Ok(Prepared {
+            source: source.to_path_buf(),
+            manifest,
+            uuid,
+            filename,
+            rel_path,
+            temp,
+            size,
+            sha256,
+        })
+    }
+
+    /// Remove these cached files (as listed), their empty snapshot directories, and a
+    /// downloaded repo's whole directory with its last file. Index and sidecar are
+    /// updated under the lock.
+    pub fn remove(&self, files: &[CachedFile]) -> Result<Removal, CacheError> {
+        let lock = self.lock()?;
+        let mut index = self.state(&lock)?.index;
+        let mut sidecar = Sidecar::load(&self.dir);
+        let mut removal = Removal { files: 0, bytes: 0 };
+        let mut removed: Vec<&str> = Vec::new();
+        for file in files {
+            if !index
+                .files()
+                .any(|(_, f)| f.rel_path == file.entry.rel_path)
+            {
+                continue; // gone meanwhile (another process)
+            }
+            let path = self.dir.join(&file.entry.rel_path);
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(CacheError::io("remove", &path, e)),
+            }
+            removal.files += 1;
+            removal.bytes += file.entry.size_bytes;
+            removed.push(&file.entry.rel_path);
+            sidecar.entries.remove(&file.entry.rel_path);
+            if let Some(snapshot) = path.parent() {
+                let _ = std::fs::remove_dir(snapshot); // only when empty
+            }
+        }
+        index.remove(&removed);
+        // A repo with no file left goes entirely (blobs, refs, locks of a download).
+        for file in files {
+            let repo_dir = file.entry.rel_path.split('/').next().unwrap_or_default();
+            let still_used = index
+                .files()
+                .any(|(_, f)| f.rel_path.split('/').next() == Some(repo_dir));
+            let dir = self.dir.join(repo_dir);
+            if !still_used && repo_dir.starts_with("models--") && dir.exists() {
+                let _ = std::fs::remove_dir_all(&dir);
+            }
+        }
+        self.write_index(&lock, &index)?;
+        self.write_sidecar(&lock, &sidecar)?;
+        Ok(removal)
+    }
+
+    /// Re-hash every cached bundle: against the hash fxb recorded when it added it, or —
+    /// for bundles added by the reference — check that the archive reads and has the
+    /// indexed size, and record the hash from now on.
+    pub fn verify(&self) -> Result<Vec<Verified>, CacheError> {
+        let files = self.list()?;
+        let mut sidecar = Sidecar::load(&self.dir);
+        let mut results = Vec::new();
+        let now = now();
+        for file in files {
+            let path = self.dir.join(&file.entry.rel_path);
+            if file.missing || !path.exists() {
+                results.push(Verified {
+                    file,
+                    status: VerifyStatus::Missing,
+                    detail: None,
+                });
+                continue;
+            }
+            // A recorded hash of a file of the same size is the reference: a changed mtime
+            // does not excuse changed bytes. Another size means the file was replaced
+            // (e.g. re-added by the reference), so the old hash says nothing.
+            let size_now = std::fs::metadata(&path).map(|m| m.len()).ok();
+            let recorded = sidecar
+                .entries
+                .get(&file.entry.rel_path)
+                .filter(|e| Some(e.size) == size_now)
+                .map(|e| e.sha256.clone());
+            let hashed = File::open(&path)
+                .map_err(|e| e.to_string())
+                .and_then(|f| hash(f).map_err(|e| e.to_string()));
+            let (status, detail) = match (hashed, recorded) {
+                (Err(e), _) => (VerifyStatus::Corrupt, Some(format!("cannot read: {e}"))),
+                (Ok((_, sha)), Some(recorded)) if sha == recorded => (VerifyStatus::Ok, None),
+                (Ok((_, sha)), Some(recorded)) => (
+                    VerifyStatus::Corrupt,
+                    Some(format!("sha256 {sha}, recorded {recorded}")),
+                ),
+                (Ok((size, sha)), None) => {
+                    let problem = if size != file.entry.size_bytes {
+                        Some(format!("{size} bytes, indexed {}", file.entry.size_bytes))
+                    } else {
+                        Bundle::open(&path).err().map(|e| e.to_string())
+                    };
+                    match problem {
+                        Some(problem) => (VerifyStatus::Corrupt, Some(problem)),
+                        None => {
+                            if let Some((size, mtime_ns)) = stamp(&path) {
+                                sidecar.entries.insert(
+                                    file.entry.rel_path.clone(),
+                                    SidecarEntry {
+                                        size,
+                                        mtime_ns,
+                                        sha256: sha,
+                                        hashed_at: now.clone(),
+                                        rule: None,
+                                        compiler: None,
+                                    },
+                                );
+                            }
+                            (VerifyStatus::Readable, None)
+                        }
+                    }
+                }
+            };
+            results.push(Verified {
+                file,
+                status,
+                detail,
+            });
+        }
+        let lock = self.lock()?;
+        // Merge with what other processes recorded meanwhile.
+        let mut latest = Sidecar::load(&self.dir);
+        for (key, entry) in sidecar.entries {
+            latest.entries.entry(key).or_insert(entry);
+        }
+        self.write_sidecar(&lock, &latest)?;
+        Ok(results)
+    }
+}
+
+/// A bundle copied into its snapshot directory, not yet renamed into place.
+struct Prepared {
+    source: PathBuf,
+    manifest: Manifest,
+    uuid: String,
+    filename: String,
+    rel_path: String,
+    temp: tempfile::NamedTempFile,
+    size: u64,
+    sha256: String,
+}
+
+fn rule_of(manifest: &Manifest) -> Option<String> {
+    let rule = manifest.extras.as_ref()?.get("fxb")?.get("rule")?;
+    Some(format!(
+        "{} {}",
+        rule.get("name")?.as_str()?,
+        rule.get("version")?.as_str()?
+    ))
+}
+
+fn compiler_of(manifest: &Manifest) -> Option<String> {
+    let tool = manifest.compiler_tool_name();
+    let version = manifest.tool(tool)?;
+    Some(format!(
+        "{tool} {} ({})",
+        version.version.as_deref().unwrap_or("?"),
+        version.revision.as_deref().unwrap_or("?")
+    ))
+}
+
+/// Copy `source` into `out`, hashing in the same pass.
+fn copy_hashing(source: &Path, out: &File) -> Result<(u64, String), CacheError> {
+    let mut input = File::open(source).map_err(|e| CacheError::io("open", source, e))?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; COPY_BUFFER];
+    let mut out = out;
+    let mut total = 0u64;
+    loop {
+        let n = input
+            .read(&mut buffer)
+            .map_err(|e| CacheError::io("read", source, e))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buffer[..n]);
+        out.write_all(&buffer[..n])
+            .map_err(|e| CacheError::io("write the cached copy of", source, e))?;
+        total += n as u64;
+    }
+    Ok((total, hex(&hasher.finalize())))
+}
+
+fn hash(mut file: File) -> std::io::Result<(u64, String)> {
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; COPY_BUFFER];
+    let mut total = 0u64;
+    loop {
+        let n = file.read(&mut buffer)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buffer[..n]);
+        total += n as u64;
+    }
+    Ok((total, hex(&hasher.finalize())))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `name` as a whole temp-then-rename write in `dir`.
+fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), CacheError> {
+    let target = dir.join(name);
+    let mut temp = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(|e| CacheError::io("create a temporary file in", dir, e))?;
+    temp.write_all(bytes)
+        .and_then(|()| temp.as_file().sync_all())
+        .map_err(|e| CacheError::io("write", &target, e))?;
+    temp.persist(&target)
+        .map_err(|e| CacheError::io("replace", &target, e.error))?;
+    Ok(())
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, false)
+}
+
+fn file_name(path: &Path) -> Option<String> {
+    path.file_name().map(|n| n.to_string_lossy().into_owned())
+}
+
+fn read_dir_sorted(dir: &Path) -> Vec<PathBuf> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    entries.sort();
+    entries
+}
+
+/// One path component that cannot escape its directory: a real uuid passes, `..`,
+/// `a/b` and the empty string do not.
+fn safe_component(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 128
+        && name != "."
+        && name != ".."
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// A `rel_path` from the index that stays inside the cache.
+fn safe_rel_path(rel: &str) -> bool {
+    !rel.starts_with('/') && rel.split('/').all(|part| part != ".." && !part.is_empty())
+}
+
+/// `1.8 MiB`, `512 B` (FORMAT.md §5.1).
+pub fn human_size(bytes: u64) -> String {
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    for unit in ["KiB", "MiB", "GiB"] {
+        if value < 1024.0 {
+            return format!("{value:.1} {unit}");
+        }
+        value /= 1024.0;
+    }
+    format!("{value:.1} TiB")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_print_like_the_reference() {
+        assert_eq!(human_size(512), "512 B");
+        assert_eq!(human_size(1_888_977), "1.8 MiB");
+        assert_eq!(human_size(3 * 1_888_977), "5.4 MiB");
+        assert_eq!(human_size(4 << 30), "4.0 GiB");
+    }
+
+    #[test]
+    fn uuids_that_would_leave_the_cache_are_refused() {
+        assert!(safe_component("d3669b5b-f564-493e-b495-4474ef88451c"));
+        for bad in ["", ".", "..", "../../../escaped", "a/b", "a\\b", "x\0"] {
+            assert!(!safe_component(bad), "{bad:?}");
+        }
+        assert!(!safe_rel_path("../x.fxb"));
+        assert!(safe_rel_path("models--local/snapshots/u/x.fxb"));
+    }
+}

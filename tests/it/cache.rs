@@ -1,0 +1,370 @@
+//! The local cache: `add`, `cache ls|rm|prune|verify` on real reference indexes and
+//! bundles, their exact output, and many processes working on one cache at once.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::common::{TestContext, read_reference, reference, stderr, stdout};
+
+/// The reference's cache directory in the fixtures' outputs.
+const REFERENCE_CACHE: &str = "/root/.cache/furiosa/llm/fxb";
+
+/// A cache at `<temp>/fxb` holding the reference index `index` and, at each of its
+/// `rel_path`s, a copy of the reference bundle with that uuid (or llama-min).
+fn reference_cache(ctx: &TestContext, index: &str) -> PathBuf {
+    let dir = ctx.path("fxb");
+    let bytes = fs::read(reference(index)).expect("index");
+    let parsed: Value = serde_json::from_slice(&bytes).expect("json");
+    for repo in parsed["repos"].as_object().into_iter().flatten() {
+        for file in repo.1["files"].as_array().into_iter().flatten() {
+            let rel = file["rel_path"].as_str().expect("rel_path");
+            let target = dir.join(rel);
+            fs::create_dir_all(target.parent().expect("parent")).expect("dirs");
+            fs::copy(reference("bundles/llama-min.fxb"), &target).expect("copy");
+        }
+    }
+    fs::write(dir.join("index.json"), &bytes).expect("index");
+    dir
+}
+
+fn in_cache(ctx: &TestContext, args: &[&str]) -> std::process::Output {
+    let mut all = vec!["--cache-dir", "fxb"];
+    all.extend(args);
+    ctx.run(&all)
+}
+
+/// The reference's output with its cache dir replaced by ours (`fxb`, relative).
+fn expected(name: &str) -> String {
+    read_reference(name).replace(REFERENCE_CACHE, "fxb")
+}
+
+#[test]
+fn cache_ls_prints_the_reference_indexes_as_the_reference_does() {
+    let ctx = TestContext::new();
+    let dir = reference_cache(&ctx, "cache-index.json");
+    let before = fs::read(dir.join("index.json")).expect("index");
+    let ls = in_cache(&ctx, &["cache", "ls"]);
+    assert_eq!(ls.status.code(), Some(0), "{}", stderr(&ls));
+    assert_eq!(stdout(&ls), expected("cache-ls.txt"));
+    assert_eq!(
+        stdout(&in_cache(&ctx, &["cache", "ls", "-q"])),
+        expected("cache-ls-q.txt")
+    );
+    // Nothing changed, so the reference's index is left byte for byte.
+    assert_eq!(fs::read(dir.join("index.json")).expect("index"), before);
+    assert!(dir.join("index.json.lock").is_file());
+
+    let ctx = TestContext::new();
+    reference_cache(&ctx, "cache-index-multi.json");
+    assert_eq!(
+        stdout(&in_cache(&ctx, &["cache", "ls"])),
+        expected("cache-ls-multi.txt")
+    );
+    let json: Value =
+        serde_json::from_slice(&in_cache(&ctx, &["cache", "ls", "--json"]).stdout).expect("json");
+    assert_eq!(json.as_array().map(Vec::len), Some(3));
+    assert_eq!(json[0]["ir_revision"], "ae27d44cd8");
+}
+
+#[test]
+fn a_dangling_snapshot_is_missing_and_a_deleted_bundle_leaves_the_index() {
+    let ctx = TestContext::new();
+    let dir = reference_cache(&ctx, "cache-index-multi.json");
+    let mut index: Value =
+        serde_json::from_slice(&fs::read(dir.join("index.json")).expect("index")).expect("json");
+    // The reference's mutation: repo aaa/bbb whose zzz.fxb snapshot points at a deleted blob.
+    let mut entry = index["repos"]["furiosa-ai/Llama-3.1-8B-Instruct"]["files"][0].clone();
+    entry["filename"] = "zzz.fxb".into();
+    entry["rel_path"] = "models--aaa--bbb/snapshots/r1/zzz.fxb".into();
+    index["repos"]["aaa/bbb"] = serde_json::json!({"repo_id": "aaa/bbb", "files": [entry]});
+    fs::create_dir_all(dir.join("models--aaa--bbb/snapshots/r1")).expect("dirs");
+    std::os::unix::fs::symlink(
+        "../../blobs/gone",
+        dir.join("models--aaa--bbb/snapshots/r1/zzz.fxb"),
+    )
+    .expect("symlink");
+    // And the two local bundles deleted behind fxb's back.
+    fs::remove_dir_all(dir.join("models--local")).expect("remove");
+    fs::write(
+        dir.join("index.json"),
+        serde_json::to_vec_pretty(&index).expect("json"),
+    )
+    .expect("write");
+    let ls = in_cache(&ctx, &["cache", "ls"]);
+    assert_eq!(ls.status.code(), Some(0));
+    assert_eq!(stdout(&ls), expected("cache-ls-missing-mut.txt"));
+    assert_eq!(
+        stderr(&ls).matches("its file is gone").count(),
+        2,
+        "{}",
+        stderr(&ls)
+    );
+    // The index was rewritten without them.
+    let index: Value =
+        serde_json::from_slice(&fs::read(dir.join("index.json")).expect("index")).expect("json");
+    assert!(index["repos"].get("local").is_none());
+}
+
+#[test]
+fn a_corrupt_index_is_set_aside_and_rebuilt_from_disk() {
+    let ctx = TestContext::new();
+    let dir = reference_cache(&ctx, "cache-index.json");
+    fs::write(dir.join("index.json"), b"{ not json").expect("write");
+    let ls = in_cache(&ctx, &["cache", "ls"]);
+    assert_eq!(ls.status.code(), Some(0), "{}", stderr(&ls));
+    assert!(stderr(&ls).contains("does not parse"), "{}", stderr(&ls));
+    assert!(stdout(&ls).contains("llamaforcausallm-ae27d44cd8-b1baffa75-2611230550.fxb"));
+    assert_eq!(
+        fs::read(dir.join("index.json.corrupt-0")).expect("kept"),
+        b"{ not json"
+    );
+    // As the reference: the first command answers from the scan, the next writes.
+    assert!(!dir.join("index.json").exists());
+    in_cache(
+        &ctx,
+        &[
+            "add",
+            &reference("bundles/llama-sampler.fxb").to_string_lossy(),
+        ],
+    );
+    assert!(dir.join("index.json").exists());
+}
+
+#[test]
+fn add_copies_under_the_standard_name_idempotently_and_reports_failures() {
+    let ctx = TestContext::new();
+    let min = reference("bundles/llama-min.fxb");
+    let sampler = reference("bundles/llama-sampler.fxb");
+    fs::write(ctx.path("not-a-bundle.fxb"), b"PK nothing").expect("write");
+    let added = in_cache(
+        &ctx,
+        &[
+            "add",
+            &min.to_string_lossy(),
+            "not-a-bundle.fxb",
+            &sampler.to_string_lossy(),
+        ],
+    );
+    assert_eq!(added.status.code(), Some(2));
+    let out = stdout(&added);
+    assert!(out.starts_with(
+        "Added local/llamaforcausallm-ae27d44cd8-b1baffa75-2611230550.fxb\n  fxb/models--local/snapshots/d3669b5b-f564-493e-b495-4474ef88451c/llamaforcausallm-ae27d44cd8-b1baffa75-2611230550.fxb\n"
+    ), "{out}");
+    assert!(out.ends_with("\n2 added, 1 failed\n"), "{out}");
+    assert!(stderr(&added).contains("error: failed to add 'not-a-bundle.fxb'"));
+    // A copy, byte for byte; the original stays.
+    let cached = ctx.path("fxb/models--local/snapshots/d3669b5b-f564-493e-b495-4474ef88451c/llamaforcausallm-ae27d44cd8-b1baffa75-2611230550.fxb");
+    assert_eq!(
+        fs::read(&cached).expect("cached"),
+        fs::read(&min).expect("min")
+    );
+    let index = fs::read(ctx.path("fxb/index.json")).expect("index");
+    let again = in_cache(&ctx, &["add", &min.to_string_lossy()]);
+    assert_eq!(again.status.code(), Some(0));
+    let reindexed: Value =
+        serde_json::from_slice(&fs::read(ctx.path("fxb/index.json")).expect("index"))
+            .expect("json");
+    let first: Value = serde_json::from_slice(&index).expect("json");
+    assert_eq!(
+        reindexed["repos"]["local"]["files"]
+            .as_array()
+            .map(Vec::len),
+        first["repos"]["local"]["files"].as_array().map(Vec::len)
+    );
+    // The index has the reference's shape: no trailing newline, twelve fields per file.
+    assert!(!index.ends_with(b"\n"));
+    assert_eq!(
+        first["repos"]["local"]["files"][0]
+            .as_object()
+            .map(serde_json::Map::len),
+        Some(12)
+    );
+    // No temp file is left in the snapshot dirs.
+    let leftovers = walk(&ctx.path("fxb"))
+        .into_iter()
+        .filter(|p| p.to_string_lossy().ends_with(".tmp"))
+        .count();
+    assert_eq!(leftovers, 0);
+}
+
+#[test]
+fn a_path_like_uuid_is_refused_and_nothing_leaves_the_cache() {
+    let ctx = TestContext::new();
+    ctx.run(&[
+        "unpack",
+        &reference("bundles/llama-min.fxb").to_string_lossy(),
+        "x",
+    ]);
+    let manifest_path = ctx.path("x/manifest.json");
+    let mut manifest: Value =
+        serde_json::from_slice(&fs::read(&manifest_path).expect("read")).expect("json");
+    manifest["uuid"] = "../../../escaped".into();
+    fs::write(
+        &manifest_path,
+        serde_json::to_vec_pretty(&manifest).expect("json"),
+    )
+    .expect("write");
+    ctx.run(&["pack", "x", "evil.fxb"]);
+    let added = in_cache(&ctx, &["add", "evil.fxb"]);
+    assert_eq!(added.status.code(), Some(2));
+    assert!(
+        stderr(&added).contains("cannot be a directory name"),
+        "{}",
+        stderr(&added)
+    );
+    assert!(!ctx.path("escaped").exists() && !ctx.root().join("../escaped").exists());
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() && !path.is_symlink() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+#[test]
+fn rm_previews_confirms_and_removes() {
+    let ctx = TestContext::new();
+    let dir = reference_cache(&ctx, "cache-index-multi.json");
+    let dry = in_cache(&ctx, &["cache", "rm", "local", "--dry-run"]);
+    assert_eq!(stdout(&dry), expected("cache-rm-dry.txt"));
+    let none = in_cache(&ctx, &["cache", "rm"]);
+    assert_eq!(none.status.code(), Some(2));
+    assert!(stderr(&none).contains("specify at least one repo id or .fxb filename, or pass --all"));
+    // stdin is not a terminal: refused without -y, nothing removed.
+    let refused = in_cache(&ctx, &["cache", "rm", "local"]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(stdout(&refused).starts_with("About to remove 2 file(s), freeing 3.6 MiB:"));
+    assert!(
+        stderr(&refused).contains("Refusing to remove without confirmation; re-run with --yes.")
+    );
+    assert!(dir.join("models--local").exists());
+    let nothing = in_cache(&ctx, &["cache", "rm", "nope/none"]);
+    assert_eq!(stdout(&nothing), "Nothing to remove.\n");
+    assert!(stderr(&nothing).contains("no cached FXB matched 'nope/none'"));
+    let removed = in_cache(&ctx, &["cache", "rm", "local", "-y"]);
+    assert_eq!(stdout(&removed), "Removed 2 file(s), freed 3.6 MiB\n");
+    assert!(!dir.join("models--local").exists());
+    let all = in_cache(&ctx, &["cache", "rm", "--all", "-y"]);
+    assert_eq!(stdout(&all), "Removed 1 file(s), freed 1.8 MiB\n");
+    assert!(
+        !dir.join("models--furiosa-ai--Llama-3.1-8B-Instruct")
+            .exists()
+    );
+    assert_eq!(
+        fs::read_to_string(dir.join("index.json")).expect("index"),
+        "{\n  \"schema_version\": 1,\n  \"repos\": {}\n}"
+    );
+}
+
+#[test]
+fn prune_needs_a_runtime_revision_and_follows_the_reference_rules() {
+    let ctx = TestContext::new();
+    reference_cache(&ctx, "cache-index-multi.json");
+    let refused = in_cache(&ctx, &["cache", "prune", "--dry-run"]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(stderr(&refused).contains("no runtime compiler revision is known"));
+    assert!(stderr(&refused).contains("hint: the host backend is not an RNGD runtime"));
+    let matching = in_cache(
+        &ctx,
+        &[
+            "cache",
+            "prune",
+            "--dry-run",
+            "--runtime-revision",
+            "ae27d44cd8",
+        ],
+    );
+    assert_eq!(stdout(&matching), expected("cache-prune-dry.txt"));
+    let stale = in_cache(
+        &ctx,
+        &[
+            "cache",
+            "prune",
+            "--dry-run",
+            "--runtime-revision",
+            "0123abc",
+        ],
+    );
+    assert!(stdout(&stale).starts_with("Would remove 3 stale file(s), freeing 5.4 MiB:"));
+    let older = in_cache(
+        &ctx,
+        &["cache", "prune", "--dry-run", "--older-than", "2026.5.0"],
+    );
+    assert_eq!(stdout(&older), expected("cache-prune-older-dry.txt"));
+    let kept = in_cache(
+        &ctx,
+        &["cache", "prune", "--dry-run", "--older-than", "<=2026.3.0"],
+    );
+    assert_eq!(stdout(&kept), "No stale FXB to prune.\n");
+    let bad = in_cache(&ctx, &["cache", "prune", "--older-than", "v2026.4.0"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains(
+        "invalid version bound 'v2026.4.0': unexpected character 'v' while parsing major version number"
+    ));
+}
+
+#[test]
+fn verify_finds_corrupt_and_missing_bundles() {
+    let ctx = TestContext::new();
+    let dir = reference_cache(&ctx, "cache-index-multi.json");
+    in_cache(
+        &ctx,
+        &[
+            "add",
+            &reference("bundles/llama-sampler.fxb").to_string_lossy(),
+        ],
+    );
+    // The fixture index says 1,889,032 bytes for this one; our stand-in copy has fewer.
+    let wrong_size = in_cache(&ctx, &["cache", "verify"]);
+    assert_eq!(wrong_size.status.code(), Some(1));
+    assert!(stdout(&wrong_size).contains(
+        "CORRUPT            local/llamaforcausallm-ae27d44cd8-b1baffa75-2611230611.fxb: 1888977 bytes, indexed 1889032"
+    ), "{}", stdout(&wrong_size));
+    in_cache(
+        &ctx,
+        &[
+            "cache",
+            "rm",
+            "llamaforcausallm-ae27d44cd8-b1baffa75-2611230611.fxb",
+            "-y",
+        ],
+    );
+    let clean = in_cache(&ctx, &["cache", "verify"]);
+    assert_eq!(clean.status.code(), Some(0), "{}", stdout(&clean));
+    assert!(stdout(&clean).contains("3 file(s) checked, 0 corrupt or missing"));
+    // One byte changed in the bundle fxb hashed; another truncated.
+    let sampler = dir.join("models--local/snapshots/2123e199-f297-4f94-a184-02165fb5dab9/llamaforcausallm-ae27d44cd8-b1baffa75-2611230626.fxb");
+    let mut bytes = fs::read(&sampler).expect("read");
+    bytes[1000] ^= 0xff;
+    fs::write(&sampler, &bytes).expect("write");
+    let other = dir.join("models--furiosa-ai--Llama-3.1-8B-Instruct/snapshots/daef4cdc15b69ee11f487c1d2d445be3abf1ceef/Llama-3.1-8B-Instruct-ae27d44cd8-b1baffa75-2611230550.fxb");
+    let len = fs::metadata(&other).expect("meta").len();
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&other)
+        .and_then(|f| f.set_len(len / 2))
+        .expect("truncate");
+    let found = in_cache(&ctx, &["cache", "verify", "--json"]);
+    assert_eq!(found.status.code(), Some(1));
+    let json: Value = serde_json::from_slice(&found.stdout).expect("json");
+    let statuses: Vec<&str> = json
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["status"].as_str())
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == "corrupt").count(),
+        2,
+        "{json}"
+    );
+}
