@@ -4,6 +4,7 @@
 mod backends;
 mod build;
 mod cache;
+mod check;
 mod diff;
 mod fingerprint;
 mod inspect;
@@ -12,6 +13,7 @@ mod output;
 mod pack;
 mod plugins_call;
 mod plugins_ls;
+mod resolve;
 mod rules_check;
 mod rules_ls;
 mod show;
@@ -80,6 +82,10 @@ enum Command {
     /// List, remove, prune and verify cached bundles
     #[command(subcommand)]
     Cache(CacheCommand),
+    /// Which cached bundles fit a model, ranked as a server would load them
+    Check(check::Args),
+    /// Which bundle a server would load for a model, and why
+    Resolve(resolve::Args),
 }
 
 #[derive(Debug, Subcommand)]
@@ -192,6 +198,61 @@ fn reference_spellings(args: impl Iterator<Item = std::ffi::OsString>) -> Vec<st
     .collect()
 }
 
+/// The serving build's identity, for `check`, `resolve` and `cache prune`: the flags,
+/// else the runtime backend's report.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RuntimeArgs {
+    /// The compiler (FuriosaIR) revision the serving runtime runs
+    #[arg(long, value_name = "REV", env = "FXB_RUNTIME_REVISION")]
+    runtime_revision: Option<String>,
+    /// The furiosa-llm revision the serving runtime runs
+    #[arg(long, value_name = "REV", env = "FXB_LLM_REVISION")]
+    llm_revision: Option<String>,
+    /// The runtime backend to ask when no revision is given (default: host)
+    #[arg(long = "runtime-backend", value_name = "NAME|PATH")]
+    runtime_backend: Option<String>,
+}
+
+impl RuntimeArgs {
+    /// The running identity, and why parts of it are unknown.
+    pub fn running(&self) -> anyhow::Result<(fxb::check::Running, String)> {
+        let backend = fxb::backend::select(
+            self.runtime_backend.as_deref(),
+            &fxb::backend::search_dirs(),
+        )
+        .map_err(|e| {
+            let hint = e.hint();
+            anyhow::Error::from(Hinted::new(e.to_string(), hint))
+        })?;
+        let identity = backend.backend().runtime().ok();
+        let note = identity
+            .as_ref()
+            .and_then(|i| i.note.clone())
+            .unwrap_or_else(|| {
+                format!(
+                    "backend `{}` reports no runtime revision",
+                    backend.description.name
+                )
+            });
+        let from_backend = |pick: fn(&fxb::backend::RuntimeIdentity) -> Option<String>| {
+            identity.as_ref().and_then(pick)
+        };
+        Ok((
+            fxb::check::Running {
+                compiler_revision: self
+                    .runtime_revision
+                    .clone()
+                    .or_else(|| from_backend(|i| i.compiler_revision.clone())),
+                llm_revision: self
+                    .llm_revision
+                    .clone()
+                    .or_else(|| from_backend(|i| i.runtime_revision.clone())),
+            },
+            note,
+        ))
+    }
+}
+
 /// What a command found, beyond success or failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -236,6 +297,8 @@ pub fn main() -> ExitCode {
         Command::Cache(CacheCommand::Rm(args)) => cache::rm(args, &cli.globals),
         Command::Cache(CacheCommand::Prune(args)) => cache::prune(args, &cli.globals),
         Command::Cache(CacheCommand::Verify(args)) => cache::verify(args, &cli.globals),
+        Command::Check(args) => check::run(args, &cli.globals),
+        Command::Resolve(args) => resolve::run(args, &cli.globals),
     };
     match result {
         Ok(Outcome::Clean) => ExitCode::SUCCESS,
@@ -315,6 +378,12 @@ fn report(error: &anyhow::Error) {
         .chain()
         .find_map(|cause| cause.downcast_ref::<BundleError>())
         .and_then(BundleError::hint)
+        .or_else(|| {
+            error
+                .chain()
+                .find_map(|c| c.downcast_ref::<fxb::cache::CacheError>())
+                .and_then(fxb::cache::CacheError::hint)
+        })
         .or_else(|| {
             error
                 .chain()

@@ -10,7 +10,9 @@
 //! - [`fingerprint`]: config.json → architecture fingerprint, and comparison.
 //! - [`convert`]: `--convert`, the task rewrite of an architecture.
 //! - [`plan`]: bucket plans (through the architecture's plugin and the rule's presets).
-//! - [`cache`]: the local cache directory.
+//! - [`cache`]: the local bundle cache (index, add, ls, rm, prune, verify).
+//! - [`check`]: which cached bundles fit a model, ranked as a server would.
+//! - [`resolve`]: which bundle a server would load, and why.
 //! - [`schema`]: JSON Schemas generated from the serde types.
 //! - [`source`]: where plugins and rule files come from.
 
@@ -18,10 +20,12 @@ pub mod backend;
 pub mod build;
 pub mod bundle;
 pub mod cache;
+pub mod check;
 pub mod convert;
 pub mod fingerprint;
 pub mod plan;
 pub mod plugin;
+pub mod resolve;
 pub mod rules;
 pub mod schema;
 pub mod source;

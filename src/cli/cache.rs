@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use fxb::cache::{Cache, CachedFile, VerifyStatus, human_size};
 
-use super::output::Stdout;
+use super::output::{Stdout, simple_table, version_cell};
 use super::{Globals, Hinted, Outcome};
 
 fn open(globals: &Globals) -> anyhow::Result<Cache> {
@@ -147,50 +147,6 @@ fn files_json(files: &[CachedFile]) -> Vec<FileJson<'_>> {
             entry: &f.entry,
         })
         .collect()
-}
-
-/// `"{v} ({rev})"`, `v`, `rev` or `-`; an empty string counts as absent.
-fn version_cell(version: Option<&str>, revision: Option<&str>) -> String {
-    match (
-        version.filter(|v| !v.is_empty()),
-        revision.filter(|r| !r.is_empty()),
-    ) {
-        (Some(v), Some(r)) => format!("{v} ({r})"),
-        (Some(v), None) => v.to_string(),
-        (None, Some(r)) => r.to_string(),
-        (None, None) => "-".to_string(),
-    }
-}
-
-/// Python `tabulate(tablefmt="simple")`: widths = max(cell, header + 2), two spaces
-/// between columns, a dash rule under the header, trailing spaces stripped.
-pub fn simple_table(header: &[&str], rows: &[Vec<String>]) -> String {
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count() + 2).collect();
-    for row in rows {
-        for (i, cell) in row.iter().enumerate() {
-            if let Some(w) = widths.get_mut(i) {
-                *w = (*w).max(cell.chars().count());
-            }
-        }
-    }
-    let line = |cells: Vec<String>| {
-        cells
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect::<Vec<_>>()
-            .join("  ")
-            .trim_end()
-            .to_string()
-    };
-    let mut lines = vec![
-        line(header.iter().map(|h| h.to_string()).collect()),
-        line(widths.iter().map(|w| "-".repeat(*w)).collect()),
-    ];
-    lines.extend(rows.iter().map(|r| line(r.clone())));
-    let mut text = lines.join("\n");
-    text.push('\n');
-    text
 }
 
 pub fn ls(args: LsArgs, globals: &Globals) -> anyhow::Result<Outcome> {
@@ -377,9 +333,8 @@ pub struct PruneArgs {
     /// Remove by FuriosaIR version instead of by revision
     #[arg(long, value_name = "VERSION")]
     older_than: Option<String>,
-    /// The compiler revision the serving runtime runs
-    #[arg(long, value_name = "REV", env = "FXB_RUNTIME_REVISION")]
-    runtime_revision: Option<String>,
+    #[command(flatten)]
+    runtime: super::RuntimeArgs,
     /// Show what would be removed
     #[arg(long)]
     dry_run: bool,
@@ -395,24 +350,15 @@ pub fn prune(args: PruneArgs, globals: &Globals) -> anyhow::Result<Outcome> {
             Box::new(move |f: &CachedFile| bound.removes(f.entry.ir_version.as_deref()))
         }
         None => {
-            let running = match &args.runtime_revision {
-                Some(revision) => revision.clone(),
-                None => {
-                    let identity = fxb::backend::LoadedBackend::host().backend().runtime()?;
-                    match identity.compiler_revision {
-                        Some(revision) => revision,
-                        None => {
-                            return Err(Hinted::new(
-                                "no runtime compiler revision is known, so no bundle can be called stale",
-                                format!(
-                                    "{}; pass --runtime-revision REV (or FXB_RUNTIME_REVISION), or use --older-than VERSION",
-                                    identity.note.unwrap_or_else(|| "the runtime backend reports none".into())
-                                ),
-                            )
-                            .into());
-                        }
-                    }
-                }
+            let (running, note) = args.runtime.running()?;
+            let Some(running) = running.compiler_revision else {
+                return Err(Hinted::new(
+                    "no runtime compiler revision is known, so no bundle can be called stale",
+                    format!(
+                        "{note}; pass --runtime-revision REV (or FXB_RUNTIME_REVISION), or use --older-than VERSION"
+                    ),
+                )
+                .into());
             };
             Box::new(move |f: &CachedFile| {
                 !fxb::cache::revisions_match(f.entry.ir_revision.as_deref(), &running)

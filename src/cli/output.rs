@@ -126,3 +126,47 @@ pub fn shadow_notes(
     }
     Ok(())
 }
+
+/// `"{v} ({rev})"`, `v`, `rev` or `-`; an empty string counts as absent.
+pub fn version_cell(version: Option<&str>, revision: Option<&str>) -> String {
+    match (
+        version.filter(|v| !v.is_empty()),
+        revision.filter(|r| !r.is_empty()),
+    ) {
+        (Some(v), Some(r)) => format!("{v} ({r})"),
+        (Some(v), None) => v.to_string(),
+        (None, Some(r)) => r.to_string(),
+        (None, None) => "-".to_string(),
+    }
+}
+
+/// Python `tabulate(tablefmt="simple")`: widths = max(cell, header + 2), two spaces
+/// between columns, a dash rule under the header, trailing spaces stripped.
+pub fn simple_table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count() + 2).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            if let Some(w) = widths.get_mut(i) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+    }
+    let line = |cells: Vec<String>| {
+        cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_string()
+    };
+    let mut lines = vec![
+        line(header.iter().map(|h| h.to_string()).collect()),
+        line(widths.iter().map(|w| "-".repeat(*w)).collect()),
+    ];
+    lines.extend(rows.iter().map(|r| line(r.clone())));
+    let mut text = lines.join("\n");
+    text.push('\n');
+    text
+}

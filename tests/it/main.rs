@@ -5,6 +5,7 @@ mod common;
 mod backends;
 mod build;
 mod cache;
+mod check;
 mod compile;
 mod convert;
 mod diff;

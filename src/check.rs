@@ -1,0 +1,370 @@
+//! Which cached bundles a model can use, ranked the way the reference's server ranks
+//! them (FORMAT.md §5.2), and which bundle a server would load (`resolve`, §3 and §5.2).
+//!
+//! Compatibility is decided on the index's `model` objects, never by opening bundles:
+//! same architecture, and every field the fingerprint rule knows equal — numbers at the
+//! top level compare numerically (`4096.0` = `4096`), values inside objects strictly
+//! (`8` ≠ `8.0`), and `null` is the same as absent; unknown keys are ignored.
+
+pub mod deep;
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::cache::{CachedFile, revisions_match};
+use crate::fingerprint::{Fingerprint, FingerprintError, fingerprint, read_config};
+use crate::plugin::{PluginHost, PluginSet};
+use crate::rules::RuleSet;
+
+/// The serving build's identity: what "match" and "stale" are measured against.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Running {
+    /// The compiler (FuriosaIR) revision the runtime runs.
+    pub compiler_revision: Option<String>,
+    /// The furiosa-llm revision.
+    pub llm_revision: Option<String>,
+}
+
+/// A model to find bundles for: its fingerprint and the fields' JSON values.
+#[derive(Debug, Clone, Serialize)]
+pub struct Target {
+    /// As the user named it (`./llama`, `org/name`).
+    pub label: String,
+    pub fingerprint: Fingerprint,
+    /// The fingerprint's fields as config.json has them.
+    pub fields: Map<String, Value>,
+    /// Every field name the rule knows (compared even when the target lacks it).
+    #[serde(skip)]
+    pub known: Vec<String>,
+}
+
+/// Why a target could not be made.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TargetError {
+    #[error(transparent)]
+    Fingerprint(#[from] FingerprintError),
+    #[error(transparent)]
+    Convert(#[from] crate::convert::ConvertError),
+}
+
+impl Target {
+    /// The target for a local model directory, after `--convert auto`.
+    pub fn from_model_dir(
+        label: &str,
+        model_dir: &Path,
+        rules: &RuleSet,
+        plugins: &PluginSet,
+        host: &PluginHost,
+    ) -> Result<Target, TargetError> {
+        let (file, config) = read_config(model_dir)?;
+        let converted =
+            crate::convert::convert_model(&file, Some(model_dir), &config, "auto", plugins, host)?;
+        let print = fingerprint(
+            &file,
+            &config,
+            Some(&converted.architecture),
+            rules,
+            plugins,
+            host,
+        )?;
+        let all = crate::fingerprint::model_fields(&config, &print);
+        let fields = print
+            .fields
+            .keys()
+            .filter_map(|k| all.get(k).map(|v| (k.clone(), v.clone())))
+            .collect();
+        let known = rules
+            .fingerprint_rule(&print.architecture)
+            .map(|(_, rule)| {
+                let mut names = rule.fields.clone();
+                names.extend(rule.derived.keys().cloned());
+                if let Some(q) = &rule.quantization {
+                    names.extend(q.fields.iter().cloned());
+                }
+                names
+            })
+            .unwrap_or_default();
+        Ok(Target {
+            label: label.to_string(),
+            fingerprint: print,
+            fields,
+            known,
+        })
+    }
+}
+
+/// One field where a bundle differs from the target (`None`: absent or null).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Difference {
+    pub field: String,
+    pub target: Option<Value>,
+    pub bundle: Option<Value>,
+}
+
+/// The reference's equality of one field.
+fn same_value(target: Option<&Value>, bundle: Option<&Value>) -> bool {
+    fn present(v: Option<&Value>) -> Option<&Value> {
+        v.filter(|v| !v.is_null())
+    }
+    match (present(target), present(bundle)) {
+        (None, None) => true,
+        (Some(Value::Number(a)), Some(Value::Number(b))) => a.as_f64() == b.as_f64(),
+        (Some(a), Some(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// The fields where `model` (an index entry's) differs from the target; `None` when the
+/// architectures differ.
+pub fn differences(target: &Target, model: &Map<String, Value>) -> Option<Vec<Difference>> {
+    if model.get("architecture").and_then(Value::as_str)
+        != Some(target.fingerprint.architecture.as_str())
+    {
+        return None;
+    }
+    let mut names: Vec<&String> = target.known.iter().chain(target.fields.keys()).collect();
+    names.sort();
+    names.dedup();
+    Some(
+        names
+            .into_iter()
+            .filter(|name| !same_value(target.fields.get(*name), model.get(*name)))
+            .map(|name| Difference {
+                field: name.clone(),
+                target: target.fields.get(name).filter(|v| !v.is_null()).cloned(),
+                bundle: model.get(name).filter(|v| !v.is_null()).cloned(),
+            })
+            .collect(),
+    )
+}
+
+/// A compatible cached bundle and how it ranks.
+#[derive(Debug, Clone, Serialize)]
+pub struct Match {
+    pub repo_id: String,
+    pub filename: String,
+    pub path: PathBuf,
+    pub size_bytes: u64,
+    pub ir_version: Option<String>,
+    pub ir_revision: Option<String>,
+    /// Compiler revision matches the running one (`None`: no running revision known).
+    pub npu_tools_match: Option<bool>,
+    pub runtime_match: Option<bool>,
+    pub same_repo: bool,
+    pub recommended: bool,
+}
+
+/// A bundle of the same architecture that is not compatible, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct NearMiss {
+    pub repo_id: String,
+    pub filename: String,
+    pub path: PathBuf,
+    pub differences: Vec<Difference>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckReport {
+    pub target: String,
+    pub architecture: String,
+    pub fields: std::collections::BTreeMap<String, String>,
+    pub rule: String,
+    pub running: Running,
+    pub matches: Vec<Match>,
+    pub near_misses: Vec<NearMiss>,
+}
+
+impl CheckReport {
+    pub fn recommended(&self) -> Option<&Match> {
+        self.matches.iter().find(|m| m.recommended)
+    }
+}
+
+/// Rank every cached bundle against the target: matches sorted by compiler match, runtime
+/// match, same repo id, then file name (all descending); the first is recommended — even
+/// when stale, as in the reference. `repo_id` is the target's Hub id, if any.
+pub fn check(
+    target: &Target,
+    files: &[CachedFile],
+    running: &Running,
+    repo_id: Option<&str>,
+) -> CheckReport {
+    let mut matches = Vec::new();
+    let mut near_misses = Vec::new();
+    for file in files.iter().filter(|f| !f.missing) {
+        let entry = &file.entry;
+        match differences(target, &entry.model) {
+            Some(diff) if diff.is_empty() => matches.push(Match {
+                repo_id: file.repo_id.clone(),
+                filename: entry.filename.clone(),
+                path: file.path.clone(),
+                size_bytes: entry.size_bytes,
+                ir_version: entry.ir_version.clone(),
+                ir_revision: entry.ir_revision.clone(),
+                npu_tools_match: running
+                    .compiler_revision
+                    .as_deref()
+                    .map(|r| revisions_match(entry.ir_revision.as_deref(), r)),
+                runtime_match: running
+                    .llm_revision
+                    .as_deref()
+                    .map(|r| revisions_match(entry.llm_revision.as_deref(), r)),
+                same_repo: repo_id == Some(file.repo_id.as_str()),
+                recommended: false,
+            }),
+            Some(differences) => near_misses.push(NearMiss {
+                repo_id: file.repo_id.clone(),
+                filename: entry.filename.clone(),
+                path: file.path.clone(),
+                differences,
+            }),
+            None => {}
+        }
+    }
+    matches.sort_by(|a, b| {
+        let key = |m: &Match| {
+            (
+                m.npu_tools_match.unwrap_or(false),
+                m.runtime_match.unwrap_or(false),
+                m.same_repo,
+            )
+        };
+        key(b)
+            .cmp(&key(a))
+            .then_with(|| b.filename.as_bytes().cmp(a.filename.as_bytes()))
+    });
+    if let Some(first) = matches.first_mut() {
+        first.recommended = true;
+    }
+    CheckReport {
+        target: target.label.clone(),
+        architecture: target.fingerprint.architecture.clone(),
+        fields: target.fingerprint.fields.clone(),
+        rule: format!(
+            "{} {}",
+            target.fingerprint.rule, target.fingerprint.rule_version
+        ),
+        running: running.clone(),
+        matches,
+        near_misses,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// Llama-3.1-8B-Instruct's target, as `Target::from_model_dir` makes it.
+    fn target() -> Target {
+        let fields = json!({
+            "head_dim": 128, "hidden_size": 4096, "intermediate_size": 14336,
+            "max_position_embeddings": 131072, "num_attention_heads": 32,
+            "num_hidden_layers": 32, "num_key_value_heads": 8, "rms_norm_eps": 1e-05,
+            "rope_scaling": {"factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                "original_max_position_embeddings": 8192, "rope_type": "llama3"},
+            "vocab_size": 128256
+        });
+        let fields = fields.as_object().cloned().unwrap_or_default();
+        Target {
+            label: "t".into(),
+            fingerprint: Fingerprint {
+                architecture: "LlamaForCausalLM".into(),
+                fields: Default::default(),
+                rule: "generic".into(),
+                rule_version: "1.0.0".into(),
+                plugin: "llama".into(),
+                plugin_version: "0.1.0".into(),
+            },
+            known: [
+                "hidden_size",
+                "intermediate_size",
+                "max_position_embeddings",
+                "num_attention_heads",
+                "num_hidden_layers",
+                "num_key_value_heads",
+                "rms_norm_eps",
+                "vocab_size",
+                "head_dim",
+                "sliding_window",
+                "rope_scaling",
+                "num_experts",
+                "quant_method",
+                "format",
+            ]
+            .map(String::from)
+            .to_vec(),
+            fields,
+        }
+    }
+
+    fn compatible(edit: impl Fn(&mut Map<String, Value>)) -> bool {
+        let t = target();
+        let mut model = t.fields.clone();
+        model.insert("architecture".into(), "LlamaForCausalLM".into());
+        edit(&mut model);
+        differences(&t, &model).is_some_and(|d| d.is_empty())
+    }
+
+    /// FORMAT.md §5.2: the reference's answers to 25 edits of a cached `model` object.
+    #[test]
+    fn compatibility_follows_the_reference_probes() {
+        assert!(compatible(|_| {}));
+        assert!(compatible(|m| {
+            m.insert("hub_repo_id".into(), "x/y".into());
+            m.insert("foo".into(), 1.into());
+        }));
+        assert!(compatible(|m| {
+            m.insert("sliding_window".into(), Value::Null);
+            m.insert("quant_method".into(), Value::Null);
+        }));
+        assert!(!compatible(|m| {
+            m.insert("sliding_window".into(), 4096.into());
+        }));
+        assert!(!compatible(|m| {
+            m.insert("num_experts".into(), 8.into());
+        }));
+        assert!(!compatible(|m| {
+            m.insert("quant_method".into(), "fp8".into());
+        }));
+        assert!(!compatible(|m| {
+            m.remove("head_dim");
+        }));
+        assert!(!compatible(|m| {
+            m.insert("rope_scaling".into(), Value::Null);
+        }));
+        assert!(compatible(|m| {
+            m.insert("hidden_size".into(), json!(4096.0));
+        }));
+        assert!(compatible(|m| {
+            // The reference's probe `0.000010000000000000001`: the same f64 as 1e-05.
+            let eps: Value = serde_json::from_str("0.000010000000000000001").unwrap_or_default();
+            m.insert("rms_norm_eps".into(), eps);
+        }));
+        assert!(!compatible(|m| {
+            m.insert("hidden_size".into(), json!(4096.5));
+        }));
+        assert!(!compatible(|m| {
+            m.insert("hidden_size".into(), json!("4096"));
+        }));
+        assert!(compatible(|m| {
+            m.insert(
+                "rope_scaling".into(),
+                json!({"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+                    "high_freq_factor": 4.0, "original_max_position_embeddings": 8192}),
+            );
+        }));
+        assert!(!compatible(|m| {
+            m["rope_scaling"]["factor"] = json!(8);
+        }));
+        assert!(!compatible(|m| {
+            m.insert("architecture".into(), "MistralForCausalLM".into());
+        }));
+        assert!(!compatible(|m| {
+            m.insert("num_hidden_layers".into(), 16.into());
+        }));
+    }
+}

@@ -1,0 +1,232 @@
+//! `check --deep`: the target's safetensors headers (never the weights) against the
+//! shapes its config implies — and so the shapes every compatible bundle was compiled
+//! for. A fine-tune that changed a dimension without saying so in config.json (a resized
+//! vocabulary, a pruned MLP) is caught before a server loads it into the wrong kernels.
+//!
+//! A safetensors file is `u64 LE header length | JSON header | data`; the header maps each
+//! tensor name to `{dtype, shape, data_offsets}`. Only the header is read.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::Target;
+
+/// A header larger than this is not a safetensors header (real ones are a few MiB).
+const MAX_HEADER: u64 = 256 << 20;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WeightReport {
+    pub files: Vec<PathBuf>,
+    pub tensors: usize,
+    /// Tensors whose expected shape is known (the rest: other naming, quantization
+    /// scales, packed weights).
+    pub checked: usize,
+    pub mismatches: Vec<WeightMismatch>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WeightMismatch {
+    pub tensor: String,
+    pub file: PathBuf,
+    pub found: Vec<u64>,
+    /// `None` when the tensor should not exist (a layer beyond `num_hidden_layers`).
+    pub expected: Option<Vec<u64>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DeepError {
+    #[error("cannot read `{}`: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`{}` is not a safetensors file: {cause}", path.display())]
+    Header { path: PathBuf, cause: String },
+    #[error("`{}` has no *.safetensors files for --deep to read", .0.display())]
+    NoWeights(PathBuf),
+}
+
+/// The dimensions the shapes follow from, from the target's fields.
+struct Dims {
+    hidden: u64,
+    intermediate: u64,
+    q: u64,
+    kv: u64,
+    head_dim: u64,
+    vocab: u64,
+    layers: Option<u64>,
+}
+
+impl Dims {
+    fn of(target: &Target) -> Option<Dims> {
+        let get = |k: &str| target.fields.get(k).and_then(Value::as_u64);
+        let hidden = get("hidden_size")?;
+        let heads = get("num_attention_heads")?;
+        let head_dim = get("head_dim").unwrap_or(hidden / heads.max(1));
+        Some(Dims {
+            hidden,
+            intermediate: get("intermediate_size")?,
+            q: heads * head_dim,
+            kv: get("num_key_value_heads").unwrap_or(heads) * head_dim,
+            head_dim,
+            vocab: get("vocab_size")?,
+            layers: get("num_hidden_layers"),
+        })
+    }
+
+    /// The expected shape of a tensor in the Hugging Face decoder layout, `None` for a
+    /// name this check does not know. `Some(None)`: the tensor should not exist.
+    fn expected(&self, name: &str) -> Option<Option<Vec<u64>>> {
+        let (h, i) = (self.hidden, self.intermediate);
+        let shape = |dims: &[u64]| Some(Some(dims.to_vec()));
+        match name {
+            "model.embed_tokens.weight" | "lm_head.weight" => return shape(&[self.vocab, h]),
+            "model.norm.weight" => return shape(&[h]),
+            _ => {}
+        }
+        let rest = name.strip_prefix("model.layers.")?;
+        let (index, part) = rest.split_once('.')?;
+        let index: u64 = index.parse().ok()?;
+        if self.layers.is_some_and(|layers| index >= layers) {
+            return Some(None);
+        }
+        match part {
+            "input_layernorm.weight" | "post_attention_layernorm.weight" => shape(&[h]),
+            "self_attn.q_proj.weight" => shape(&[self.q, h]),
+            "self_attn.k_proj.weight" | "self_attn.v_proj.weight" => shape(&[self.kv, h]),
+            "self_attn.o_proj.weight" => shape(&[h, self.q]),
+            "self_attn.q_norm.weight" | "self_attn.k_norm.weight" => shape(&[self.head_dim]),
+            "mlp.gate_proj.weight" | "mlp.up_proj.weight" => shape(&[i, h]),
+            "mlp.down_proj.weight" => shape(&[h, i]),
+            _ => None,
+        }
+    }
+}
+
+/// Read one file's header: tensor name → (dtype, shape).
+pub fn read_header(path: &Path) -> Result<Vec<(String, String, Vec<u64>)>, DeepError> {
+    let io = |source| DeepError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let bad = |cause: String| DeepError::Header {
+        path: path.to_path_buf(),
+        cause,
+    };
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let mut prefix = [0u8; 8];
+    file.read_exact(&mut prefix).map_err(io)?;
+    let len = u64::from_le_bytes(prefix);
+    if len > MAX_HEADER {
+        return Err(bad(format!("a {len}-byte header")));
+    }
+    let mut header = Vec::new();
+    file.take(len).read_to_end(&mut header).map_err(io)?;
+    if header.len() as u64 != len {
+        return Err(bad(format!(
+            "the header is cut short ({} of {len} bytes)",
+            header.len()
+        )));
+    }
+    let json: serde_json::Map<String, Value> =
+        serde_json::from_slice(&header).map_err(|e| bad(format!("the header is not JSON: {e}")))?;
+    let mut tensors = Vec::new();
+    for (name, info) in json {
+        if name == "__metadata__" {
+            continue;
+        }
+        let dtype = info
+            .get("dtype")
+            .and_then(Value::as_str)
+            .ok_or_else(|| bad(format!("tensor `{name}` has no dtype")))?;
+        let shape = info
+            .get("shape")
+            .and_then(Value::as_array)
+            .and_then(|dims| dims.iter().map(Value::as_u64).collect::<Option<Vec<u64>>>())
+            .ok_or_else(|| bad(format!("tensor `{name}` has no shape of integers")))?;
+        tensors.push((name, dtype.to_string(), shape));
+    }
+    Ok(tensors)
+}
+
+/// Compare every safetensors header in `dir` with the target's config.
+pub fn check_weights(dir: &Path, target: &Target) -> Result<WeightReport, DeepError> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|source| DeepError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "safetensors"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(DeepError::NoWeights(dir.to_path_buf()));
+    }
+    let dims = Dims::of(target);
+    let mut report = WeightReport {
+        files: files.clone(),
+        tensors: 0,
+        checked: 0,
+        mismatches: Vec::new(),
+    };
+    for file in &files {
+        for (name, dtype, shape) in read_header(file)? {
+            report.tensors += 1;
+            // Packed integer weights (4-bit) and scales have their own shapes.
+            if matches!(dtype.as_str(), "U8" | "I8" | "I32") {
+                continue;
+            }
+            let Some(expected) = dims.as_ref().and_then(|d| d.expected(&name)) else {
+                continue;
+            };
+            report.checked += 1;
+            if expected.as_ref() != Some(&shape) {
+                report.mismatches.push(WeightMismatch {
+                    tensor: name,
+                    file: file.clone(),
+                    found: shape,
+                    expected,
+                });
+            }
+        }
+    }
+    report.mismatches.sort_by(|a, b| a.tensor.cmp(&b.tensor));
+    Ok(report)
+}
+
+/// The `--deep` section of `check`'s report.
+pub fn render(report: &WeightReport) -> String {
+    let mut text = format!(
+        "\nWeights: {} tensor(s) in {} file(s), {} checked against the config, {} mismatch(es)\n",
+        report.tensors,
+        report.files.len(),
+        report.checked,
+        report.mismatches.len()
+    );
+    let dims = |d: &[u64]| {
+        format!(
+            "[{}]",
+            d.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
+        )
+    };
+    for m in &report.mismatches {
+        let expected = m.expected.as_deref().map_or_else(
+            || "no such tensor (beyond num_hidden_layers)".to_string(),
+            dims,
+        );
+        text.push_str(&format!(
+            "  {}: {} in the weights, the config implies {}\n",
+            m.tensor,
+            dims(&m.found),
+            expected
+        ));
+    }
+    text
+}

@@ -1,0 +1,70 @@
+//! `fxb resolve <model> [--fxb PATH]`: the bundle a server would load, and why.
+
+use std::path::{Path, PathBuf};
+
+use fxb::resolve::{ModelRef, resolve};
+
+use super::output::Stdout;
+use super::{Globals, Hinted, Outcome, RuntimeArgs};
+
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "The reference's serve-time order: (1) --fxb as given; (2) a .fxb \
+inside the model directory whose compiler revision matches the runtime's; (3) for a Hub id, \
+the cache's recommended compatible bundle, only if its revision matches (Hub ids are not \
+supported yet). A local path never consults the cache. fxb reads revisions from manifests, \
+where the reference parses file names, and says when the reference would choose otherwise."
+)]
+pub struct Args {
+    /// A local model directory (a path starting with `.` or `/`)
+    model: String,
+    /// Use this bundle as-is
+    #[arg(long, value_name = "PATH")]
+    fxb: Option<PathBuf>,
+    #[command(flatten)]
+    runtime: RuntimeArgs,
+    /// Print as JSON
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args, globals: &Globals) -> anyhow::Result<Outcome> {
+    let _ = globals;
+    let (running, _) = args.runtime.running()?;
+    let local = args.model.starts_with('.') || args.model.starts_with('/');
+    if !local && args.fxb.is_none() {
+        return Err(Hinted::new(
+            format!(
+                "`{}` looks like a Hugging Face Hub id; resolving Hub models (through the cache) is not supported yet",
+                args.model
+            ),
+            "pass a local model directory, or --fxb PATH",
+        )
+        .into());
+    }
+    let dir = Path::new(&args.model);
+    if local && !dir.is_dir() && args.fxb.is_none() {
+        return Err(Hinted::new(
+            format!("model directory `{}` does not exist", args.model),
+            "the model is a directory holding config.json (and perhaps a .fxb)",
+        )
+        .into());
+    }
+    let resolution =
+        resolve(ModelRef::Local(dir), args.fxb.as_deref(), &running, &[]).map_err(|e| {
+            let hint = e.hint();
+            anyhow::Error::from(Hinted::new(e.to_string(), hint))
+        })?;
+    let mut out = Stdout::new();
+    if args.json {
+        out.json(&resolution)?;
+    } else {
+        out.line(&resolution.path.display().to_string())?;
+        out.line(&format!("  why: {}", resolution.why))?;
+        if let Some(reference) = &resolution.reference {
+            out.line(&format!("  note: {reference}"))?;
+        }
+    }
+    out.finish()?;
+    Ok(Outcome::Clean)
+}

@@ -1,0 +1,396 @@
+//! `fxb check` and `fxb resolve`: the reference's output, ranking and recommendation on
+//! real cache indexes, near misses, weight shapes, and the serve-time order.
+
+use std::fs;
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+use crate::common::{TestContext, read_reference, reference, stderr, stdout};
+
+const REFERENCE_CACHE: &str = "/root/.cache/furiosa/llm/fxb";
+
+/// A cache at `<temp>/<dir>` with `index` and a copy of llama-min at each `rel_path`.
+fn cache_with(ctx: &TestContext, dir: &str, index: &Value) {
+    for repo in index["repos"].as_object().into_iter().flatten() {
+        for file in repo.1["files"].as_array().into_iter().flatten() {
+            let target = ctx.path(&format!(
+                "{dir}/{}",
+                file["rel_path"].as_str().expect("rel")
+            ));
+            fs::create_dir_all(target.parent().expect("parent")).expect("dirs");
+            fs::copy(reference("bundles/llama-min.fxb"), &target).expect("copy");
+        }
+    }
+    fs::write(
+        ctx.path(&format!("{dir}/index.json")),
+        serde_json::to_vec_pretty(index).expect("json"),
+    )
+    .expect("index");
+}
+
+fn fixture_index(name: &str) -> Value {
+    serde_json::from_str(&read_reference(name)).expect("index")
+}
+
+/// The reference's output for its Hub target, as fxb prints it for `./<dir>`.
+fn expected(name: &str, target: &str, local: &str, cache: &str) -> String {
+    read_reference(name)
+        .replace(
+            &format!("Target: {target}  "),
+            &format!("Target: ./{local}  "),
+        )
+        .replace(&format!("for '{target}'"), &format!("for './{local}'"))
+        .replace(REFERENCE_CACHE, cache)
+        .lines()
+        .filter(|l| !l.starts_with("rc="))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+fn check(ctx: &TestContext, cache: &str, args: &[&str]) -> std::process::Output {
+    let mut all = vec!["--cache-dir", cache, "check"];
+    all.extend(args);
+    ctx.run(&all)
+}
+
+#[test]
+fn check_recommends_what_the_reference_recommends() {
+    let ctx = TestContext::new();
+    ctx.model_dir("llama", "meta-llama--Llama-3.1-8B-Instruct.json");
+    cache_with(&ctx, "one", &fixture_index("cache-index.json"));
+    let one = check(
+        &ctx,
+        "one",
+        &["./llama", "--runtime-revision", "ae27d44cd8"],
+    );
+    assert_eq!(one.status.code(), Some(0), "{}", stderr(&one));
+    assert_eq!(
+        stdout(&one),
+        expected(
+            "check.txt",
+            "meta-llama/Llama-3.1-8B-Instruct",
+            "llama",
+            "one"
+        )
+    );
+
+    cache_with(&ctx, "multi", &fixture_index("cache-index-multi.json"));
+    let multi = check(
+        &ctx,
+        "multi",
+        &[
+            "./llama",
+            "--runtime-revision",
+            "ae27d44cd8",
+            "--llm-revision",
+            "b1baffa75",
+        ],
+    );
+    assert_eq!(
+        stdout(&multi),
+        expected(
+            "check-multi.txt",
+            "meta-llama/Llama-3.1-8B-Instruct",
+            "llama",
+            "multi"
+        )
+    );
+
+    // Without a runtime revision (the host backend knows none): versions only, and a note.
+    let unknown = check(&ctx, "one", &["./llama"]);
+    assert_eq!(unknown.status.code(), Some(0));
+    assert!(!stdout(&unknown).contains("— match"));
+    assert!(stderr(&unknown).contains("note: the host backend is not an RNGD runtime"));
+}
+
+#[test]
+fn check_ranks_stale_and_odd_revisions_like_the_reference() {
+    let ctx = TestContext::new();
+    ctx.model_dir("llama", "meta-llama--Llama-3.1-8B-Instruct.json");
+    let template = fixture_index("cache-index.json")["repos"]["local"]["files"][0].clone();
+    let revisions = [
+        ("a", json!("ae27d44")),
+        ("b", json!("AE27D44CD8")),
+        ("c", json!("ae27d44cd8-modified")),
+        ("d", json!("ae27d44cd8ffff")),
+        ("e", json!("")),
+        ("f", json!("ae")),
+        ("g", Value::Null),
+    ];
+    let files: Vec<Value> = revisions
+        .iter()
+        .enumerate()
+        .map(|(n, (name, revision))| {
+            let mut entry = template.clone();
+            entry["filename"] = format!("{name}.fxb").into();
+            entry["rel_path"] = format!("models--local/snapshots/r{}/{name}.fxb", n + 1).into();
+            entry["ir_revision"] = revision.clone();
+            if revision.is_null() {
+                entry["ir_version"] = Value::Null;
+            }
+            entry
+        })
+        .collect();
+    let index =
+        json!({"schema_version": 1, "repos": {"local": {"repo_id": "local", "files": files}}});
+    cache_with(&ctx, "cache", &index);
+    let out = check(
+        &ctx,
+        "cache",
+        &[
+            "./llama",
+            "--runtime-revision",
+            "ae27d44cd8",
+            "--llm-revision",
+            "b1baffa75",
+        ],
+    );
+    assert_eq!(
+        stdout(&out),
+        expected(
+            "check-stale-mut.txt",
+            "meta-llama/Llama-3.1-8B-Instruct",
+            "llama",
+            "cache"
+        )
+    );
+}
+
+#[test]
+fn nothing_compatible_exits_1_and_explain_names_the_differing_fields() {
+    let ctx = TestContext::new();
+    ctx.model_dir("qwen", "Qwen--Qwen3-32B-FP8.json");
+    cache_with(&ctx, "fxb", &fixture_index("cache-index.json"));
+    let none = check(&ctx, "fxb", &["./qwen", "--runtime-revision", "ae27d44cd8"]);
+    assert_eq!(none.status.code(), Some(1));
+    assert_eq!(
+        stdout(&none),
+        expected("check-nomatch.txt", "Qwen/Qwen3-32B-FP8", "qwen", "fxb")
+    );
+    assert!(stderr(&none).contains("hint: build one"));
+
+    // A fine-tune with a resized vocabulary: same architecture, one field off.
+    let mut config: Value = serde_json::from_slice(
+        &fs::read(crate::common::fixtures().join("configs/meta-llama--Llama-3.1-8B-Instruct.json"))
+            .expect("config"),
+    )
+    .expect("json");
+    config["vocab_size"] = 128000.into();
+    ctx.model_dir_with("tuned", &config);
+    let near = check(&ctx, "fxb", &["./tuned", "--explain"]);
+    assert_eq!(near.status.code(), Some(1));
+    let text = stdout(&near);
+    assert!(
+        text.contains("Near misses (same architecture, 1):"),
+        "{text}"
+    );
+    assert!(
+        text.contains("    vocab_size 128256 ≠ 128000  (bundle ≠ target)"),
+        "{text}"
+    );
+    let json: Value =
+        serde_json::from_slice(&check(&ctx, "fxb", &["./tuned", "--json"]).stdout).expect("json");
+    assert_eq!(
+        json["near_misses"][0]["differences"][0]["field"],
+        "vocab_size"
+    );
+}
+
+/// A safetensors file whose header lists `tensors` (name, shape) in bf16, with a tiny
+/// payload: only the header is ever read.
+fn safetensors(path: &Path, tensors: &[(String, Vec<u64>)]) {
+    let mut header = serde_json::Map::new();
+    header.insert("__metadata__".into(), json!({"format": "pt"}));
+    let mut offset = 0u64;
+    for (name, shape) in tensors {
+        let bytes = shape.iter().product::<u64>() * 2;
+        header.insert(
+            name.clone(),
+            json!({"dtype": "BF16", "shape": shape, "data_offsets": [offset, offset + bytes]}),
+        );
+        offset += bytes;
+    }
+    let text = serde_json::to_vec(&header).expect("json");
+    let mut file = (text.len() as u64).to_le_bytes().to_vec();
+    file.extend(text);
+    file.extend([0u8; 16]);
+    fs::write(path, file).expect("write");
+}
+
+/// Llama-3.1-8B's tensor names and shapes.
+fn llama_tensors() -> Vec<(String, Vec<u64>)> {
+    let mut t = vec![
+        ("model.embed_tokens.weight".to_string(), vec![128256, 4096]),
+        ("lm_head.weight".to_string(), vec![128256, 4096]),
+        ("model.norm.weight".to_string(), vec![4096]),
+    ];
+    for layer in 0..32 {
+        let p = |s: &str| format!("model.layers.{layer}.{s}");
+        t.extend([
+            (p("input_layernorm.weight"), vec![4096]),
+            (p("post_attention_layernorm.weight"), vec![4096]),
+            (p("self_attn.q_proj.weight"), vec![4096, 4096]),
+            (p("self_attn.k_proj.weight"), vec![1024, 4096]),
+            (p("self_attn.v_proj.weight"), vec![1024, 4096]),
+            (p("self_attn.o_proj.weight"), vec![4096, 4096]),
+            (p("mlp.gate_proj.weight"), vec![14336, 4096]),
+            (p("mlp.up_proj.weight"), vec![14336, 4096]),
+            (p("mlp.down_proj.weight"), vec![4096, 14336]),
+        ]);
+    }
+    t
+}
+
+#[test]
+fn deep_reads_weight_headers_and_reports_shapes_the_config_does_not_imply() {
+    let ctx = TestContext::new();
+    ctx.model_dir("llama", "meta-llama--Llama-3.1-8B-Instruct.json");
+    cache_with(&ctx, "fxb", &fixture_index("cache-index.json"));
+    let tensors = llama_tensors();
+    let (first, second) = tensors.split_at(150);
+    safetensors(&ctx.path("llama/model-00001-of-00002.safetensors"), first);
+    safetensors(&ctx.path("llama/model-00002-of-00002.safetensors"), second);
+    let clean = check(&ctx, "fxb", &["./llama", "--deep"]);
+    assert_eq!(clean.status.code(), Some(0), "{}", stdout(&clean));
+    assert!(
+        stdout(&clean).contains(
+            "Weights: 291 tensor(s) in 2 file(s), 291 checked against the config, 0 mismatch(es)"
+        ),
+        "{}",
+        stdout(&clean)
+    );
+
+    // The vocabulary resized in the weights but not in config.json, and an extra layer.
+    let mut edited = llama_tensors();
+    edited[0].1 = vec![128000, 4096];
+    edited.push((
+        "model.layers.32.mlp.up_proj.weight".into(),
+        vec![14336, 4096],
+    ));
+    fs::remove_file(ctx.path("llama/model-00002-of-00002.safetensors")).expect("rm");
+    safetensors(&ctx.path("llama/model-00001-of-00002.safetensors"), &edited);
+    let found = check(&ctx, "fxb", &["./llama", "--deep"]);
+    assert_eq!(found.status.code(), Some(1));
+    let text = stdout(&found);
+    assert!(text.contains("model.embed_tokens.weight: [128000, 4096] in the weights, the config implies [128256, 4096]"), "{text}");
+    assert!(text.contains("model.layers.32.mlp.up_proj.weight: [14336, 4096] in the weights, the config implies no such tensor (beyond num_hidden_layers)"), "{text}");
+    fs::write(
+        ctx.path("llama/model-00001-of-00002.safetensors"),
+        b"\xff\xff\xff\xff\xff\xff\xff\xff",
+    )
+    .expect("write");
+    let broken = check(&ctx, "fxb", &["./llama", "--deep"]);
+    assert_eq!(broken.status.code(), Some(2));
+    assert!(
+        stderr(&broken).contains("is not a safetensors file"),
+        "{}",
+        stderr(&broken)
+    );
+}
+
+#[test]
+fn resolve_follows_the_serve_time_order_and_reads_revisions_from_manifests() {
+    let ctx = TestContext::new();
+    ctx.model_dir("m", "meta-llama--Llama-3.1-8B-Instruct.json");
+    let none = ctx.run(&["resolve", "./m", "--runtime-revision", "ae27d44cd8"]);
+    assert_eq!(none.status.code(), Some(2));
+    assert!(
+        stderr(&none).contains("No FXB found in './m' (a local path never consults the cache)")
+    );
+    // A host build (another compiler) and a reference bundle whose name hides its revision
+    // from the reference's file-name parse.
+    let built = ctx.run(&[
+        "build",
+        "./m",
+        "./m/host.fxb",
+        "-O",
+        "O0",
+        "--max-model-len",
+        "1024",
+        "--no-compiler-cache",
+    ]);
+    assert_eq!(built.status.code(), Some(0), "{}", stderr(&built));
+    fs::copy(
+        reference("bundles/llama-min.fxb"),
+        ctx.path("m/llamaforcausallm-ae27d44cd8-modified-b1baffa75-2611230550.fxb"),
+    )
+    .expect("copy");
+    let chosen = ctx.run(&["resolve", "./m", "--runtime-revision", "ae27d44cd8"]);
+    assert_eq!(chosen.status.code(), Some(0), "{}", stderr(&chosen));
+    let text = stdout(&chosen);
+    assert!(
+        text.starts_with("./m/llamaforcausallm-ae27d44cd8-modified-b1baffa75-2611230550.fxb\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("note: the reference would find no bundle here"),
+        "{text}"
+    );
+    let host = ctx.run(&[
+        "resolve",
+        "./m",
+        "--runtime-revision",
+        "host-layout-1",
+        "--json",
+    ]);
+    let json: Value = serde_json::from_slice(&host.stdout).expect("json");
+    assert_eq!(json["path"], "./m/host.fxb");
+    assert_eq!(json["source"], "model_dir");
+    let stale = ctx.run(&["resolve", "./m", "--runtime-revision", "0123abc"]);
+    assert_eq!(stale.status.code(), Some(2));
+    assert!(stderr(&stale).contains("has the runtime's compiler revision 0123abc"));
+    let explicit = ctx.run(&["resolve", "./m", "--fxb", "./m/host.fxb"]);
+    assert!(stdout(&explicit).contains("why: --fxb as given"));
+    let hub = ctx.run(&["resolve", "meta-llama/Llama-3.1-8B"]);
+    assert_eq!(hub.status.code(), Some(2));
+    assert!(stderr(&hub).contains("not supported yet"));
+}
+
+#[test]
+fn resolve_from_the_cache_uses_only_a_revision_match() {
+    use fxb::check::{Running, Target};
+    use fxb::resolve::{ModelRef, ResolveError, Source, resolve};
+    let ctx = TestContext::new();
+    ctx.model_dir("llama", "meta-llama--Llama-3.1-8B-Instruct.json");
+    cache_with(&ctx, "fxb", &fixture_index("cache-index-multi.json"));
+    let cache = fxb::cache::Cache::open(ctx.path("fxb")).expect("cache");
+    let files = cache.list().expect("list");
+    let (plugins, host) = (
+        fxb::plugin::PluginSet::discover(&fxb::plugin::PluginSearch::from_env(&[])),
+        fxb::plugin::PluginHost::new(
+            fxb::plugin::CompiledCache::new(crate::common::shared_plugin_cache()),
+            fxb::plugin::Limits::default(),
+        ),
+    );
+    let rules = fxb::rules::RuleSet::load(&[]);
+    let target = Target::from_model_dir(
+        "meta-llama/Llama-3.1-8B-Instruct",
+        &ctx.path("llama"),
+        &rules,
+        &plugins,
+        &host,
+    )
+    .expect("target");
+    let hub = ModelRef::Hub {
+        repo_id: "furiosa-ai/Llama-3.1-8B-Instruct",
+        target: &target,
+    };
+    let running = |rev: Option<&str>| Running {
+        compiler_revision: rev.map(String::from),
+        llm_revision: Some("b1baffa75".into()),
+    };
+    let chosen = resolve(hub, None, &running(Some("ae27d44cd8")), &files).expect("resolves");
+    assert_eq!(chosen.source, Source::Cache);
+    // Same repo id wins the tie: the furiosa-ai bundle, not the newer local ones.
+    assert!(
+        chosen
+            .path
+            .ends_with("Llama-3.1-8B-Instruct-ae27d44cd8-b1baffa75-2611230550.fxb")
+    );
+    let stale = resolve(hub, None, &running(Some("0123abc")), &files).expect_err("stale");
+    assert!(matches!(stale, ResolveError::OnlyStale { .. }));
+    assert!(stale.to_string().starts_with("No FXB found in 'furiosa-ai/Llama-3.1-8B-Instruct', and the local cache only has FuriosaIR-revision-mismatched (stale) matches. Pass --fxb <path> to use one explicitly (e.g. "));
+    let unknown = resolve(hub, None, &running(None), &files).expect_err("unknown");
+    assert!(matches!(unknown, ResolveError::UnknownRuntime(_)));
+}
