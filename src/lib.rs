@@ -15,6 +15,7 @@
 //! - [`resolve`]: which bundle a server would load, and why.
 //! - [`schema`]: JSON Schemas generated from the serde types.
 //! - [`source`]: where plugins and rule files come from.
+//! - [`leftovers`]: what killed processes leave behind, and its removal.
 
 pub mod backend;
 pub mod build;
@@ -23,6 +24,7 @@ pub mod cache;
 pub mod check;
 pub mod convert;
 pub mod fingerprint;
+pub mod leftovers;
 pub mod plan;
 pub mod plugin;
 pub mod resolve;

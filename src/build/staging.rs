@@ -33,62 +33,11 @@ impl Staging {
     }
 }
 
-fn alive(pid: u32) -> bool {
-    pid == std::process::id() || Path::new("/proc").join(pid.to_string()).exists()
-}
-
-/// The pid in `{prefix}{pid}-…` / `{prefix}{pid}.…`, if `name` starts with `prefix`.
-fn owner(name: &str, prefix: &str) -> Option<u32> {
-    let rest = name.strip_prefix(prefix)?;
-    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-    digits.parse().ok()
-}
-
 /// Remove staging directories and temp bundles of `output` whose process is gone.
-/// Best effort: what cannot be removed is left for the next run, with a debug log.
 pub fn remove_stale(dir: &Path, output: &Path) {
-    if !Path::new("/proc/self").exists() {
-        // No way to tell a live build from a dead one: leave everything.
-        return;
-    }
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
     let temp_prefix = output
         .file_name()
-        .map(|n| format!(".{}.", n.to_string_lossy()));
-    for entry in entries.filter_map(Result::ok) {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let stale_staging = owner(&name, STAGING_PREFIX).filter(|pid| !alive(*pid));
-        let stale_temp = temp_prefix
-            .as_deref()
-            .filter(|_| name.ends_with(".tmp"))
-            .and_then(|prefix| owner(&name, prefix))
-            .filter(|pid| !alive(*pid));
-        let path = entry.path();
-        let removed = if stale_staging.is_some() {
-            std::fs::remove_dir_all(&path)
-        } else if stale_temp.is_some() {
-            std::fs::remove_file(&path)
-        } else {
-            continue;
-        };
-        match removed {
-            Ok(()) => tracing::info!("removed `{}` left by an interrupted build", path.display()),
-            Err(e) => tracing::debug!("could not remove `{}`: {e}", path.display()),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn owners_are_read_from_names() {
-        assert_eq!(owner(".fxb-build-1234-abc", STAGING_PREFIX), Some(1234));
-        assert_eq!(owner(".x.fxb.77.Ab3.tmp", ".x.fxb."), Some(77));
-        assert_eq!(owner(".x.fxb.Ab3.tmp", ".x.fxb."), None);
-        assert_eq!(owner("model.fxb", STAGING_PREFIX), None);
-    }
+        .map(|n| format!(".{}.", n.to_string_lossy()))
+        .unwrap_or_else(|| STAGING_PREFIX.to_string());
+    crate::leftovers::remove_dead(dir, &[STAGING_PREFIX, &temp_prefix]);
 }

@@ -402,6 +402,8 @@ impl Cache {
             .dir
             .join(format!("models--{LOCAL_REPO}/snapshots/{uuid}"));
         std::fs::create_dir_all(&snapshot).map_err(|e| CacheError::io("create", &snapshot, e))?;
+        // Copies a killed `add` left here (hidden, never indexed) only take space: clear them.
+        crate::leftovers::remove_dead(&snapshot, &[&format!(".{filename}.")]);
         let temp = tempfile::Builder::new()
             .prefix(&format!(".{filename}.{}.", std::process::id()))
             .suffix(".tmp")

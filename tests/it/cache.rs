@@ -368,3 +368,189 @@ fn verify_finds_corrupt_and_missing_bundles() {
         "{json}"
     );
 }
+
+/// Copies of llama-min with their own uuid and creation minute, so each has its own
+/// snapshot directory and standard name.
+fn distinct_bundles(ctx: &TestContext, count: usize) -> Vec<(PathBuf, String)> {
+    ctx.run(&[
+        "unpack",
+        &reference("bundles/llama-min.fxb").to_string_lossy(),
+        "src",
+    ]);
+    let manifest_path = ctx.path("src/manifest.json");
+    let original: Value =
+        serde_json::from_slice(&fs::read(&manifest_path).expect("read")).expect("json");
+    (0..count)
+        .map(|i| {
+            let mut manifest = original.clone();
+            manifest["uuid"] = format!("00000000-0000-4000-8000-{i:012}").into();
+            manifest["created_at"] = format!("2026-11-23T05:{:02}:50.5+00:00", 10 + i).into();
+            fs::write(
+                &manifest_path,
+                serde_json::to_vec_pretty(&manifest).expect("json"),
+            )
+            .expect("write");
+            let path = ctx.path(&format!("b{i}.fxb"));
+            let packed = ctx.run(&["pack", "src", &path.to_string_lossy()]);
+            assert_eq!(packed.status.code(), Some(0), "{}", stderr(&packed));
+            (
+                path,
+                format!(
+                    "llamaforcausallm-ae27d44cd8-b1baffa75-26112305{:02}.fxb",
+                    10 + i
+                ),
+            )
+        })
+        .collect()
+}
+
+/// `rel_path`s in the index, and `.fxb` / `.tmp` files under `models--local`.
+fn index_and_disk(dir: &Path) -> (Vec<String>, Vec<String>, usize) {
+    let index: Value = serde_json::from_slice(&fs::read(dir.join("index.json")).expect("index"))
+        .expect("index parses");
+    let mut indexed: Vec<String> = index["repos"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .flat_map(|(_, repo)| repo["files"].as_array().cloned().unwrap_or_default())
+        .filter_map(|f| f["rel_path"].as_str().map(String::from))
+        .collect();
+    indexed.sort();
+    let files = walk(&dir.join("models--local"));
+    let mut on_disk: Vec<String> = files
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "fxb"))
+        .filter_map(|p| {
+            p.strip_prefix(dir)
+                .ok()
+                .map(|r| r.to_string_lossy().into_owned())
+        })
+        .collect();
+    on_disk.sort();
+    let temps = files
+        .iter()
+        .filter(|p| p.to_string_lossy().ends_with(".tmp"))
+        .count();
+    (indexed, on_disk, temps)
+}
+
+#[test]
+fn sixteen_processes_on_one_cache_leave_it_consistent() {
+    let ctx = TestContext::new();
+    let bundles = distinct_bundles(&ctx, 8);
+    let path = |i: usize| bundles[i].0.to_string_lossy().into_owned();
+    // b0..b3 are cached before the storm; b2 and b3 are removed during it.
+    let pre = in_cache(&ctx, &["add", &path(0), &path(1), &path(2), &path(3)]);
+    assert_eq!(pre.status.code(), Some(0), "{}", stderr(&pre));
+    let mut jobs: Vec<Vec<String>> = Vec::new();
+    for i in 4..8 {
+        jobs.push(vec!["add".into(), path(i)]);
+    }
+    jobs.push(vec!["add".into(), path(0)]);
+    jobs.push(vec!["add".into(), path(1)]);
+    for i in [2, 3, 2, 3] {
+        jobs.push(vec![
+            "cache".into(),
+            "rm".into(),
+            bundles[i].1.clone(),
+            "-y".into(),
+        ]);
+    }
+    for _ in 0..6 {
+        jobs.push(vec!["cache".into(), "ls".into()]);
+    }
+    assert_eq!(jobs.len(), 16);
+    let children: Vec<_> = jobs
+        .iter()
+        .map(|args| {
+            ctx.command()
+                .args(["--cache-dir", "fxb"])
+                .args(args)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("spawn")
+        })
+        .collect();
+    for (child, args) in children.into_iter().zip(&jobs) {
+        let out = child.wait_with_output().expect("wait");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+    }
+    let (indexed, on_disk, temps) = index_and_disk(&ctx.path("fxb"));
+    assert_eq!(indexed, on_disk, "the index matches the disk");
+    assert_eq!(temps, 0, "no half-written copy is left");
+    let names: Vec<&str> = indexed
+        .iter()
+        .filter_map(|r| r.rsplit('/').next())
+        .collect();
+    let expected: Vec<&str> = [0, 1, 4, 5, 6, 7]
+        .iter()
+        .map(|i| bundles[*i].1.as_str())
+        .collect();
+    let mut names = names;
+    names.sort();
+    assert_eq!(names, expected);
+}
+
+#[test]
+fn a_killed_add_leaves_nothing_visible_and_the_next_add_cleans_up() {
+    let ctx = TestContext::new();
+    // A 64 MiB bundle: the copy is still running when the process is killed.
+    let mut manifest = fxb::bundle::Manifest::new();
+    manifest.uuid = Some("11111111-2222-4333-8444-555555555555".into());
+    manifest.created_at = Some("2026-11-23T05:50:50+00:00".into());
+    manifest.versions =
+        fxb::bundle::parse_manifest(&fs::read(reference("manifest.json")).expect("manifest"))
+            .expect("parses")
+            .versions;
+    manifest.model = Some(fxb::bundle::Model {
+        architecture: Some("LlamaForCausalLM".into()),
+        hub_repo_id: None,
+        fields: Default::default(),
+    });
+    manifest.kernels.insert(
+        "first_tokenwise".into(),
+        vec![fxb::bundle::KernelEntry {
+            bucket: fxb::bundle::BucketKey::Tokenwise { input_size: 1 },
+            file: "edfs/first_tokenwise_tw1.edf".into(),
+            unknown: Default::default(),
+        }],
+    );
+    let big = ctx.path("big.fxb");
+    let size = 64u64 << 20;
+    fxb::bundle::write_bundle(&big, &manifest, chrono::Utc::now(), |_| {
+        Ok((
+            Box::new(std::io::Read::take(std::io::repeat(7), size)),
+            size,
+        ))
+    })
+    .expect("write");
+    let snapshot = ctx.path("fxb/models--local/snapshots/11111111-2222-4333-8444-555555555555");
+    let mut child = ctx
+        .command()
+        .args(["--cache-dir", "fxb", "add"])
+        .arg(&big)
+        .spawn()
+        .expect("spawn");
+    let start = std::time::Instant::now();
+    while !walk(&snapshot)
+        .iter()
+        .any(|p| p.to_string_lossy().ends_with(".tmp"))
+    {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(30),
+            "no temp file appeared"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().expect("kill");
+    child.wait().expect("wait");
+    let ls = in_cache(&ctx, &["cache", "ls"]);
+    assert_eq!(stdout(&ls), "(empty cache)\n", "nothing half-visible");
+    // The next add of that bundle removes the dead process's temp file.
+    let again = in_cache(&ctx, &["add", &big.to_string_lossy()]);
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    let (indexed, on_disk, temps) = index_and_disk(&ctx.path("fxb"));
+    assert_eq!(indexed, on_disk);
+    assert_eq!(temps, 0);
+}
