@@ -12,6 +12,7 @@
 
 pub mod index;
 mod sidecar;
+mod stamps;
 mod store;
 
 use std::path::PathBuf;

@@ -8,6 +8,7 @@ use sha2::{Digest, Sha256};
 
 use super::index::{self, FileEntry, INDEX_FILE, Index};
 use super::sidecar::{SIDECAR_FILE, Sidecar, SidecarEntry, stamp};
+use super::stamps::Stamps;
 use crate::bundle::{Bundle, BundleError, Manifest, NameError, standard_file_name};
 
 pub const LOCK_FILE: &str = "index.json.lock";
@@ -130,7 +131,17 @@ struct Locked {
 struct State {
     index: Index,
     write: bool,
+    /// Entries known present as regular files without a stat (their directory is as it
+    /// was at the last reconciliation).
+    trusted: std::collections::HashSet<String>,
 }
+
+/// The snapshot directory of a `rel_path`.
+fn parent_rel(rel: &str) -> &str {
+    rel.rsplit_once('/').map_or("", |(dir, _)| dir)
+}
+
+const LOCAL_PREFIX: &str = "models--local/";
 
 impl Cache {
     /// The cache at `dir`, created (with its lock file) if needed.
@@ -176,21 +187,34 @@ impl Cache {
                     );
                     // As the reference: answer from the scan now, write on the next change.
                     let mut index = Index::default();
-                    self.scan(&mut index);
+                    let mut stamps = Stamps::load(&self.dir);
+                    self.scan(&mut index, &mut stamps);
                     return Ok(State {
                         index,
                         write: false,
+                        trusted: Default::default(),
                     });
                 }
             },
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => (Index::default(), false),
             Err(e) => return Err(CacheError::io("read", &path, e)),
         };
+        let mut stamps = Stamps::load(&self.dir);
+        let mut trusted = std::collections::HashSet::new();
         for (repo_id, repo) in index.repos.iter_mut() {
             repo.files.retain(|f| {
                 let named_right = f.rel_path.rsplit('/').next() == Some(f.filename.as_str());
-                let present = std::fs::symlink_metadata(self.dir.join(&f.rel_path)).is_ok();
-                let keep = named_right && present && safe_rel_path(&f.rel_path);
+                let safe = safe_rel_path(&f.rel_path);
+                // fxb and the reference only put regular files under models--local.
+                let unchanged = safe
+                    && f.rel_path.starts_with(LOCAL_PREFIX)
+                    && stamps.unchanged(&self.dir, parent_rel(&f.rel_path));
+                let present =
+                    unchanged || std::fs::symlink_metadata(self.dir.join(&f.rel_path)).is_ok();
+                if unchanged {
+                    trusted.insert(f.rel_path.clone());
+                }
+                let keep = named_right && present && safe;
                 if !keep {
                     tracing::warn!(
                         "dropped {repo_id}/{} from the cache index: {}",
@@ -209,8 +233,13 @@ impl Cache {
         let before = index.repos.len();
         index.repos.retain(|_, repo| !repo.files.is_empty());
         write |= index.repos.len() != before;
-        write |= self.scan(&mut index);
-        Ok(State { index, write })
+        write |= self.scan(&mut index, &mut stamps);
+        stamps.save(&self.dir);
+        Ok(State {
+            index,
+            write,
+            trusted,
+        })
     }
 
     /// `index.json.corrupt-N`, the first free N.
@@ -229,9 +258,11 @@ impl Cache {
 
     /// Index every `models--*/snapshots/<rev>/*.fxb` the index lacks. Returns whether it
     /// added any. An unreadable bundle is left out with a warning.
-    fn scan(&self, index: &mut Index) -> bool {
-        let known: std::collections::HashSet<String> =
-            index.files().map(|(_, f)| f.rel_path.clone()).collect();
+    fn scan(&self, index: &mut Index, stamps: &mut Stamps) -> bool {
+        let known: std::collections::HashSet<&str> =
+            index.files().map(|(_, f)| f.rel_path.as_str()).collect();
+        let indexed_dirs: std::collections::HashSet<&str> =
+            known.iter().map(|r| parent_rel(r)).collect();
         let mut found = Vec::new();
         for repo_dir in read_dir_sorted(&self.dir) {
             let Some(repo_name) =
@@ -244,6 +275,15 @@ impl Cache {
                 let Some(revision) = file_name(&snapshot) else {
                     continue;
                 };
+                let rel_dir = format!(
+                    "{}/snapshots/{revision}",
+                    file_name(&repo_dir).unwrap_or_default()
+                );
+                // Unchanged since the last scan, and indexed then: nothing new inside.
+                if indexed_dirs.contains(rel_dir.as_str()) && stamps.unchanged(&self.dir, &rel_dir)
+                {
+                    continue;
+                }
                 for file in read_dir_sorted(&snapshot) {
                     let Some(name) = file_name(&file) else {
                         continue;
@@ -255,12 +295,14 @@ impl Cache {
                         "{}/snapshots/{revision}/{name}",
                         file_name(&repo_dir).unwrap_or_default()
                     );
-                    if !known.contains(&rel) {
+                    if !known.contains(rel.as_str()) {
                         found.push((repo_id.clone(), revision.clone(), rel, file));
                     }
                 }
             }
         }
+        drop(indexed_dirs);
+        drop(known);
         let now = now();
         let mut added = false;
         for (repo_id, revision, rel, file) in found {
@@ -288,32 +330,32 @@ impl Cache {
         write_atomically(&self.dir, SIDECAR_FILE, &bytes)
     }
 
-    /// The reconciled index, written back when reconciling changed it.
-    fn current(&self, lock: &Locked) -> Result<Index, CacheError> {
-        let state = self.state(lock)?;
-        if state.write {
-            self.write_index(lock, &state.index)?;
-        }
-        Ok(state.index)
-    }
-
     /// Every cached bundle, in `cache ls` order: repo id, then file name, byte-wise.
     pub fn list(&self) -> Result<Vec<CachedFile>, CacheError> {
         let lock = self.lock()?;
-        let index = self.current(&lock)?;
-        Ok(self.files_of(&index))
+        let state = self.state(&lock)?;
+        if state.write {
+            self.write_index(&lock, &state.index)?;
+        }
+        Ok(self.files_of(state.index, &state.trusted))
     }
 
-    fn files_of(&self, index: &Index) -> Vec<CachedFile> {
+    fn files_of(
+        &self,
+        index: Index,
+        trusted: &std::collections::HashSet<String>,
+    ) -> Vec<CachedFile> {
         let mut files: Vec<CachedFile> = index
-            .files()
-            .map(|(repo, entry)| {
+            .repos
+            .into_iter()
+            .flat_map(|(repo, r)| r.files.into_iter().map(move |entry| (repo.clone(), entry)))
+            .map(|(repo_id, entry)| {
                 let path = self.dir.join(&entry.rel_path);
                 CachedFile {
-                    repo_id: repo.to_string(),
-                    missing: !path.exists(),
+                    repo_id,
+                    missing: !trusted.contains(&entry.rel_path) && !path.exists(),
                     path,
-                    entry: entry.clone(),
+                    entry,
                 }
             })
             .collect();
@@ -332,6 +374,11 @@ impl Cache {
         let prepared: Vec<Result<Prepared, CacheError>> =
             paths.iter().map(|p| self.prepare(p)).collect();
         let any = prepared.iter().any(Result::is_ok);
+        // The copies reach the disk before they become visible: one filesystem flush for
+        // the whole batch (an fsync per file would cost more than the copying).
+        if any {
+            self.flush(prepared.iter().flatten().map(|p| p.temp.as_file()))?;
+        }
         let lock = self.lock()?;
         let mut index = self.state(&lock)?.index;
         let mut sidecar = Sidecar::load(&self.dir);
@@ -372,8 +419,38 @@ impl Cache {
         if any {
             self.write_index(&lock, &index)?;
             self.write_sidecar(&lock, &sidecar)?;
+            // And the renames.
+            self.flush(std::iter::empty())?;
         }
         Ok(results)
+    }
+
+    /// Make everything written under the cache durable: `syncfs(2)` on Linux, else an
+    /// fsync of each of `files`.
+    fn flush<'f>(&self, files: impl Iterator<Item = &'f File>) -> Result<(), CacheError> {
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::fd::AsRawFd;
+            let _ = files;
+            let dir = File::open(&self.dir).map_err(|e| CacheError::io("open", &self.dir, e))?;
+            // SAFETY: a valid open descriptor for the duration of the call.
+            if unsafe { libc::syncfs(dir.as_raw_fd()) } != 0 {
+                return Err(CacheError::io(
+                    "flush the file system of",
+                    &self.dir,
+                    std::io::Error::last_os_error(),
+                ));
+            }
+            Ok(())
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            for file in files {
+                file.sync_all()
+                    .map_err(|e| CacheError::io("sync", &self.dir, e))?;
+            }
+            Ok(())
+        }
     }
 
     /// Validate one bundle and copy it to a temp file in its snapshot directory.
@@ -410,9 +487,6 @@ impl Cache {
             .tempfile_in(&snapshot)
             .map_err(|e| CacheError::io("create a temporary file in", &snapshot, e))?;
         let (size, sha256) = copy_hashing(source, temp.as_file())?;
-        temp.as_file()
-            .sync_all()
-            .map_err(|e| CacheError::io("sync", temp.path(), e))?;
         Ok(Prepared {
             source: source.to_path_buf(),
             manifest,
@@ -501,7 +575,7 @@ impl Cache {
                 .map(|e| e.sha256.clone());
             let hashed = File::open(&path)
                 .map_err(|e| e.to_string())
-                .and_then(|f| hash(f).map_err(|e| e.to_string()));
+                .and_then(|mut f| hash_reader(&mut f).map_err(|e| e.to_string()));
             let (status, detail) = match (hashed, recorded) {
                 (Err(e), _) => (VerifyStatus::Corrupt, Some(format!("cannot read: {e}"))),
                 (Ok((_, sha)), Some(recorded)) if sha == recorded => (VerifyStatus::Ok, None),
@@ -584,29 +658,38 @@ fn compiler_of(manifest: &Manifest) -> Option<String> {
     ))
 }
 
-/// Copy `source` into `out`, hashing in the same pass.
+/// Copy `source` into `out` and hash it at the same time: the kernel copies
+/// (`copy_file_range`, as `cp` does) on one thread while this one reads the same bytes —
+/// from the page cache the copy has just filled — and hashes them, so the whole costs
+/// about the slower of the two, not their sum.
 fn copy_hashing(source: &Path, out: &File) -> Result<(u64, String), CacheError> {
     let mut input = File::open(source).map_err(|e| CacheError::io("open", source, e))?;
-    let mut hasher = Sha256::new();
-    let mut buffer = vec![0u8; COPY_BUFFER];
-    let mut out = out;
-    let mut total = 0u64;
-    loop {
-        let n = input
-            .read(&mut buffer)
-            .map_err(|e| CacheError::io("read", source, e))?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buffer[..n]);
-        out.write_all(&buffer[..n])
+    let mut for_hash = File::open(source).map_err(|e| CacheError::io("open", source, e))?;
+    std::thread::scope(|scope| {
+        let copier = scope.spawn(move || -> std::io::Result<u64> {
+            let mut out = out;
+            std::io::copy(&mut input, &mut out)
+        });
+        let hashed = hash_reader(&mut for_hash);
+        let copied = copier
+            .join()
+            .unwrap_or_else(|_| Err(std::io::Error::other("the copying thread panicked")))
             .map_err(|e| CacheError::io("write the cached copy of", source, e))?;
-        total += n as u64;
-    }
-    Ok((total, hex(&hasher.finalize())))
+        let (hashed_bytes, sha) = hashed.map_err(|e| CacheError::io("read", source, e))?;
+        if hashed_bytes != copied {
+            return Err(CacheError::io(
+                "copy",
+                source,
+                std::io::Error::other(format!(
+                    "the file changed while it was copied ({copied} bytes copied, {hashed_bytes} hashed)"
+                )),
+            ));
+        }
+        Ok((copied, sha))
+    })
 }
 
-fn hash(mut file: File) -> std::io::Result<(u64, String)> {
+fn hash_reader(file: &mut impl Read) -> std::io::Result<(u64, String)> {
     let mut hasher = Sha256::new();
     let mut buffer = vec![0u8; COPY_BUFFER];
     let mut total = 0u64;
@@ -626,7 +709,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// `name` as a whole temp-then-rename write in `dir`.
-fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), CacheError> {
+pub(super) fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), CacheError> {
     let target = dir.join(name);
     let mut temp = tempfile::Builder::new()
         .prefix(&format!(".{name}."))

@@ -554,3 +554,47 @@ fn a_killed_add_leaves_nothing_visible_and_the_next_add_cleans_up() {
     assert_eq!(indexed, on_disk);
     assert_eq!(temps, 0);
 }
+
+/// Set a directory's mtime an hour back, as if the cache had been idle.
+fn backdate(path: &Path) {
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    fs::File::open(path)
+        .and_then(|f| f.set_modified(old))
+        .expect("set mtime");
+}
+
+#[test]
+fn ls_skips_unchanged_snapshot_dirs_but_sees_every_change() {
+    let ctx = TestContext::new();
+    let bundles = distinct_bundles(&ctx, 3);
+    let paths: Vec<String> = bundles
+        .iter()
+        .map(|b| b.0.to_string_lossy().into_owned())
+        .collect();
+    let mut args = vec!["add"];
+    args.extend(paths.iter().map(String::as_str));
+    assert_eq!(in_cache(&ctx, &args).status.code(), Some(0));
+    let snapshots = ctx.path("fxb/models--local/snapshots");
+    for entry in fs::read_dir(&snapshots).expect("dir").flatten() {
+        backdate(&entry.path());
+    }
+    // Records the stamps, then trusts them.
+    assert!(stdout(&in_cache(&ctx, &["cache", "ls"])).contains("3 file(s)"));
+    assert!(ctx.path("fxb/fxb-scan.json").exists());
+    assert!(stdout(&in_cache(&ctx, &["cache", "ls"])).contains("3 file(s)"));
+    // A bundle deleted by hand changes its directory: it is noticed.
+    let gone = snapshots
+        .join("00000000-0000-4000-8000-000000000001")
+        .join(&bundles[1].1);
+    fs::remove_file(&gone).expect("remove");
+    let ls = in_cache(&ctx, &["cache", "ls"]);
+    assert!(stdout(&ls).contains("2 file(s)"), "{}", stdout(&ls));
+    assert!(stderr(&ls).contains("its file is gone"));
+    // And a bundle dropped into an old directory by another tool is indexed.
+    fs::copy(
+        &bundles[1].0,
+        snapshots.join("00000000-0000-4000-8000-000000000000/extra.fxb"),
+    )
+    .expect("copy");
+    assert!(stdout(&in_cache(&ctx, &["cache", "ls"])).contains("extra.fxb"));
+}
