@@ -13,8 +13,9 @@ use crate::bundle::{Bundle, BundleError, Manifest, NameError, standard_file_name
 
 pub const LOCK_FILE: &str = "index.json.lock";
 const LOCAL_REPO: &str = "local";
-/// Copy buffer: large enough for few syscalls, small enough not to matter.
-const COPY_BUFFER: usize = 4 << 20;
+/// Hashing buffer: large enough for few syscalls, small enough to stay in cache and cost
+/// nothing to allocate per file.
+const HASH_BUFFER: usize = 256 << 10;
 
 /// Why a cache operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -371,8 +372,7 @@ impl Cache {
     /// a hidden temp file first; then, under the lock, every copy is renamed into place and
     /// the index written once. Results in argument order.
     pub fn add(&self, paths: &[PathBuf]) -> Result<Vec<Result<Added, CacheError>>, CacheError> {
-        let prepared: Vec<Result<Prepared, CacheError>> =
-            paths.iter().map(|p| self.prepare(p)).collect();
+        let prepared = self.prepare_all(paths);
         let any = prepared.iter().any(Result::is_ok);
         // The copies reach the disk before they become visible: one filesystem flush for
         // the whole batch (an fsync per file would cost more than the copying).
@@ -423,6 +423,45 @@ impl Cache {
             self.flush(std::iter::empty())?;
         }
         Ok(results)
+    }
+
+    /// `prepare` every path, two at a time (hashing is CPU-bound and there are cores to
+    /// spare while the kernel copies); results in argument order.
+    fn prepare_all(&self, paths: &[PathBuf]) -> Vec<Result<Prepared, CacheError>> {
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let slots: Vec<std::sync::Mutex<Option<Result<Prepared, CacheError>>>> =
+            paths.iter().map(|_| std::sync::Mutex::new(None)).collect();
+        let workers = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, 2)
+            .min(paths.len().max(1));
+        std::thread::scope(|scope| {
+            for _ in 0..workers {
+                scope.spawn(|| {
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(path) = paths.get(i) else { break };
+                        let result = self.prepare(path);
+                        *slots[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
+                    }
+                });
+            }
+        });
+        slots
+            .into_iter()
+            .zip(paths)
+            .map(|(slot, path)| {
+                slot.into_inner()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .unwrap_or_else(|| {
+                        Err(CacheError::io(
+                            "copy",
+                            path,
+                            std::io::Error::other("the copying thread stopped"),
+                        ))
+                    })
+            })
+            .collect()
     }
 
     /// Make everything written under the cache durable: `syncfs(2)` on Linux, else an
@@ -691,7 +730,7 @@ fn copy_hashing(source: &Path, out: &File) -> Result<(u64, String), CacheError> 
 
 fn hash_reader(file: &mut impl Read) -> std::io::Result<(u64, String)> {
     let mut hasher = Sha256::new();
-    let mut buffer = vec![0u8; COPY_BUFFER];
+    let mut buffer = vec![0u8; HASH_BUFFER];
     let mut total = 0u64;
     loop {
         let n = file.read(&mut buffer)?;
