@@ -19,7 +19,7 @@ use crate::plugin::{PluginHost, PluginSet};
 use crate::rules::RuleSet;
 
 /// The serving build's identity: what "match" and "stale" are measured against.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Running {
     /// The compiler (FuriosaIR) revision the runtime runs.
     pub compiler_revision: Option<String>,
@@ -28,7 +28,7 @@ pub struct Running {
 }
 
 /// A model to find bundles for: its fingerprint and the fields' JSON values.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Target {
     /// As the user named it (`./llama`, `org/name`).
     pub label: String,
@@ -97,7 +97,7 @@ impl Target {
 }
 
 /// One field where a bundle differs from the target (`None`: absent or null).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Difference {
     pub field: String,
     pub target: Option<Value>,
@@ -142,7 +142,7 @@ pub fn differences(target: &Target, model: &Map<String, Value>) -> Option<Vec<Di
 }
 
 /// A compatible cached bundle and how it ranks.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Match {
     pub repo_id: String,
     pub filename: String,
@@ -158,7 +158,7 @@ pub struct Match {
 }
 
 /// A bundle of the same architecture that is not compatible, and why.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct NearMiss {
     pub repo_id: String,
     pub filename: String,
@@ -166,7 +166,7 @@ pub struct NearMiss {
     pub differences: Vec<Difference>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct CheckReport {
     pub target: String,
     pub architecture: String,

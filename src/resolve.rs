@@ -29,7 +29,7 @@ pub enum ModelRef<'a> {
 }
 
 /// Where the chosen bundle came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Source {
     Explicit,
@@ -38,7 +38,7 @@ pub enum Source {
 }
 
 /// The answer.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Resolution {
     pub path: PathBuf,
     pub source: Source,

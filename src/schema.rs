@@ -205,5 +205,141 @@ pub fn all() -> Vec<(&'static str, String)> {
             "plugin-abi-v1.schema.json",
             render(fxb_plugin_api::v1::schema()),
         ),
+        (
+            "rules.schema.json",
+            render(schema_for!(crate::rules::RuleFile)),
+        ),
+        ("rules-ls.schema.json", render(schema_for!(RulesLsOutput))),
+        (
+            "fingerprint.schema.json",
+            render(schema_for!(crate::fingerprint::Fingerprint)),
+        ),
+        ("build-plan.schema.json", render(schema_for!(DryRunOutput))),
+        ("build.schema.json", render(schema_for!(BuildOutput))),
+        (
+            "backends-ls.schema.json",
+            render(schema_for!(BackendsLsOutput)),
+        ),
+        (
+            "backends-verify.schema.json",
+            render(schema_for!(fxb_backend_api::VerifyReport)),
+        ),
+        (
+            "backend-compile-request.schema.json",
+            render(schema_for!(fxb_backend_api::CompileRequest)),
+        ),
+        (
+            "backend-compile-response.schema.json",
+            render(schema_for!(fxb_backend_api::CompileResponse)),
+        ),
+        (
+            "cache-index.schema.json",
+            render(schema_for!(crate::cache::Index)),
+        ),
+        ("add.schema.json", render(schema_for!(AddOutput))),
+        ("cache-ls.schema.json", render(schema_for!(CacheLsLine))),
+        (
+            "cache-verify.schema.json",
+            render(schema_for!(CacheVerifyLine)),
+        ),
+        ("check.schema.json", render(schema_for!(CheckOutput))),
+        (
+            "resolve.schema.json",
+            render(schema_for!(crate::resolve::Resolution)),
+        ),
     ]
+}
+
+/// `fxb build --json` (without `--dry-run`): what was written.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[schemars(title = "fxb build --json")]
+pub struct BuildOutput {
+    pub path: std::path::PathBuf,
+    pub size: u64,
+    pub entries: usize,
+    pub seconds: f64,
+    /// The compiler backend's name.
+    pub backend: String,
+    pub kernels: Vec<crate::build::KernelReport>,
+}
+
+/// `fxb build --dry-run --json`: the plan, and the fingerprint the bundle would carry.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[schemars(title = "fxb build --dry-run --json")]
+pub struct DryRunOutput {
+    #[serde(flatten)]
+    pub plan: crate::plan::ModelPlan,
+    pub fingerprint: crate::fingerprint::Fingerprint,
+}
+
+/// `fxb backends ls --json`.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[schemars(title = "fxb backends ls --json")]
+pub struct BackendsLsOutput {
+    pub backends: Vec<BackendLine>,
+    /// Libraries that are not usable backends, with why.
+    pub problems: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct BackendLine {
+    #[serde(flatten)]
+    pub description: fxb_backend_api::Description,
+    /// `linked` or the library's path.
+    pub source: String,
+}
+
+/// `fxb add --json`.
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+#[schemars(title = "fxb add --json")]
+pub struct AddOutput {
+    pub added: Vec<AddedLine>,
+    pub failed: Vec<FailedLine>,
+}
+
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct AddedLine {
+    pub source: std::path::PathBuf,
+    pub repo_id: String,
+    pub filename: String,
+    pub path: std::path::PathBuf,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct FailedLine {
+    pub source: std::path::PathBuf,
+    pub error: String,
+}
+
+/// One row of `fxb cache ls --json`: the index entry, where it is, whether it is there.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[schemars(title = "fxb cache ls --json (one element)")]
+pub struct CacheLsLine {
+    pub repo_id: String,
+    pub path: std::path::PathBuf,
+    pub missing: bool,
+    #[serde(flatten)]
+    pub entry: crate::cache::FileEntry,
+}
+
+/// One row of `fxb cache verify --json`.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[schemars(title = "fxb cache verify --json (one element)")]
+pub struct CacheVerifyLine {
+    pub repo_id: String,
+    pub path: std::path::PathBuf,
+    pub status: crate::cache::VerifyStatus,
+    pub detail: Option<String>,
+}
+
+/// `fxb check --json`.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[schemars(title = "fxb check --json")]
+pub struct CheckOutput {
+    #[serde(flatten)]
+    pub report: crate::check::CheckReport,
+    /// With `--deep`: the weights' shapes against the config.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub weights: Option<crate::check::deep::WeightReport>,
 }

@@ -27,7 +27,7 @@ pub struct Job {
 }
 
 /// How a job ended.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "status", content = "message", rename_all = "snake_case")]
 pub enum JobStatus {
     Compiled,
@@ -57,7 +57,7 @@ impl JobStatus {
 }
 
 /// One line of the build report.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct KernelReport {
     pub kernel: String,
     pub bucket: String,

@@ -13,7 +13,7 @@ use crate::bundle::Manifest;
 pub const INDEX_FILE: &str = "index.json";
 pub const SCHEMA_VERSION: u64 = 1;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema, Deserialize)]
 pub struct Index {
     /// Not checked on read: the reference does not either.
     #[serde(default)]
@@ -30,7 +30,7 @@ impl Default for Index {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema, Deserialize)]
 pub struct Repo {
     pub repo_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -39,7 +39,7 @@ pub struct Repo {
 }
 
 /// One cached bundle.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema, Deserialize)]
 pub struct FileEntry {
     pub filename: String,
     /// Relative to the cache dir, `/`-separated.

@@ -103,7 +103,7 @@ pub struct Removal {
 }
 
 /// `cache verify`'s finding for one entry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum VerifyStatus {
     /// The content hash equals the one recorded when fxb added it.

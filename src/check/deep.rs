@@ -17,7 +17,7 @@ use super::Target;
 /// A header larger than this is not a safetensors header (real ones are a few MiB).
 const MAX_HEADER: u64 = 256 << 20;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct WeightReport {
     pub files: Vec<PathBuf>,
     pub tensors: usize,
@@ -27,7 +27,7 @@ pub struct WeightReport {
     pub mismatches: Vec<WeightMismatch>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct WeightMismatch {
     pub tensor: String,
     pub file: PathBuf,

@@ -19,44 +19,17 @@ pub struct LsArgs {
     json: bool,
 }
 
-#[derive(serde::Serialize)]
-struct BackendLine {
-    name: String,
-    version: String,
-    revision: String,
-    target_npu: String,
-    roles: Vec<fxb::backend::Role>,
-    manifest_tool: String,
-    source: String,
-    summary: String,
-}
-
-#[derive(serde::Serialize)]
-struct LsOutput {
-    backends: Vec<BackendLine>,
-    problems: Vec<String>,
-}
-
 pub fn ls(args: LsArgs) -> anyhow::Result<Outcome> {
-    let mut output = LsOutput {
+    let mut output = fxb::schema::BackendsLsOutput {
         backends: Vec::new(),
         problems: Vec::new(),
     };
     for found in fxb::backend::available(&fxb::backend::search_dirs()) {
         match found {
-            Ok(backend) => {
-                let d = backend.description;
-                output.backends.push(BackendLine {
-                    name: d.name,
-                    version: d.version,
-                    revision: d.revision,
-                    target_npu: d.target_npu,
-                    roles: d.roles,
-                    manifest_tool: d.manifest_tool,
-                    source: backend.source.to_string(),
-                    summary: d.summary,
-                });
-            }
+            Ok(backend) => output.backends.push(fxb::schema::BackendLine {
+                source: backend.source.to_string(),
+                description: backend.description,
+            }),
             Err(e) => {
                 tracing::warn!("skipped backend: {e} (hint: {})", e.hint());
                 output.problems.push(e.to_string());
@@ -70,7 +43,8 @@ pub fn ls(args: LsArgs) -> anyhow::Result<Outcome> {
         let rows: Vec<Vec<String>> = output
             .backends
             .iter()
-            .map(|b| {
+            .map(|line| {
+                let b = &line.description;
                 let roles: Vec<String> = b
                     .roles
                     .iter()
@@ -82,7 +56,7 @@ pub fn ls(args: LsArgs) -> anyhow::Result<Outcome> {
                     b.revision.clone(),
                     b.target_npu.clone(),
                     roles.join(","),
-                    b.source.clone(),
+                    line.source.clone(),
                 ]
             })
             .collect();

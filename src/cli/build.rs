@@ -108,25 +108,6 @@ pub struct Args {
     json: bool,
 }
 
-/// `fxb build --dry-run --json`: the plan, and the fingerprint the bundle would carry.
-#[derive(serde::Serialize)]
-struct DryRun<'a> {
-    #[serde(flatten)]
-    plan: &'a ModelPlan,
-    fingerprint: &'a fxb::fingerprint::Fingerprint,
-}
-
-/// `fxb build --json`: what was written.
-#[derive(serde::Serialize)]
-struct BuiltJson<'a> {
-    path: &'a Path,
-    size: u64,
-    entries: usize,
-    seconds: f64,
-    backend: &'a str,
-    kernels: &'a [KernelReport],
-}
-
 /// One option value holding a whole list (clap would otherwise read `Vec` as repeats).
 #[derive(Debug, Clone)]
 pub struct Sizes(Vec<u64>);
@@ -231,9 +212,9 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<Outcome> {
     if args.dry_run {
         let mut out = Stdout::new();
         if args.json {
-            out.json(&DryRun {
-                plan: &prepared.plan,
-                fingerprint: &prepared.fingerprint,
+            out.json(&fxb::schema::DryRunOutput {
+                plan: prepared.plan.clone(),
+                fingerprint: prepared.fingerprint.clone(),
             })?;
         } else {
             out.raw(&summary(&args.model, &output, &prepared, &backend.label()))?;
@@ -284,13 +265,13 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<Outcome> {
     };
     let mut out = Stdout::new();
     if args.json {
-        out.json(&BuiltJson {
-            path: &built.path,
+        out.json(&fxb::schema::BuildOutput {
+            path: built.path.clone(),
             size: built.size,
             entries: built.entries,
             seconds: built.elapsed.as_secs_f64(),
-            backend: &backend.description.name,
-            kernels: &built.report,
+            backend: backend.description.name.clone(),
+            kernels: built.report.clone(),
         })?;
     } else if args.build_report {
         out.raw(&report_table(&built.report, Some(built.elapsed)))?;

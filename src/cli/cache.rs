@@ -30,35 +30,11 @@ pub struct AddArgs {
     json: bool,
 }
 
-#[derive(serde::Serialize)]
-struct AddJson {
-    added: Vec<AddedJson>,
-    failed: Vec<FailedJson>,
-}
-
-#[derive(serde::Serialize)]
-struct AddedJson {
-    source: PathBuf,
-    repo_id: String,
-    filename: String,
-    path: PathBuf,
-    sha256: String,
-}
-
-#[derive(serde::Serialize)]
-struct FailedJson {
-    source: PathBuf,
-    error: String,
-}
-
 pub fn add(args: AddArgs, globals: &Globals) -> anyhow::Result<Outcome> {
     let cache = open(globals)?;
     let results = cache.add(&args.paths)?;
     let mut out = Stdout::new();
-    let mut report = AddJson {
-        added: Vec::new(),
-        failed: Vec::new(),
-    };
+    let mut report = fxb::schema::AddOutput::default();
     for (source, result) in args.paths.iter().zip(results) {
         match result {
             Ok(added) => {
@@ -66,7 +42,7 @@ pub fn add(args: AddArgs, globals: &Globals) -> anyhow::Result<Outcome> {
                     out.line(&format!("Added {}/{}", added.repo_id, added.filename))?;
                     out.line(&format!("  {}", added.path.display()))?;
                 }
-                report.added.push(AddedJson {
+                report.added.push(fxb::schema::AddedLine {
                     source: added.source,
                     repo_id: added.repo_id,
                     filename: added.filename,
@@ -80,7 +56,7 @@ pub fn add(args: AddArgs, globals: &Globals) -> anyhow::Result<Outcome> {
                     .map(|h| format!(" (hint: {h})"))
                     .unwrap_or_default();
                 eprintln!("error: failed to add '{}': {e}{hint}", source.display());
-                report.failed.push(FailedJson {
+                report.failed.push(fxb::schema::FailedLine {
                     source: source.clone(),
                     error: e.to_string(),
                 });
@@ -128,33 +104,21 @@ pub struct LsArgs {
     json: bool,
 }
 
-#[derive(serde::Serialize)]
-struct FileJson<'a> {
-    repo_id: &'a str,
-    path: &'a std::path::Path,
-    missing: bool,
-    #[serde(flatten)]
-    entry: &'a fxb::cache::FileEntry,
-}
-
-fn files_json(files: &[CachedFile]) -> Vec<FileJson<'_>> {
-    files
-        .iter()
-        .map(|f| FileJson {
-            repo_id: &f.repo_id,
-            path: &f.path,
-            missing: f.missing,
-            entry: &f.entry,
-        })
-        .collect()
-}
-
 pub fn ls(args: LsArgs, globals: &Globals) -> anyhow::Result<Outcome> {
     let cache = open(globals)?;
     let files = cache.list()?;
     let mut out = Stdout::new();
     if args.json {
-        out.json(&files_json(&files))?;
+        let lines: Vec<fxb::schema::CacheLsLine> = files
+            .iter()
+            .map(|f| fxb::schema::CacheLsLine {
+                repo_id: f.repo_id.clone(),
+                path: f.path.clone(),
+                missing: f.missing,
+                entry: f.entry.clone(),
+            })
+            .collect();
+        out.json(&lines)?;
     } else if args.quiet {
         for file in &files {
             out.line(&file.path.display().to_string())?;
@@ -392,14 +356,6 @@ pub struct VerifyArgs {
     json: bool,
 }
 
-#[derive(serde::Serialize)]
-struct VerifiedJson<'a> {
-    repo_id: &'a str,
-    path: &'a std::path::Path,
-    status: VerifyStatus,
-    detail: Option<&'a str>,
-}
-
 pub fn verify(args: VerifyArgs, globals: &Globals) -> anyhow::Result<Outcome> {
     let cache = open(globals)?;
     let results = cache.verify()?;
@@ -409,13 +365,13 @@ pub fn verify(args: VerifyArgs, globals: &Globals) -> anyhow::Result<Outcome> {
         .count();
     let mut out = Stdout::new();
     if args.json {
-        let json: Vec<VerifiedJson> = results
+        let json: Vec<fxb::schema::CacheVerifyLine> = results
             .iter()
-            .map(|r| VerifiedJson {
-                repo_id: &r.file.repo_id,
-                path: &r.file.path,
+            .map(|r| fxb::schema::CacheVerifyLine {
+                repo_id: r.file.repo_id.clone(),
+                path: r.file.path.clone(),
                 status: r.status,
-                detail: r.detail.as_deref(),
+                detail: r.detail.clone(),
             })
             .collect();
         out.json(&json)?;

@@ -74,16 +74,9 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<Outcome> {
     };
     let mut out = Stdout::new();
     if args.json {
-        #[derive(serde::Serialize)]
-        struct Json<'a> {
-            #[serde(flatten)]
-            report: &'a CheckReport,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            weights: Option<&'a fxb::check::deep::WeightReport>,
-        }
-        out.json(&Json {
-            report: &report,
-            weights: deep.as_ref(),
+        out.json(&fxb::schema::CheckOutput {
+            report: report.clone(),
+            weights: deep.clone(),
         })?;
     } else {
         out.raw(&render(&report, args.explain))?;
