@@ -18,7 +18,7 @@ mod store;
 use std::path::PathBuf;
 
 pub use index::{FileEntry, Index, Repo};
-pub use sidecar::{Sidecar, SidecarEntry};
+pub use sidecar::{Compiler, Sidecar, SidecarEntry};
 pub use store::{
     Added, Cache, CacheError, CachedFile, Removal, Verified, VerifyStatus, human_size,
 };

@@ -150,6 +150,9 @@ pub struct Match {
     pub size_bytes: u64,
     pub ir_version: Option<String>,
     pub ir_revision: Option<String>,
+    /// For a bundle not compiled by the vendor compiler (its FuriosaIR fields are null):
+    /// the compiler fxb recorded when it added it, matched like a FuriosaIR revision.
+    pub other_compiler: Option<crate::cache::Compiler>,
     /// Compiler revision matches the running one (`None`: no running revision known).
     pub npu_tools_match: Option<bool>,
     pub runtime_match: Option<bool>,
@@ -192,29 +195,53 @@ pub fn check(
     running: &Running,
     repo_id: Option<&str>,
 ) -> CheckReport {
+    check_with(target, files, running, repo_id, &Default::default())
+}
+
+/// [`check`], knowing the compilers of bundles fxb built with another backend
+/// ([`crate::cache::Cache::other_compilers`]).
+pub fn check_with(
+    target: &Target,
+    files: &[CachedFile],
+    running: &Running,
+    repo_id: Option<&str>,
+    other_compilers: &std::collections::HashMap<String, crate::cache::Compiler>,
+) -> CheckReport {
     let mut matches = Vec::new();
     let mut near_misses = Vec::new();
     for file in files.iter().filter(|f| !f.missing) {
         let entry = &file.entry;
         match differences(target, &entry.model) {
-            Some(diff) if diff.is_empty() => matches.push(Match {
-                repo_id: file.repo_id.clone(),
-                filename: entry.filename.clone(),
-                path: file.path.clone(),
-                size_bytes: entry.size_bytes,
-                ir_version: entry.ir_version.clone(),
-                ir_revision: entry.ir_revision.clone(),
-                npu_tools_match: running
-                    .compiler_revision
+            Some(diff) if diff.is_empty() => {
+                let other = entry
+                    .ir_revision
+                    .is_none()
+                    .then(|| other_compilers.get(&entry.rel_path).cloned())
+                    .flatten();
+                let revision = entry
+                    .ir_revision
                     .as_deref()
-                    .map(|r| revisions_match(entry.ir_revision.as_deref(), r)),
-                runtime_match: running
-                    .llm_revision
-                    .as_deref()
-                    .map(|r| revisions_match(entry.llm_revision.as_deref(), r)),
-                same_repo: repo_id == Some(file.repo_id.as_str()),
-                recommended: false,
-            }),
+                    .or(other.as_ref().and_then(|c| c.revision.as_deref()));
+                matches.push(Match {
+                    repo_id: file.repo_id.clone(),
+                    filename: entry.filename.clone(),
+                    path: file.path.clone(),
+                    size_bytes: entry.size_bytes,
+                    ir_version: entry.ir_version.clone(),
+                    ir_revision: entry.ir_revision.clone(),
+                    other_compiler: other.clone(),
+                    npu_tools_match: running
+                        .compiler_revision
+                        .as_deref()
+                        .map(|r| revisions_match(revision, r)),
+                    runtime_match: running
+                        .llm_revision
+                        .as_deref()
+                        .map(|r| revisions_match(entry.llm_revision.as_deref(), r)),
+                    same_repo: repo_id == Some(file.repo_id.as_str()),
+                    recommended: false,
+                });
+            }
             Some(differences) => near_misses.push(NearMiss {
                 repo_id: file.repo_id.clone(),
                 filename: entry.filename.clone(),

@@ -25,8 +25,19 @@ pub struct SidecarEntry {
     pub hashed_at: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rule: Option<String>,
+    /// The compiler that produced the kernels when it is not the vendor's (whose
+    /// identity the index holds): fxb's host backend, a third-party backend.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub compiler: Option<String>,
+    pub compiler: Option<Compiler>,
+}
+
+/// A compiler's identity, as a manifest's `versions` entry records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Compiler {
+    /// The `versions` key (`fxb_host_backend`).
+    pub tool: String,
+    pub version: Option<String>,
+    pub revision: Option<String>,
 }
 
 /// Size and mtime of a file, the sidecar's validity key.

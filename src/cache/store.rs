@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use super::index::{self, FileEntry, INDEX_FILE, Index};
-use super::sidecar::{SIDECAR_FILE, Sidecar, SidecarEntry, stamp};
+use super::sidecar::{Compiler, SIDECAR_FILE, Sidecar, SidecarEntry, stamp};
 use super::stamps::Stamps;
 use crate::bundle::{Bundle, BundleError, Manifest, NameError, standard_file_name};
 
@@ -585,6 +585,21 @@ impl Cache {
         Ok(removal)
     }
 
+    /// The compilers fxb recorded for bundles not compiled by the vendor compiler, by
+    /// `rel_path` (only where the file is still the one recorded).
+    pub fn other_compilers(&self) -> std::collections::HashMap<String, Compiler> {
+        let sidecar = Sidecar::load(&self.dir);
+        sidecar
+            .entries
+            .into_iter()
+            .filter_map(|(rel, entry)| {
+                let compiler = entry.compiler?;
+                let (size, _) = stamp(&self.dir.join(&rel))?;
+                (size == entry.size).then_some((rel, compiler))
+            })
+            .collect()
+    }
+
     /// Re-hash every cached bundle: against the hash fxb recorded when it added it, or —
     /// for bundles added by the reference — check that the archive reads and has the
     /// indexed size, and record the hash from now on.
@@ -687,14 +702,18 @@ fn rule_of(manifest: &Manifest) -> Option<String> {
     ))
 }
 
-fn compiler_of(manifest: &Manifest) -> Option<String> {
+/// A compiler other than the vendor's (the index already holds `furiosa_compiler`).
+fn compiler_of(manifest: &Manifest) -> Option<Compiler> {
     let tool = manifest.compiler_tool_name();
+    if tool == "furiosa_compiler" {
+        return None;
+    }
     let version = manifest.tool(tool)?;
-    Some(format!(
-        "{tool} {} ({})",
-        version.version.as_deref().unwrap_or("?"),
-        version.revision.as_deref().unwrap_or("?")
-    ))
+    Some(Compiler {
+        tool: tool.to_string(),
+        version: version.version.clone(),
+        revision: version.revision.clone(),
+    })
 }
 
 /// Copy `source` into `out` and hash it at the same time: the kernel copies

@@ -326,8 +326,16 @@ pub fn prune(args: PruneArgs, globals: &Globals) -> anyhow::Result<Outcome> {
                 )
                 .into());
             };
+            // Bundles from another compiler (fxb's host backend) carry their revision in
+            // fxb's sidecar, not in the shared index.
+            let others = open(globals)?.other_compilers();
             Box::new(move |f: &CachedFile| {
-                !fxb::cache::revisions_match(f.entry.ir_revision.as_deref(), &running)
+                let revision = f.entry.ir_revision.as_deref().or_else(|| {
+                    others
+                        .get(&f.entry.rel_path)
+                        .and_then(|c| c.revision.as_deref())
+                });
+                !fxb::cache::revisions_match(revision, &running)
             })
         }
     };

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use fxb::cache::{Cache, human_size};
-use fxb::check::{CheckReport, Target, check};
+use fxb::check::{CheckReport, Target, check_with};
 
 use super::output::{Stdout, simple_table, version_cell};
 use super::{Globals, Hinted, Outcome, RuntimeArgs};
@@ -66,7 +66,7 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<Outcome> {
     if running.compiler_revision.is_none() {
         eprintln!("note: {note}: match/stale is not shown (--runtime-revision REV sets it)");
     }
-    let report = check(&target, &files, &running, None);
+    let report = check_with(&target, &files, &running, None, &cache.other_compilers());
     let deep = if args.deep {
         Some(fxb::check::deep::check_weights(dir, &target)?)
     } else {
@@ -121,8 +121,21 @@ fn render(report: &CheckReport, explain: bool) -> String {
             .matches
             .iter()
             .map(|m| {
-                let mut ir = version_cell(m.ir_version.as_deref(), m.ir_revision.as_deref());
-                if m.ir_revision.is_some() {
+                // A bundle from another compiler (fxb's host backend) names it; the
+                // reference's bundles show their FuriosaIR version as the reference does.
+                let mut ir = match (&m.ir_revision, &m.other_compiler) {
+                    (None, Some(other)) => format!(
+                        "{} {}",
+                        other.tool,
+                        version_cell(other.version.as_deref(), other.revision.as_deref())
+                    ),
+                    _ => version_cell(m.ir_version.as_deref(), m.ir_revision.as_deref()),
+                };
+                if m.ir_revision.is_some()
+                    || m.other_compiler
+                        .as_ref()
+                        .is_some_and(|c| c.revision.is_some())
+                {
                     match m.npu_tools_match {
                         Some(true) => ir.push_str(" — match"),
                         Some(false) => ir.push_str(" — stale"),

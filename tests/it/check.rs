@@ -394,3 +394,65 @@ fn resolve_from_the_cache_uses_only_a_revision_match() {
     let unknown = resolve(hub, None, &running(None), &files).expect_err("unknown");
     assert!(matches!(unknown, ResolveError::UnknownRuntime(_)));
 }
+
+#[test]
+fn a_host_built_bundle_is_matched_by_the_compiler_fxb_recorded() {
+    let ctx = TestContext::new();
+    ctx.model_dir("llama", "meta-llama--Llama-3.1-8B-Instruct.json");
+    let built = ctx.run(&[
+        "build",
+        "./llama",
+        "host",
+        "-O",
+        "O0",
+        "--max-model-len",
+        "1024",
+        "--no-compiler-cache",
+    ]);
+    assert_eq!(built.status.code(), Some(0), "{}", stderr(&built));
+    let mut add = vec!["--cache-dir", "fxb", "add", "host.fxb"];
+    let sampler = reference("bundles/llama-sampler.fxb")
+        .to_string_lossy()
+        .into_owned();
+    add.push(&sampler);
+    assert_eq!(ctx.run(&add).status.code(), Some(0));
+    // The shared index holds no FuriosaIR for it: the reference sees no vendor code.
+    let index: Value =
+        serde_json::from_slice(&fs::read(ctx.path("fxb/index.json")).expect("index"))
+            .expect("json");
+    let host_entry = index["repos"]["local"]["files"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|f| {
+            f["filename"]
+                .as_str()
+                .is_some_and(|n| n.contains("host-layout-1"))
+        })
+        .cloned()
+        .expect("host entry");
+    assert!(host_entry["ir_revision"].is_null());
+    let text = stdout(&check(
+        &ctx,
+        "fxb",
+        &["./llama", "--runtime-revision", "host-layout-1"],
+    ));
+    assert!(
+        text.contains("fxb_host_backend 0.1.0 (host-layout-1) — match"),
+        "{text}"
+    );
+    assert!(text.contains("2026.4.0 (ae27d44cd8) — stale"), "{text}");
+    // Prune for the host runtime keeps the host bundle and names the other stale.
+    let prune = ctx.run(&[
+        "--cache-dir",
+        "fxb",
+        "cache",
+        "prune",
+        "--dry-run",
+        "--runtime-revision",
+        "host-layout-1",
+    ]);
+    let text = stdout(&prune);
+    assert!(text.starts_with("Would remove 1 stale file(s)"), "{text}");
+    assert!(text.contains("ae27d44cd8-b1baffa75"), "{text}");
+}
