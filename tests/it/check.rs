@@ -6,9 +6,16 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use crate::common::{TestContext, read_reference, reference, stderr, stdout};
+use crate::common::{SMALL_BUILD, TestContext, read_reference, reference, stderr, stdout};
 
 const REFERENCE_CACHE: &str = "/root/.cache/furiosa/llm/fxb";
+/// The reference's own running build (its bundles' revisions).
+const RUNNING: &[&str] = &[
+    "--runtime-revision",
+    "ae27d44cd8",
+    "--llm-revision",
+    "b1baffa75",
+];
 
 /// A cache at `<temp>/<dir>` with `index` and a copy of llama-min at each `rel_path`.
 fn cache_with(ctx: &TestContext, dir: &str, index: &Value) {
@@ -76,17 +83,7 @@ fn check_recommends_what_the_reference_recommends() {
     );
 
     cache_with(&ctx, "multi", &fixture_index("cache-index-multi.json"));
-    let multi = check(
-        &ctx,
-        "multi",
-        &[
-            "./llama",
-            "--runtime-revision",
-            "ae27d44cd8",
-            "--llm-revision",
-            "b1baffa75",
-        ],
-    );
+    let multi = check(&ctx, "multi", &[&["./llama"][..], RUNNING].concat());
     assert_eq!(
         stdout(&multi),
         expected(
@@ -135,17 +132,7 @@ fn check_ranks_stale_and_odd_revisions_like_the_reference() {
     let index =
         json!({"schema_version": 1, "repos": {"local": {"repo_id": "local", "files": files}}});
     cache_with(&ctx, "cache", &index);
-    let out = check(
-        &ctx,
-        "cache",
-        &[
-            "./llama",
-            "--runtime-revision",
-            "ae27d44cd8",
-            "--llm-revision",
-            "b1baffa75",
-        ],
-    );
+    let out = check(&ctx, "cache", &[&["./llama"][..], RUNNING].concat());
     assert_eq!(
         stdout(&out),
         expected(
@@ -300,16 +287,7 @@ fn resolve_follows_the_serve_time_order_and_reads_revisions_from_manifests() {
     );
     // A host build (another compiler) and a reference bundle whose name hides its revision
     // from the reference's file-name parse.
-    let built = ctx.run(&[
-        "build",
-        "./m",
-        "./m/host.fxb",
-        "-O",
-        "O0",
-        "--max-model-len",
-        "1024",
-        "--no-compiler-cache",
-    ]);
+    let built = ctx.run(&[&["build", "./m", "./m/host.fxb"][..], SMALL_BUILD].concat());
     assert_eq!(built.status.code(), Some(0), "{}", stderr(&built));
     fs::copy(
         reference("bundles/llama-min.fxb"),
@@ -399,16 +377,7 @@ fn resolve_from_the_cache_uses_only_a_revision_match() {
 fn a_host_built_bundle_is_matched_by_the_compiler_fxb_recorded() {
     let ctx = TestContext::new();
     ctx.model_dir("llama", "meta-llama--Llama-3.1-8B-Instruct.json");
-    let built = ctx.run(&[
-        "build",
-        "./llama",
-        "host",
-        "-O",
-        "O0",
-        "--max-model-len",
-        "1024",
-        "--no-compiler-cache",
-    ]);
+    let built = ctx.run(&[&["build", "./llama", "host"][..], SMALL_BUILD].concat());
     assert_eq!(built.status.code(), Some(0), "{}", stderr(&built));
     let mut add = vec!["--cache-dir", "fxb", "add", "host.fxb"];
     let sampler = reference("bundles/llama-sampler.fxb")

@@ -22,6 +22,9 @@ pub fn read_reference(name: &str) -> String {
     fs::read_to_string(reference(name)).expect("reference fixture exists")
 }
 
+/// A quick real build: the minimal bucket set at a short length, no compiler cache.
+pub const SMALL_BUILD: &[&str] = &["-O", "O0", "--max-model-len", "1024", "--no-compiler-cache"];
+
 pub struct TestContext {
     pub temp: tempfile::TempDir,
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::common::{TestContext, native_backend, read_reference, stderr, stdout};
+use crate::common::{SMALL_BUILD, TestContext, native_backend, read_reference, stderr, stdout};
 
 /// Llama-3.1-8B-Instruct with the reference's sampler bundle's buckets: tw1, b1_a256_kv255
 /// and sampler1, at TP 8.
@@ -218,18 +218,11 @@ fn a_model_directory_can_hold_its_own_bundle_and_the_compiler_cache_is_used() {
 fn testing_command(ctx: &TestContext, env: &[(&str, &str)], extra: &[&str]) -> Command {
     let model = llama(ctx);
     let mut cmd = ctx.command();
-    cmd.args([
-        "build",
-        &model,
-        "out",
-        "-O",
-        "O0",
-        "--max-model-len",
-        "1024",
-    ])
-    .args(["--no-compiler-cache", "--backend"])
-    .arg(native_backend("testing"))
-    .args(extra);
+    cmd.args(["build", &model, "out"])
+        .args(SMALL_BUILD)
+        .arg("--backend")
+        .arg(native_backend("testing"))
+        .args(extra);
     for (key, value) in env {
         cmd.env(key, value);
     }
@@ -418,16 +411,7 @@ fn ctrl_c_cancels_a_subprocess_compile_within_a_second_and_a_kill_leaves_nothing
             .iter()
             .any(|n| n.starts_with(".fxb-build-"))
     );
-    let next = ctx.run(&[
-        "build",
-        &model,
-        "out",
-        "-O",
-        "O0",
-        "--max-model-len",
-        "1024",
-        "--no-compiler-cache",
-    ]);
+    let next = ctx.run(&[&["build", model.as_str(), "out"][..], SMALL_BUILD].concat());
     assert_eq!(next.status.code(), Some(0), "{}", stderr(&next));
     assert_only(&ctx, &["out.fxb"]);
 }
