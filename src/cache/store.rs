@@ -13,6 +13,8 @@ use crate::bundle::{Bundle, BundleError, Manifest, NameError, standard_file_name
 
 pub const LOCK_FILE: &str = "index.json.lock";
 const LOCAL_REPO: &str = "local";
+/// Copies at least this large are flushed on their own, overlapping the hashing.
+const FLUSH_ALONE: u64 = 64 << 20;
 /// Hashing buffer: large enough for few syscalls, small enough to stay in cache and cost
 /// nothing to allocate per file.
 const HASH_BUFFER: usize = 256 << 10;
@@ -726,7 +728,14 @@ fn copy_hashing(source: &Path, out: &File) -> Result<(u64, String), CacheError> 
     std::thread::scope(|scope| {
         let copier = scope.spawn(move || -> std::io::Result<u64> {
             let mut out = out;
-            std::io::copy(&mut input, &mut out)
+            let copied = std::io::copy(&mut input, &mut out)?;
+            // A large copy is flushed here, while the other thread is still hashing, so
+            // the write-back overlaps the hashing instead of following it; small ones wait
+            // for the batch's single flush (an fsync each would cost more than copying).
+            if copied >= FLUSH_ALONE {
+                out.sync_data()?;
+            }
+            Ok(copied)
         });
         let hashed = hash_reader(&mut for_hash);
         let copied = copier
