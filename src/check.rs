@@ -14,7 +14,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::cache::{CachedFile, revisions_match};
-use crate::fingerprint::{Fingerprint, FingerprintError, fingerprint, read_config};
+use crate::fingerprint::{Fingerprint, FingerprintError, read_config};
 use crate::plugin::{PluginHost, PluginSet};
 use crate::rules::RuleSet;
 
@@ -48,10 +48,13 @@ pub enum TargetError {
     Fingerprint(#[from] FingerprintError),
     #[error(transparent)]
     Convert(#[from] crate::convert::ConvertError),
+    #[error("rule {0} is not installed")]
+    RuleNotInstalled(String),
 }
 
 impl Target {
-    /// The target for a local model directory, after `--convert auto`.
+    /// The target for a local model directory, after `--convert auto`, fingerprinted with
+    /// the active rule.
     pub fn from_model_dir(
         label: &str,
         model_dir: &Path,
@@ -59,14 +62,35 @@ impl Target {
         plugins: &PluginSet,
         host: &PluginHost,
     ) -> Result<Target, TargetError> {
+        Self::from_model_dir_with(label, model_dir, rules, plugins, host, None)
+    }
+
+    /// The same, fingerprinted with rule `name` `version` when given (the rule a cached
+    /// bundle was made with); `Ok(None)` when that rule is not installed.
+    pub fn from_model_dir_with(
+        label: &str,
+        model_dir: &Path,
+        rules: &RuleSet,
+        plugins: &PluginSet,
+        host: &PluginHost,
+        rule: Option<(&str, &str)>,
+    ) -> Result<Target, TargetError> {
         let (file, config) = read_config(model_dir)?;
         let converted =
             crate::convert::convert_model(&file, Some(model_dir), &config, "auto", plugins, host)?;
-        let print = fingerprint(
+        let chosen = match rule {
+            Some((name, version)) => rules
+                .fingerprint_rule_version(name, version)
+                .ok_or_else(|| TargetError::RuleNotInstalled(format!("{name} {version}")))?,
+            None => rules
+                .fingerprint_rule(&converted.architecture)
+                .ok_or_else(|| FingerprintError::NoRule(converted.architecture.clone()))?,
+        };
+        let print = crate::fingerprint::fingerprint_with_rule(
             &file,
             &config,
-            Some(&converted.architecture),
-            rules,
+            &converted.architecture,
+            chosen,
             plugins,
             host,
         )?;
@@ -76,23 +100,26 @@ impl Target {
             .keys()
             .filter_map(|k| all.get(k).map(|v| (k.clone(), v.clone())))
             .collect();
-        let known = rules
-            .fingerprint_rule(&print.architecture)
-            .map(|(_, rule)| {
-                let mut names = rule.fields.clone();
-                names.extend(rule.derived.keys().cloned());
-                if let Some(q) = &rule.quantization {
-                    names.extend(q.fields.iter().cloned());
-                }
-                names
-            })
-            .unwrap_or_default();
+        let fingerprint_rule = chosen.1;
+        let mut known = fingerprint_rule.fields.clone();
+        known.extend(fingerprint_rule.derived.keys().cloned());
+        if let Some(q) = &fingerprint_rule.quantization {
+            known.extend(q.fields.iter().cloned());
+        }
         Ok(Target {
             label: label.to_string(),
             fingerprint: print,
             fields,
             known,
         })
+    }
+
+    /// `name version` of the rule this target was fingerprinted with.
+    pub fn rule(&self) -> String {
+        format!(
+            "{} {}",
+            self.fingerprint.rule, self.fingerprint.rule_version
+        )
     }
 }
 
@@ -158,6 +185,8 @@ pub struct Match {
     pub runtime_match: Option<bool>,
     pub same_repo: bool,
     pub recommended: bool,
+    /// The fingerprint rule the comparison used (`generic 1.0.0`).
+    pub rule: String,
 }
 
 /// A bundle of the same architecture that is not compatible, and why.
@@ -167,6 +196,21 @@ pub struct NearMiss {
     pub filename: String,
     pub path: PathBuf,
     pub differences: Vec<Difference>,
+    /// The fingerprint rule the comparison used.
+    pub rule: String,
+}
+
+/// What fxb knows about cached bundles beyond the shared index (its sidecar).
+#[derive(Debug, Clone, Default)]
+pub struct Known {
+    /// Compilers of bundles not compiled by the vendor compiler, by `rel_path`
+    /// ([`crate::cache::Cache::other_compilers`]).
+    pub other_compilers: std::collections::HashMap<String, crate::cache::Compiler>,
+    /// The rule (`generic 1.0.0`) each bundle was fingerprinted with, by `rel_path`.
+    pub bundle_rules: std::collections::HashMap<String, String>,
+    /// The target fingerprinted with each of those rules that is installed and not the
+    /// active one, by rule.
+    pub rule_targets: std::collections::HashMap<String, Target>,
 }
 
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
@@ -195,22 +239,30 @@ pub fn check(
     running: &Running,
     repo_id: Option<&str>,
 ) -> CheckReport {
-    check_with(target, files, running, repo_id, &Default::default())
+    check_with(target, files, running, repo_id, &Known::default())
 }
 
-/// [`check`], knowing the compilers of bundles fxb built with another backend
-/// ([`crate::cache::Cache::other_compilers`]).
+/// [`check`], knowing what fxb recorded about the cached bundles: each is compared with
+/// the target fingerprinted by the rule it was made with, when that rule is installed,
+/// so bundles made under an older rule stay checkable; and a bundle of another compiler
+/// is matched by the revision fxb recorded.
 pub fn check_with(
     target: &Target,
     files: &[CachedFile],
     running: &Running,
     repo_id: Option<&str>,
-    other_compilers: &std::collections::HashMap<String, crate::cache::Compiler>,
+    known: &Known,
 ) -> CheckReport {
+    let other_compilers = &known.other_compilers;
     let mut matches = Vec::new();
     let mut near_misses = Vec::new();
     for file in files.iter().filter(|f| !f.missing) {
         let entry = &file.entry;
+        let target = known
+            .bundle_rules
+            .get(&entry.rel_path)
+            .and_then(|rule| known.rule_targets.get(rule))
+            .unwrap_or(target);
         match differences(target, &entry.model) {
             Some(diff) if diff.is_empty() => {
                 let other = entry
@@ -240,6 +292,7 @@ pub fn check_with(
                         .map(|r| revisions_match(entry.llm_revision.as_deref(), r)),
                     same_repo: repo_id == Some(file.repo_id.as_str()),
                     recommended: false,
+                    rule: target.rule(),
                 });
             }
             Some(differences) => near_misses.push(NearMiss {
@@ -247,6 +300,7 @@ pub fn check_with(
                 filename: entry.filename.clone(),
                 path: file.path.clone(),
                 differences,
+                rule: target.rule(),
             }),
             None => {}
         }

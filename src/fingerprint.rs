@@ -120,9 +120,23 @@ pub fn fingerprint(
                 path: path.to_path_buf(),
             })?,
     };
-    let (rule, fingerprint_rule) = rules
+    let rule = rules
         .fingerprint_rule(&architecture)
         .ok_or_else(|| FingerprintError::NoRule(architecture.clone()))?;
+    fingerprint_with_rule(path, config, &architecture, rule, plugins, host)
+}
+
+/// [`fingerprint`] with a given rule (e.g. the version a bundle was made with) instead of
+/// the active one for the architecture.
+pub fn fingerprint_with_rule(
+    path: &Path,
+    config: &Value,
+    architecture: &str,
+    (rule, fingerprint_rule): (&crate::rules::LoadedRule, &crate::rules::FingerprintRule),
+    plugins: &PluginSet,
+    host: &PluginHost,
+) -> Result<Fingerprint, FingerprintError> {
+    let architecture = architecture.to_string();
     let plugin = plugins
         .for_architecture(&architecture)
         .ok_or_else(|| FingerprintError::NoPlugin(architecture.clone()))?;

@@ -228,6 +228,22 @@ impl RuleSet {
         Some((rule, rule.file.fingerprint.as_ref()?))
     }
 
+    /// A specific installed fingerprint rule (`generic`, `1.0.0`): the one a bundle was
+    /// fingerprinted with, to compare a model with it on its own terms.
+    pub fn fingerprint_rule_version(
+        &self,
+        name: &str,
+        version: &str,
+    ) -> Option<(&LoadedRule, &FingerprintRule)> {
+        let version = semver::Version::parse(version).ok()?;
+        let rule = self
+            .rules
+            .iter()
+            .filter(|r| r.compatible && r.file.name == name && r.version == version)
+            .find(|r| r.file.fingerprint.is_some())?;
+        Some((rule, rule.file.fingerprint.as_ref()?))
+    }
+
     /// The rule holding `architecture`'s bucket presets, if any.
     pub fn plan_rule(&self, architecture: &str) -> Option<(&LoadedRule, &PlanRule)> {
         let has = |r: &LoadedRule| r.file.plan.is_some();

@@ -602,6 +602,20 @@ impl Cache {
             .collect()
     }
 
+    /// The rule (`generic 1.0.0`) fxb recorded for each bundle it added, by `rel_path`
+    /// (only where the file is still the one recorded).
+    pub fn recorded_rules(&self) -> std::collections::HashMap<String, String> {
+        Sidecar::load(&self.dir)
+            .entries
+            .into_iter()
+            .filter_map(|(rel, entry)| {
+                let rule = entry.rule?;
+                let (size, _) = stamp(&self.dir.join(&rel))?;
+                (size == entry.size).then_some((rel, rule))
+            })
+            .collect()
+    }
+
     /// Re-hash every cached bundle: against the hash fxb recorded when it added it, or —
     /// for bundles added by the reference — check that the archive reads and has the
     /// indexed size, and record the hash from now on.

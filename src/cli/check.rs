@@ -59,14 +59,52 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<Outcome> {
         .into());
     }
     let (plugins, host) = globals.plugins();
-    let target = Target::from_model_dir(&args.target, dir, &globals.rules(), &plugins, &host)?;
+    let rules = globals.rules();
+    let target = Target::from_model_dir(&args.target, dir, &rules, &plugins, &host)?;
     let cache = Cache::open(fxb::cache::cache_dir(globals.cache_dir.clone()))?;
     let files = cache.list()?;
     let (running, note) = args.runtime.running()?;
     if running.compiler_revision.is_none() {
         eprintln!("note: {note}: match/stale is not shown (--runtime-revision REV sets it)");
     }
-    let report = check_with(&target, &files, &running, None, &cache.other_compilers());
+    let mut known = fxb::check::Known {
+        other_compilers: cache.other_compilers(),
+        bundle_rules: cache.recorded_rules(),
+        rule_targets: Default::default(),
+    };
+    // Bundles made under another rule version are compared on their own terms when that
+    // rule is installed (DESIGN.md, "Fingerprint and compatibility").
+    let mut other_rules: Vec<&String> = known
+        .bundle_rules
+        .values()
+        .filter(|r| **r != target.rule())
+        .collect();
+    other_rules.sort();
+    other_rules.dedup();
+    let mut rule_targets = std::collections::HashMap::new();
+    for rule in other_rules {
+        let Some((name, version)) = rule.split_once(' ') else {
+            continue;
+        };
+        match Target::from_model_dir_with(
+            &args.target,
+            dir,
+            &rules,
+            &plugins,
+            &host,
+            Some((name, version)),
+        ) {
+            Ok(other) => {
+                rule_targets.insert(rule.clone(), other);
+            }
+            Err(e) => eprintln!(
+                "note: bundles fingerprinted with rule {rule} are compared with the active rule {} ({e})",
+                target.rule()
+            ),
+        }
+    }
+    known.rule_targets = rule_targets;
+    let report = check_with(&target, &files, &running, None, &known);
     let deep = if args.deep {
         Some(fxb::check::deep::check_weights(dir, &target)?)
     } else {
@@ -160,9 +198,15 @@ fn render(report: &CheckReport, explain: bool) -> String {
         }
     }
     if explain {
+        text.push_str(&format!("\nFingerprinted with rule {}.\n", report.rule));
+        for m in report.matches.iter().filter(|m| m.rule != report.rule) {
+            text.push_str(&format!(
+                "{}/{} was compared under rule {}, the one it was made with.\n",
+                m.repo_id, m.filename, m.rule
+            ));
+        }
         text.push_str(&format!(
-            "\nFingerprinted with rule {}.\nNear misses (same architecture, {}):\n",
-            report.rule,
+            "Near misses (same architecture, {}):\n",
             report.near_misses.len()
         ));
         let value = |v: &Option<serde_json::Value>| {
@@ -170,7 +214,15 @@ fn render(report: &CheckReport, explain: bool) -> String {
                 .map_or_else(|| "(absent)".to_string(), |v| v.to_string())
         };
         for miss in &report.near_misses {
-            text.push_str(&format!("  {}/{}\n", miss.repo_id, miss.filename));
+            let rule = if miss.rule == report.rule {
+                String::new()
+            } else {
+                format!(
+                    " (compared under rule {}, the one it was made with)",
+                    miss.rule
+                )
+            };
+            text.push_str(&format!("  {}/{}{rule}\n", miss.repo_id, miss.filename));
             for d in &miss.differences {
                 text.push_str(&format!(
                     "    {} {} ≠ {}  (bundle ≠ target)\n",

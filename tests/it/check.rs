@@ -425,3 +425,59 @@ fn a_host_built_bundle_is_matched_by_the_compiler_fxb_recorded() {
     assert!(text.starts_with("Would remove 1 stale file(s)"), "{text}");
     assert!(text.contains("ae27d44cd8-b1baffa75"), "{text}");
 }
+
+#[test]
+fn a_bundle_made_under_an_older_rule_is_checked_with_that_rule() {
+    let ctx = TestContext::new();
+    ctx.model_dir("llama", "meta-llama--Llama-3.1-8B-Instruct.json");
+    let built = ctx.run(&[&["build", "./llama", "host"][..], SMALL_BUILD].concat());
+    assert_eq!(built.status.code(), Some(0), "{}", stderr(&built));
+    let sampler = reference("bundles/llama-sampler.fxb")
+        .to_string_lossy()
+        .into_owned();
+    assert_eq!(
+        ctx.run(&["--cache-dir", "fxb", "add", "host.fxb", &sampler])
+            .status
+            .code(),
+        Some(0)
+    );
+    // A newer generic rule that adds a field neither bundle recorded.
+    let generic =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/generic.toml"))
+            .expect("rule");
+    let newer = generic
+        .replace("version = \"1.0.0\"", "version = \"9.0.0\"")
+        .replace(
+            "    \"n_shared_experts\",\n",
+            "    \"n_shared_experts\",\n    \"tie_word_embeddings\",\n",
+        );
+    fs::create_dir_all(ctx.path("rules")).expect("dir");
+    fs::write(ctx.path("rules/generic.toml"), newer).expect("write");
+    let out = ctx.run(&[
+        "--cache-dir",
+        "fxb",
+        "--rules-dir",
+        "rules",
+        "check",
+        "./llama",
+        "--explain",
+        "--runtime-revision",
+        "host-layout-1",
+    ]);
+    let text = stdout(&out);
+    // The host bundle, made under generic 1.0.0, still fits; the reference's bundle
+    // records no rule, so the active 9.0.0 applies and the new field sets it apart.
+    assert!(text.contains("Compatible cached FXB (1):"), "{text}");
+    assert!(
+        text.contains("Fingerprinted with rule generic 9.0.0."),
+        "{text}"
+    );
+    assert!(
+        text.contains("was compared under rule generic 1.0.0, the one it was made with."),
+        "{text}"
+    );
+    assert!(
+        text.contains("tie_word_embeddings (absent) ≠ false  (bundle ≠ target)"),
+        "{text}"
+    );
+}
