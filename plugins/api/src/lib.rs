@@ -79,39 +79,6 @@ macro_rules! __json_strings {
 /// Each handler is a `fn(Request) -> Result<Response, PluginError>` over serde types;
 /// `raw: { op => handler }` takes `fn(&[u8]) -> Vec<u8>` for a plugin that writes its own
 /// JSON. Names and architectures must be plain strings (no quotes or backslashes).
-/// A family plugin whose own logic is its kernel list (`kernels`, a
-/// [`kernels::FamilyKernels`]): `fingerprint` first checks that the config is one the
-/// family can plan, `plan` plans with the family's kernels for the requested head, and
-/// `convert` is the standard Hugging Face rewrite. Declares the plugin like [`plugin!`].
-#[macro_export]
-macro_rules! family_plugin {
-    (name: $name:literal, architectures: [$($arch:literal),* $(,)?], kernels: $kernels:path $(,)?) => {
-        pub fn fingerprint(
-            request: $crate::v1::FingerprintRequest,
-        ) -> Result<$crate::v1::FingerprintResponse, $crate::v1::PluginError> {
-            $crate::kernels::family_fingerprint(request, $kernels)
-        }
-
-        pub fn plan(
-            request: $crate::v1::PlanRequest,
-        ) -> Result<$crate::v1::PlanResponse, $crate::v1::PluginError> {
-            $crate::kernels::family_plan(request, $kernels)
-        }
-
-        pub fn convert(
-            request: $crate::v1::ConvertRequest,
-        ) -> Result<$crate::v1::ConvertResponse, $crate::v1::PluginError> {
-            $crate::convert::standard(&request)
-        }
-
-        $crate::plugin! {
-            name: $name,
-            architectures: [$($arch),*],
-            operations: { fingerprint => fingerprint, plan => plan, convert => convert },
-        }
-    };
-}
-
 #[macro_export]
 macro_rules! plugin {
     (
@@ -176,5 +143,51 @@ macro_rules! plugin {
                 };
             )*)?
         };
+    };
+}
+
+/// A family plugin whose own logic is its kernel list (`kernels`, a
+/// [`kernels::FamilyKernels`]): `fingerprint` first checks that the config is one the
+/// family can plan, `plan` plans with the family's kernels for the requested head, and
+/// `convert` is the standard Hugging Face rewrite unless the family gives its own
+/// (`convert: path`). Declares the plugin like [`plugin!`].
+#[macro_export]
+macro_rules! family_plugin {
+    (name: $name:literal, architectures: [$($arch:literal),* $(,)?], kernels: $kernels:path $(,)?) => {
+        /// `convert`: the standard Hugging Face head rewrite.
+        pub fn convert(
+            request: $crate::v1::ConvertRequest,
+        ) -> Result<$crate::v1::ConvertResponse, $crate::v1::PluginError> {
+            $crate::convert::standard(&request)
+        }
+
+        $crate::family_plugin! {
+            name: $name,
+            architectures: [$($arch),*],
+            kernels: $kernels,
+            convert: convert,
+        }
+    };
+    (name: $name:literal, architectures: [$($arch:literal),* $(,)?], kernels: $kernels:path, convert: $convert:path $(,)?) => {
+        /// `fingerprint`: the config must be one the family can plan, then the rule's
+        /// standard fingerprint.
+        pub fn fingerprint(
+            request: $crate::v1::FingerprintRequest,
+        ) -> Result<$crate::v1::FingerprintResponse, $crate::v1::PluginError> {
+            $crate::kernels::family_fingerprint(request, $kernels)
+        }
+
+        /// `plan`: the family's kernels for the requested head, the shared planner.
+        pub fn plan(
+            request: $crate::v1::PlanRequest,
+        ) -> Result<$crate::v1::PlanResponse, $crate::v1::PluginError> {
+            $crate::kernels::family_plan(request, $kernels)
+        }
+
+        $crate::plugin! {
+            name: $name,
+            architectures: [$($arch),*],
+            operations: { fingerprint => fingerprint, plan => plan, convert => $convert },
+        }
     };
 }

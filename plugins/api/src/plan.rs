@@ -332,21 +332,6 @@ pub fn select_preset<'a>(
     })
 }
 
-/// The kernels a family compiles, by bucket kind.
-#[derive(Debug, Clone, Copy)]
-pub struct KernelSet {
-    /// Token-parallel kernels of a decoder (one per tokenwise bucket).
-    pub decoder_tokenwise: &'static [&'static str],
-    /// Attention kernels of a decoder (one per prefill, decode and append bucket).
-    pub decoder_attention: &'static [&'static str],
-    /// Token-parallel kernels of an encoder.
-    pub encoder_tokenwise: &'static [&'static str],
-    /// Attention kernels of an encoder (prefill only).
-    pub encoder_attention: &'static [&'static str],
-    /// The sampler kernel (one per sampler bucket).
-    pub sampler: &'static str,
-}
-
 /// A plan's buckets before kernels are attached.
 struct Bucketed {
     planned: Planned,
@@ -356,51 +341,8 @@ struct Bucketed {
     notes: Vec<String>,
 }
 
-/// The standard `plan` operation with a fixed kernel set: the model's preset from the
-/// request (or a generic one, with a note), cut, thinned and filtered. For plugins whose
-/// kernel list does not depend on the config or the task head.
-pub fn standard(request: &PlanRequest, kernels: &KernelSet) -> Result<PlanResponse, PluginError> {
-    let bucketed = buckets(request, false)?;
-    let kernel = |name: &str, kinds: &[&str]| KernelPlan {
-        name: name.to_string(),
-        buckets: kinds.iter().map(|k| (*k).to_string()).collect(),
-    };
-    let mut kernel_plans = Vec::new();
-    if bucketed.encoder {
-        kernel_plans.extend(
-            kernels
-                .encoder_tokenwise
-                .iter()
-                .map(|k| kernel(k, &["tokenwise"])),
-        );
-        kernel_plans.extend(
-            kernels
-                .encoder_attention
-                .iter()
-                .map(|k| kernel(k, &["prefill"])),
-        );
-    } else {
-        kernel_plans.extend(
-            kernels
-                .decoder_tokenwise
-                .iter()
-                .map(|k| kernel(k, &["tokenwise"])),
-        );
-        kernel_plans.extend(
-            kernels
-                .decoder_attention
-                .iter()
-                .map(|k| kernel(k, &["prefill", "decode", "append"])),
-        );
-        if !bucketed.planned.buckets.sampler.is_empty() {
-            kernel_plans.push(kernel(kernels.sampler, &["sampler"]));
-        }
-    }
-    Ok(respond(bucketed, kernel_plans))
-}
-
-/// The `plan` operation of a family plugin: buckets as in [`standard`], kernels from the
-/// family's [`KernelList`]. A list whose head does not generate (an embedding model or a
+/// The `plan` operation of a family plugin: buckets from the preset (cut, thinned,
+/// filtered), kernels from the family's [`KernelList`]. A list whose head does not generate (an embedding model or a
 /// classifier) plans like an encoder — prefill and tokenwise buckets only — even from a
 /// decoder's preset; a generative list refuses an encoder's preset.
 pub fn with_kernels(

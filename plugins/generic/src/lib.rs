@@ -5,30 +5,16 @@
 //! headed by what the architecture's name says (language model, embedding, classifier).
 
 use fxb_plugin_api::kernels::{Head, KernelList};
-use fxb_plugin_api::v1::{
-    ConvertRequest, ConvertResponse, FingerprintRequest, FingerprintResponse, PlanRequest,
-    PlanResponse, PluginError,
-};
+use fxb_plugin_api::v1::PluginError;
+use serde_json::Value;
 
-fxb_plugin_api::plugin! {
+fxb_plugin_api::family_plugin! {
     name: "generic",
     architectures: ["*"],
-    operations: { fingerprint => fingerprint, plan => plan, convert => convert },
+    kernels: dense,
 }
 
-/// The rule's fingerprint, read the standard way.
-pub fn fingerprint(request: FingerprintRequest) -> Result<FingerprintResponse, PluginError> {
-    fxb_plugin_api::fingerprint::standard(request)
-}
-
-/// `--convert`: the standard Hugging Face head rewrite.
-pub fn convert(request: ConvertRequest) -> Result<ConvertResponse, PluginError> {
-    fxb_plugin_api::convert::standard(&request)
-}
-
-/// Buckets from the preset, kernels of a dense transformer.
-pub fn plan(request: PlanRequest) -> Result<PlanResponse, PluginError> {
-    let architecture =
-        fxb_plugin_api::config::architecture(request.architecture.as_deref(), &request.config)?;
-    fxb_plugin_api::plan::with_kernels(&request, &KernelList::dense(Head::of(&architecture)))
+/// A dense transformer with full attention, headed by what the architecture's name says.
+fn dense(_config: &Value, head: Head) -> Result<KernelList, PluginError> {
+    Ok(KernelList::dense(head))
 }

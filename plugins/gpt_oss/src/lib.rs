@@ -4,31 +4,28 @@
 //! config must say: the expert counts (`num_local_experts`, `num_experts_per_tok`) and
 //! the window (`sliding_window`).
 
-use fxb_plugin_api::plan::KernelSet;
-use fxb_plugin_api::v1::{
-    ConvertRequest, ConvertResponse, FingerprintRequest, FingerprintResponse, PlanRequest,
-    PlanResponse, PluginError,
-};
+use fxb_plugin_api::kernels::{Head, KernelList};
+use fxb_plugin_api::layers::{LayerAttention, Mlp};
+use fxb_plugin_api::v1::{ConvertRequest, ConvertResponse, PluginError};
 use serde_json::Value;
 
-fxb_plugin_api::plugin! {
+fxb_plugin_api::family_plugin! {
     name: "gpt_oss",
     architectures: ["GptOssForCausalLM"],
-    operations: { fingerprint => fingerprint, plan => plan, convert => convert },
+    kernels: kernels,
+    convert: generative_only,
 }
 
-/// The reference's gpt-oss-20b kernels (its stub build's manifest).
-pub const GPT_OSS_KERNELS: KernelSet = KernelSet {
-    decoder_tokenwise: &[
-        "first_tokenwise",
-        "mid_tokenwise_moe",
-        "last_tokenwise_moe_with_lm_head",
-    ],
-    decoder_attention: &["sliding_window_attention", "full_attention"],
-    encoder_tokenwise: &[],
-    encoder_attention: &[],
-    sampler: "random_sample",
-};
+/// The reference's gpt-oss-20b kernels (its stub build's manifest): every layer has
+/// expert MLPs, and the layers alternate sliding-window and full attention.
+fn kernels(config: &Value, head: Head) -> Result<KernelList, PluginError> {
+    check_family_fields(config)?;
+    Ok(KernelList::from_layers(
+        head,
+        &[Mlp::Moe, Mlp::Moe],
+        &[LayerAttention::Sliding, LayerAttention::Full],
+    ))
+}
 
 /// The fields a gpt-oss config needs beyond the rule's required ones: without them the
 /// MoE and sliding-window kernels cannot be shaped.
@@ -60,18 +57,8 @@ fn check_family_fields(config: &Value) -> Result<(), PluginError> {
     Ok(())
 }
 
-pub fn fingerprint(request: FingerprintRequest) -> Result<FingerprintResponse, PluginError> {
-    check_family_fields(&request.config)?;
-    fxb_plugin_api::fingerprint::standard(request)
-}
-
-pub fn plan(request: PlanRequest) -> Result<PlanResponse, PluginError> {
-    check_family_fields(&request.config)?;
-    fxb_plugin_api::plan::standard(&request, &GPT_OSS_KERNELS)
-}
-
 /// gpt-oss is a generative model only: embed / score / classify have no kernels.
-pub fn convert(request: ConvertRequest) -> Result<ConvertResponse, PluginError> {
+pub fn generative_only(request: ConvertRequest) -> Result<ConvertResponse, PluginError> {
     match request.task.as_str() {
         "auto" => Ok(ConvertResponse {
             architecture: request.architecture,
