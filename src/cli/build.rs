@@ -286,7 +286,7 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<Outcome> {
         "Artifact Build Completed: {} ({} entries, {}; {} compiled, {cached} from the compiler cache) in {:.1}s",
         built.path.display(),
         built.entries,
-        human_size(built.size),
+        fxb::cache::human_size(built.size),
         built.entries - cached,
         built.elapsed.as_secs_f64()
     );
@@ -314,15 +314,6 @@ fn progress_bar() -> indicatif::ProgressBar {
     }
     bar.enable_steady_tick(Duration::from_millis(200));
     bar
-}
-
-fn human_size(bytes: u64) -> String {
-    const MIB: f64 = 1024.0 * 1024.0;
-    if bytes as f64 >= 1024.0 * MIB {
-        format!("{:.1} GiB", bytes as f64 / (1024.0 * MIB))
-    } else {
-        format!("{:.1} MiB", bytes as f64 / MIB)
-    }
 }
 
 /// `--build-report`: one row per kernel × bucket, then the total.
