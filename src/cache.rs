@@ -20,7 +20,7 @@ use std::path::PathBuf;
 pub use index::{FileEntry, Index, Repo};
 pub use sidecar::{Compiler, Sidecar, SidecarEntry};
 pub use store::{
-    Added, Cache, CacheError, CachedFile, Removal, Verified, VerifyStatus, human_size,
+    Added, Cache, CacheError, CachedFile, Recorded, Removal, Verified, VerifyStatus, human_size,
 };
 
 /// `--cache-dir` when given, else `$XDG_CACHE_HOME/furiosa/llm/fxb`, else

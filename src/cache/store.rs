@@ -97,6 +97,16 @@ pub struct Added {
     pub sha256: String,
 }
 
+/// fxb's own facts about cached bundles ([`Cache::recorded`]).
+#[derive(Debug, Clone, Default)]
+pub struct Recorded {
+    /// Compilers of bundles not compiled by the vendor compiler (the shared index has
+    /// null FuriosaIR fields for them).
+    pub compilers: std::collections::HashMap<String, Compiler>,
+    /// The fingerprint rule (`generic 1.0.0`) each bundle was made with.
+    pub rules: std::collections::HashMap<String, String>,
+}
+
 /// What a removal freed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Removal {
@@ -587,33 +597,26 @@ impl Cache {
         Ok(removal)
     }
 
-    /// The compilers fxb recorded for bundles not compiled by the vendor compiler, by
-    /// `rel_path` (only where the file is still the one recorded).
-    pub fn other_compilers(&self) -> std::collections::HashMap<String, Compiler> {
-        let sidecar = Sidecar::load(&self.dir);
-        sidecar
-            .entries
-            .into_iter()
-            .filter_map(|(rel, entry)| {
-                let compiler = entry.compiler?;
-                let (size, _) = stamp(&self.dir.join(&rel))?;
-                (size == entry.size).then_some((rel, compiler))
-            })
-            .collect()
-    }
-
-    /// The rule (`generic 1.0.0`) fxb recorded for each bundle it added, by `rel_path`
-    /// (only where the file is still the one recorded).
-    pub fn recorded_rules(&self) -> std::collections::HashMap<String, String> {
-        Sidecar::load(&self.dir)
-            .entries
-            .into_iter()
-            .filter_map(|(rel, entry)| {
-                let rule = entry.rule?;
-                let (size, _) = stamp(&self.dir.join(&rel))?;
-                (size == entry.size).then_some((rel, rule))
-            })
-            .collect()
+    /// What fxb recorded in its sidecar about the bundles it added, keyed by `rel_path`
+    /// (only where the file is still the one recorded): one read of the sidecar and one
+    /// stat per entry.
+    pub fn recorded(&self) -> Recorded {
+        let mut recorded = Recorded::default();
+        for (rel, entry) in Sidecar::load(&self.dir).entries {
+            if entry.compiler.is_none() && entry.rule.is_none() {
+                continue;
+            }
+            if stamp(&self.dir.join(&rel)).map(|(size, _)| size) != Some(entry.size) {
+                continue;
+            }
+            if let Some(compiler) = entry.compiler {
+                recorded.compilers.insert(rel.clone(), compiler);
+            }
+            if let Some(rule) = entry.rule {
+                recorded.rules.insert(rel, rule);
+            }
+        }
+        recorded
     }
 
     /// Re-hash every cached bundle: against the hash fxb recorded when it added it, or —

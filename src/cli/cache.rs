@@ -310,6 +310,7 @@ pub struct PruneArgs {
 }
 
 pub fn prune(args: PruneArgs, globals: &Globals) -> anyhow::Result<Outcome> {
+    let cache = open(globals)?;
     let stale: Box<dyn Fn(&CachedFile) -> bool> = match &args.older_than {
         Some(bound) => {
             let bound = fxb::cache::VersionBound::parse(bound)?;
@@ -328,7 +329,7 @@ pub fn prune(args: PruneArgs, globals: &Globals) -> anyhow::Result<Outcome> {
             };
             // Bundles from another compiler (fxb's host backend) carry their revision in
             // fxb's sidecar, not in the shared index.
-            let others = open(globals)?.other_compilers();
+            let others = cache.recorded().compilers;
             Box::new(move |f: &CachedFile| {
                 let revision = f.entry.ir_revision.as_deref().or_else(|| {
                     others
@@ -339,7 +340,6 @@ pub fn prune(args: PruneArgs, globals: &Globals) -> anyhow::Result<Outcome> {
             })
         }
     };
-    let cache = open(globals)?;
     let chosen: Vec<CachedFile> = cache.list()?.into_iter().filter(|f| stale(f)).collect();
     remove_confirmed(
         &cache,

@@ -67,9 +67,10 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<Outcome> {
     if running.compiler_revision.is_none() {
         eprintln!("note: {note}: match/stale is not shown (--runtime-revision REV sets it)");
     }
+    let recorded = cache.recorded();
     let mut known = fxb::check::Known {
-        other_compilers: cache.other_compilers(),
-        bundle_rules: cache.recorded_rules(),
+        other_compilers: recorded.compilers,
+        bundle_rules: recorded.rules,
         rule_targets: Default::default(),
     };
     // Bundles made under another rule version are compared on their own terms when that
