@@ -10,6 +10,7 @@
 //! when that changed something; every write is a temp file renamed into place under the
 //! lock, so concurrent fxb and reference processes never see half an index.
 
+mod copy;
 pub mod index;
 mod sidecar;
 mod stamps;

@@ -52,49 +52,63 @@ pub enum TargetError {
     RuleNotInstalled(String),
 }
 
-impl Target {
-    /// The target for a local model directory, after `--convert auto`, fingerprinted with
-    /// the active rule.
-    pub fn from_model_dir(
+/// A model directory's config.json, read and converted (`--convert auto`) once, to be
+/// fingerprinted under one or more rule versions.
+#[derive(Debug, Clone)]
+pub struct ModelConfig {
+    label: String,
+    file: PathBuf,
+    config: Value,
+    /// After `--convert auto`.
+    architecture: String,
+}
+
+impl ModelConfig {
+    /// Read `model_dir/config.json` and convert its architecture; `label` is how the user
+    /// named the model (`./llama`, `org/name`).
+    pub fn read(
         label: &str,
         model_dir: &Path,
-        rules: &RuleSet,
         plugins: &PluginSet,
         host: &PluginHost,
-    ) -> Result<Target, TargetError> {
-        Self::from_model_dir_with(label, model_dir, rules, plugins, host, None)
+    ) -> Result<ModelConfig, TargetError> {
+        let (file, config) = read_config(model_dir)?;
+        let converted =
+            crate::convert::convert_model(&file, Some(model_dir), &config, "auto", plugins, host)?;
+        Ok(ModelConfig {
+            label: label.to_string(),
+            file,
+            config,
+            architecture: converted.architecture,
+        })
     }
 
-    /// The same, fingerprinted with rule `name` `version` when given (the rule a cached
-    /// bundle was made with); `Ok(None)` when that rule is not installed.
-    pub fn from_model_dir_with(
-        label: &str,
-        model_dir: &Path,
+    /// The target fingerprinted with rule `name` `version` when given (the rule a cached
+    /// bundle was made with), else with the active rule for the architecture.
+    pub fn target(
+        &self,
         rules: &RuleSet,
         plugins: &PluginSet,
         host: &PluginHost,
         rule: Option<(&str, &str)>,
     ) -> Result<Target, TargetError> {
-        let (file, config) = read_config(model_dir)?;
-        let converted =
-            crate::convert::convert_model(&file, Some(model_dir), &config, "auto", plugins, host)?;
         let chosen = match rule {
             Some((name, version)) => rules
                 .fingerprint_rule_version(name, version)
                 .ok_or_else(|| TargetError::RuleNotInstalled(format!("{name} {version}")))?,
             None => rules
-                .fingerprint_rule(&converted.architecture)
-                .ok_or_else(|| FingerprintError::NoRule(converted.architecture.clone()))?,
+                .fingerprint_rule(&self.architecture)
+                .ok_or_else(|| FingerprintError::NoRule(self.architecture.clone()))?,
         };
         let print = crate::fingerprint::fingerprint_with_rule(
-            &file,
-            &config,
-            &converted.architecture,
+            &self.file,
+            &self.config,
+            &self.architecture,
             chosen,
             plugins,
             host,
         )?;
-        let all = crate::fingerprint::model_fields(&config, &print);
+        let all = crate::fingerprint::model_fields(&self.config, &print);
         let fields = print
             .fields
             .keys()
@@ -107,11 +121,25 @@ impl Target {
             known.extend(q.fields.iter().cloned());
         }
         Ok(Target {
-            label: label.to_string(),
+            label: self.label.clone(),
             fingerprint: print,
             fields,
             known,
         })
+    }
+}
+
+impl Target {
+    /// The target for a local model directory, after `--convert auto`, fingerprinted with
+    /// the active rule (`ModelConfig` to fingerprint one config under several rules).
+    pub fn from_model_dir(
+        label: &str,
+        model_dir: &Path,
+        rules: &RuleSet,
+        plugins: &PluginSet,
+        host: &PluginHost,
+    ) -> Result<Target, TargetError> {
+        ModelConfig::read(label, model_dir, plugins, host)?.target(rules, plugins, host, None)
     }
 
     /// `name version` of the rule this target was fingerprinted with.

@@ -50,7 +50,9 @@ pub struct Bundle {
 }
 
 enum Source {
-    Archive(ZipArchive<File>),
+    // Buffered: the central directory is read a few dozen bytes at a time, two reads an
+    // entry; a buffer turns thousands of system calls into a few.
+    Archive(ZipArchive<std::io::BufReader<File>>),
     Directory { canonical_root: PathBuf },
 }
 
@@ -87,7 +89,7 @@ impl Bundle {
         let starts_like_zip = file.read_exact(&mut magic).is_ok() && magic == *b"PK\x03\x04";
         file.rewind()
             .map_err(|e| BundleError::io("read", &path, e))?;
-        let archive = ZipArchive::new(file).map_err(|e| match e {
+        let archive = ZipArchive::new(std::io::BufReader::new(file)).map_err(|e| match e {
             ZipError::Io(e) if e.kind() != std::io::ErrorKind::UnexpectedEof => {
                 BundleError::io("read", &path, e)
             }
@@ -359,7 +361,7 @@ impl Bundle {
 
 fn validate_central_directory(
     path: &Path,
-    archive: &ZipArchive<File>,
+    archive: &ZipArchive<std::io::BufReader<File>>,
     file_len: u64,
 ) -> Result<(), BundleError> {
     if archive.has_duplicate_names() {

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use fxb::cache::{Cache, human_size};
-use fxb::check::{CheckReport, Target, check_with};
+use fxb::check::{CheckReport, ModelConfig, check_with};
 
 use super::output::{Stdout, simple_table, version_cell};
 use super::{Globals, Hinted, Outcome, RuntimeArgs};
@@ -60,7 +60,8 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<Outcome> {
     }
     let (plugins, host) = globals.plugins();
     let rules = globals.rules();
-    let target = Target::from_model_dir(&args.target, dir, &rules, &plugins, &host)?;
+    let model = ModelConfig::read(&args.target, dir, &plugins, &host)?;
+    let target = model.target(&rules, &plugins, &host, None)?;
     let cache = Cache::open(fxb::cache::cache_dir(globals.cache_dir.clone()))?;
     let files = cache.list()?;
     let (running, note) = args.runtime.running()?;
@@ -87,14 +88,7 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<Outcome> {
         let Some((name, version)) = rule.split_once(' ') else {
             continue;
         };
-        match Target::from_model_dir_with(
-            &args.target,
-            dir,
-            &rules,
-            &plugins,
-            &host,
-            Some((name, version)),
-        ) {
+        match model.target(&rules, &plugins, &host, Some((name, version))) {
             Ok(other) => {
                 rule_targets.insert(rule.clone(), other);
             }

@@ -181,7 +181,7 @@ fn add_copies_under_the_standard_name_idempotently_and_reports_failures() {
             .map(serde_json::Map::len),
         Some(12)
     );
-    // No temp file is left in the snapshot dirs.
+    // No temp file is left in the cache.
     let leftovers = walk(&ctx.path("fxb"))
         .into_iter()
         .filter(|p| p.to_string_lossy().ends_with(".tmp"))
@@ -404,7 +404,8 @@ fn distinct_bundles(ctx: &TestContext, count: usize) -> Vec<(PathBuf, String)> {
         .collect()
 }
 
-/// `rel_path`s in the index, and `.fxb` / `.tmp` files under `models--local`.
+/// `rel_path`s in the index, `.fxb` files under `models--local`, and `.tmp` files anywhere
+/// in the cache.
 fn index_and_disk(dir: &Path) -> (Vec<String>, Vec<String>, usize) {
     let index: Value = serde_json::from_slice(&fs::read(dir.join("index.json")).expect("index"))
         .expect("index parses");
@@ -427,7 +428,7 @@ fn index_and_disk(dir: &Path) -> (Vec<String>, Vec<String>, usize) {
         })
         .collect();
     on_disk.sort();
-    let temps = files
+    let temps = walk(dir)
         .iter()
         .filter(|p| p.to_string_lossy().ends_with(".tmp"))
         .count();
@@ -525,7 +526,7 @@ fn a_killed_add_leaves_nothing_visible_and_the_next_add_cleans_up() {
         ))
     })
     .expect("write");
-    let snapshot = ctx.path("fxb/models--local/snapshots/11111111-2222-4333-8444-555555555555");
+    let cache = ctx.path("fxb");
     let mut child = ctx
         .command()
         .args(["--cache-dir", "fxb", "add"])
@@ -533,7 +534,7 @@ fn a_killed_add_leaves_nothing_visible_and_the_next_add_cleans_up() {
         .spawn()
         .expect("spawn");
     let start = std::time::Instant::now();
-    while !walk(&snapshot)
+    while !walk(&cache)
         .iter()
         .any(|p| p.to_string_lossy().ends_with(".tmp"))
     {
