@@ -29,6 +29,11 @@ use sha2::{Digest, Sha256};
 /// Files at least this large take the direct-I/O pipeline and are flushed on their own;
 /// smaller ones are copied by the kernel and flushed with their batch.
 pub(super) const PIPELINE_FROM: u64 = 64 << 20;
+/// Copies smaller than this are hashed by reading them back (from the page cache) rather
+/// than through a mapping.
+const MAP_FROM: u64 = 1 << 20;
+/// The buffer for reading a small copy back: under the allocator's mmap threshold.
+const READ_BACK: usize = 64 << 10;
 /// The unit of reading, hashing and writing: a multiple of every block size direct I/O
 /// asks for, and small enough that the buffers in flight stay in the CPU's caches.
 const CHUNK: usize = 4 << 20;
@@ -70,8 +75,21 @@ pub(super) fn copy_hashing(
     let bytes = std::io::copy(&mut &input, &mut &*out)?;
     start_write_back(out);
     let mut hasher = Sha256::new();
-    if bytes > 0 {
+    if bytes >= MAP_FROM {
         hasher.update(Mapping::new(out, bytes)?.bytes());
+    } else {
+        // Mapping costs more than reading this little: unmapping in a process with
+        // other threads interrupts every core to flush its TLB.
+        let mut buffer = vec![0u8; READ_BACK];
+        let mut offset = 0;
+        while offset < bytes {
+            let n = out.read_at(&mut buffer, offset)?;
+            if n == 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+            hasher.update(&buffer[..n]);
+            offset += n as u64;
+        }
     }
     Ok(Copied {
         bytes,
@@ -445,7 +463,16 @@ mod tests {
 
     #[test]
     fn small_copies_are_exact_and_hashed() {
-        for len in [0, 1, 4095, 4096, 4097, CHUNK - 1, CHUNK, 3 * CHUNK + 5] {
+        for len in [
+            0,
+            1,
+            4097,
+            65537,
+            (1 << 20) - 1,
+            1 << 20,
+            CHUNK,
+            3 * CHUNK + 5,
+        ] {
             let (data, copied, target) = copy_of(len);
             assert!(target == data, "{len} bytes: the copy differs");
             assert_eq!(copied.bytes, len as u64);

@@ -556,6 +556,58 @@ fn a_killed_add_leaves_nothing_visible_and_the_next_add_cleans_up() {
     assert_eq!(temps, 0);
 }
 
+#[test]
+fn an_add_killed_at_any_point_leaves_every_visible_entry_whole() {
+    let ctx = TestContext::new();
+    let bundles = distinct_bundles(&ctx, 12);
+    let paths: Vec<String> = bundles
+        .iter()
+        .map(|(p, _)| p.to_string_lossy().into_owned())
+        .collect();
+    // Kill points spread over a whole add (validation, copying, flushing, renaming,
+    // writing the index), each into a fresh cache, then once more into one cache.
+    for (round, delay_ms) in [0u64, 1, 2, 4, 7, 11, 16, 23, 33, 50, 80]
+        .iter()
+        .enumerate()
+    {
+        let cache = format!("cache-{round}");
+        let mut child = ctx
+            .command()
+            .args(["--cache-dir", &cache, "add"])
+            .args(&paths)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn");
+        std::thread::sleep(std::time::Duration::from_millis(*delay_ms));
+        let _ = child.kill();
+        child.wait().expect("wait");
+        if !ctx.path(&cache).join("models--local").exists() {
+            continue; // killed before it made anything
+        }
+        // Whatever is visible is whole: listed bundles verify (ls reconciles first).
+        let ls = ctx.run(&["--cache-dir", &cache, "cache", "ls", "-q"]);
+        assert_eq!(ls.status.code(), Some(0), "{}", stderr(&ls));
+        let verify = ctx.run(&["--cache-dir", &cache, "cache", "verify"]);
+        assert_eq!(
+            verify.status.code(),
+            Some(0),
+            "killed after {delay_ms} ms: {}{}",
+            stdout(&verify),
+            stderr(&verify)
+        );
+        // And the next add completes the set and leaves no temp file behind.
+        let mut args = vec!["--cache-dir", cache.as_str(), "add"];
+        args.extend(paths.iter().map(String::as_str));
+        let again = ctx.run(&args);
+        assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+        let (indexed, on_disk, temps) = index_and_disk(&ctx.path(&cache));
+        assert_eq!(indexed.len(), 12, "killed after {delay_ms} ms");
+        assert_eq!(indexed, on_disk);
+        assert_eq!(temps, 0);
+    }
+}
+
 /// Set a directory's mtime an hour back, as if the cache had been idle.
 fn backdate(path: &Path) {
     let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
