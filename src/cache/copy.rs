@@ -10,8 +10,8 @@
 //! validation. `add` runs several of these at once.
 //!
 //! A large file: three threads (reader → hasher → writer, a few chunks in flight) with
-//! direct I/O (`O_DIRECT`) on both sides: the bytes go from the disk into a small reused
-//! buffer, are hashed there, and go back to the disk, never through the page cache. The
+//! direct I/O (`O_DIRECT`) on both sides: the bytes go from the disk into a few reused
+//! buffers, are hashed there, and go back to the disk, never through the page cache. The
 //! reading, hashing and writing overlap, and nothing is left to flush but metadata
 //! (`cp` then `sync` pays for the copying and the writing one after the other).
 //!
@@ -34,9 +34,10 @@ pub(super) const PIPELINE_FROM: u64 = 64 << 20;
 const MAP_FROM: u64 = 1 << 20;
 /// The buffer for reading a small copy back: under the allocator's mmap threshold.
 const READ_BACK: usize = 64 << 10;
-/// The unit of reading, hashing and writing: a multiple of every block size direct I/O
-/// asks for, and small enough that the buffers in flight stay in the CPU's caches.
-const CHUNK: usize = 4 << 20;
+/// The unit of reading, hashing and writing in the pipeline (a multiple of every block
+/// size direct I/O asks for). Direct reads get no read-ahead, so each one waits for the
+/// disk: on the VM measured, 4 GiB took 6.3–7.5 s with 4 MiB chunks, 4.4–4.9 s with 16.
+const CHUNK: usize = 16 << 20;
 /// Chunks in flight in the pipeline: one being read, one hashed, one written, a spare.
 const IN_FLIGHT: usize = 4;
 /// Direct I/O wants buffers, offsets and lengths aligned to the logical block size; no
