@@ -21,7 +21,7 @@
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 
 use sha2::{Digest, Sha256};
@@ -55,15 +55,17 @@ pub(super) struct Copied {
 }
 
 /// Copy all of `source` (`len` bytes when it was validated) into `out`, an empty file
-/// opened for reading and writing, and hash the bytes copied.
+/// opened for reading and writing, and hash the bytes copied; `progress` counts the
+/// bytes written as they are.
 pub(super) fn copy_hashing(
     source: &std::path::Path,
     len: u64,
     out: &File,
+    progress: &AtomicU64,
 ) -> std::io::Result<Copied> {
     if len >= PIPELINE_FROM {
         let input = Input::open(source, true)?;
-        let (bytes, sha256) = pipelined(&input, &mut Output::new(out))?;
+        let (bytes, sha256) = pipelined(&input, &mut Output::new(out), progress)?;
         out.sync_data()?;
         return Ok(Copied {
             bytes,
@@ -74,6 +76,7 @@ pub(super) fn copy_hashing(
     let input = File::open(source)?;
     advise_sequential(&input);
     let bytes = std::io::copy(&mut &input, &mut &*out)?;
+    progress.fetch_add(bytes, Ordering::Relaxed);
     start_write_back(out);
     let mut hasher = Sha256::new();
     if bytes >= MAP_FROM {
@@ -122,7 +125,11 @@ pub(super) fn hash_file(input: &File) -> std::io::Result<(u64, String)> {
 /// Reader → hasher (this thread) → writer, handing chunks along bounded channels and
 /// back to the reader through a pool; a failure anywhere closes the channels, which ends
 /// the other two.
-fn pipelined(input: &Input, out: &mut Output) -> std::io::Result<(u64, String)> {
+fn pipelined(
+    input: &Input,
+    out: &mut Output,
+    progress: &AtomicU64,
+) -> std::io::Result<(u64, String)> {
     type Read = std::io::Result<(Chunk, usize)>;
     let (free_tx, free_rx) = mpsc::sync_channel::<Chunk>(IN_FLIGHT);
     let (read_tx, read_rx) = mpsc::sync_channel::<Read>(IN_FLIGHT);
@@ -146,6 +153,7 @@ fn pipelined(input: &Input, out: &mut Output) -> std::io::Result<(u64, String)> 
         let writer = scope.spawn(move || -> std::io::Result<()> {
             while let Ok((chunk, n, offset)) = hashed_rx.recv() {
                 out.write_chunk(offset, &chunk.bytes()[..n])?;
+                progress.fetch_add(n as u64, Ordering::Relaxed);
                 // The reader may have finished: then there is nobody to hand it back to.
                 let _ = free_tx.send(chunk);
             }
@@ -454,7 +462,7 @@ mod tests {
             .create_new(true)
             .open(&target)
             .expect("create");
-        let copied = copy_hashing(&source, len as u64, &out).expect("copies");
+        let copied = copy_hashing(&source, len as u64, &out, &AtomicU64::new(0)).expect("copies");
         (data, copied, std::fs::read(&target).expect("read"))
     }
 
@@ -523,7 +531,8 @@ mod tests {
             .create_new(true)
             .open(&target)
             .expect("create");
-        let copied = copy_hashing(&source, data.len() as u64, &out).expect("copies");
+        let copied =
+            copy_hashing(&source, data.len() as u64, &out, &AtomicU64::new(0)).expect("copies");
         assert_eq!(copied.sha256, sha(&data));
         assert!(std::fs::read(&target).expect("read") == data);
     }

@@ -3,6 +3,7 @@
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
 
 use super::index::{self, FileEntry, INDEX_FILE, Index};
 use super::sidecar::{Compiler, SIDECAR_FILE, Sidecar, SidecarEntry, stamp};
@@ -381,9 +382,19 @@ impl Cache {
     /// a hidden temp file first; then, under the lock, every copy is renamed into place and
     /// the index written once. Results in argument order.
     pub fn add(&self, paths: &[PathBuf]) -> Result<Vec<Result<Added, CacheError>>, CacheError> {
+        self.add_with_progress(paths, &AtomicU64::new(0))
+    }
+
+    /// [`Cache::add`], adding every byte copied to `copied` as it is written (another
+    /// thread may read it to show progress).
+    pub fn add_with_progress(
+        &self,
+        paths: &[PathBuf],
+        copied: &AtomicU64,
+    ) -> Result<Vec<Result<Added, CacheError>>, CacheError> {
         // Copies a killed `add` left (hidden, never indexed) only take space: clear them.
         crate::leftovers::remove_dead(&self.dir, &[ADD_TEMP]);
-        let prepared = self.prepare_all(paths);
+        let prepared = self.prepare_all(paths, copied);
         let any = prepared.iter().any(Result::is_ok);
         // The copies reach the disk before they become visible: large ones were flushed
         // as they were copied, small ones get one filesystem flush for the whole batch
@@ -439,7 +450,11 @@ impl Cache {
     }
 
     /// `prepare` every path, a few at a time; results in argument order.
-    fn prepare_all(&self, paths: &[PathBuf]) -> Vec<Result<Prepared, CacheError>> {
+    fn prepare_all(
+        &self,
+        paths: &[PathBuf],
+        copied: &AtomicU64,
+    ) -> Vec<Result<Prepared, CacheError>> {
         let next = std::sync::atomic::AtomicUsize::new(0);
         let slots: Vec<std::sync::Mutex<Option<Result<Prepared, CacheError>>>> =
             paths.iter().map(|_| std::sync::Mutex::new(None)).collect();
@@ -457,7 +472,7 @@ impl Cache {
                     loop {
                         let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         let Some(path) = paths.get(i) else { break };
-                        let result = self.prepare(path);
+                        let result = self.prepare(path, copied);
                         *slots[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
                     }
                 });
@@ -510,7 +525,7 @@ impl Cache {
 
     /// Validate one bundle and copy it to a temp file in the cache, with its snapshot
     /// directory made ready for it.
-    fn prepare(&self, source: &Path) -> Result<Prepared, CacheError> {
+    fn prepare(&self, source: &Path, copied: &AtomicU64) -> Result<Prepared, CacheError> {
         let meta = std::fs::metadata(source).map_err(|e| CacheError::io("read", source, e))?;
         if meta.is_dir() {
             return Err(CacheError::Directory(source.to_path_buf()));
@@ -529,7 +544,7 @@ impl Cache {
             .suffix(".tmp")
             .tempfile_in(&self.dir)
             .map_err(|e| CacheError::io("create a temporary file in", &self.dir, e))?;
-        let copied = super::copy::copy_hashing(source, meta.len(), temp.as_file())
+        let copied = super::copy::copy_hashing(source, meta.len(), temp.as_file(), copied)
             .map_err(|e| CacheError::io("copy", source, e))?;
         // The copy's bytes are the ones hashed; a file rewritten after it was validated
         // would still be a different bundle from the one validated.

@@ -3,6 +3,8 @@
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
 
 use fxb::cache::{Cache, CachedFile, VerifyStatus, human_size};
 
@@ -15,10 +17,37 @@ fn open(globals: &Globals) -> anyhow::Result<Cache> {
     ))?)
 }
 
+/// Adds of less than this finish before a progress bar would be worth drawing.
+const PROGRESS_FROM: u64 = 256 << 20;
+
+/// A bar on stderr (a terminal) following the bytes copied, until `done`.
+fn show_progress(total: u64, copied: &AtomicU64, done: &AtomicBool) {
+    let bar = indicatif::ProgressBar::with_draw_target(
+        Some(total),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{spinner} [{elapsed_precise}] {bar:30} {bytes}/{total_bytes} {binary_bytes_per_sec}  {msg}",
+    ) {
+        bar.set_style(style);
+    }
+    while !done.load(Ordering::Relaxed) {
+        let now = copied.load(Ordering::Relaxed);
+        bar.set_position(now);
+        if now >= total {
+            bar.set_message("flushing to disk");
+        }
+        bar.tick();
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    bar.finish_and_clear();
+}
+
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Each bundle is copied (never moved) to \
-<cache>/models--local/snapshots/<uuid>/<standard name>, hashed and fsynced in the same pass, \
-and the index is written once for all of them. Re-adding a bundle replaces its entry. Unlike \
+<cache>/models--local/snapshots/<uuid>/<standard name>, hashed in the same pass and on disk \
+before it is indexed, and the index is written once for all of them. On a terminal, a progress \
+bar follows adds of 256 MiB or more. Re-adding a bundle replaces its entry. Unlike \
 the reference, a failure exits 2, and a uuid that is not a plain name is refused (the \
 reference would write outside the cache).")]
 pub struct AddArgs {
@@ -32,7 +61,24 @@ pub struct AddArgs {
 
 pub fn add(args: AddArgs, globals: &Globals) -> anyhow::Result<Outcome> {
     let cache = open(globals)?;
-    let results = cache.add(&args.paths)?;
+    let copied = AtomicU64::new(0);
+    let done = AtomicBool::new(false);
+    let results = std::thread::scope(|scope| {
+        let total: u64 = args
+            .paths
+            .iter()
+            .filter_map(|p| std::fs::metadata(p).ok())
+            .filter(std::fs::Metadata::is_file)
+            .map(|m| m.len())
+            .sum();
+        if total >= PROGRESS_FROM && std::io::stderr().is_terminal() {
+            let (copied, done) = (&copied, &done);
+            scope.spawn(move || show_progress(total, copied, done));
+        }
+        let results = cache.add_with_progress(&args.paths, &copied);
+        done.store(true, Ordering::Relaxed);
+        results
+    })?;
     let mut out = Stdout::new();
     let mut report = fxb::schema::AddOutput::default();
     for (source, result) in args.paths.iter().zip(results) {
