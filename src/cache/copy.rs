@@ -74,25 +74,29 @@ pub(super) fn copy_hashing(
         });
     }
     let input = File::open(source)?;
-    advise_sequential(&input);
+    hint(&input, Hint::ReadSequentially);
     let bytes = std::io::copy(&mut &input, &mut &*out)?;
     progress.fetch_add(bytes, Ordering::Relaxed);
-    start_write_back(out);
+    hint(out, Hint::StartWriteBack);
     let mut hasher = Sha256::new();
-    if bytes >= MAP_FROM {
-        hasher.update(Mapping::new(out, bytes)?.bytes());
-    } else {
-        // Mapping costs more than reading this little: unmapping in a process with
-        // other threads interrupts every core to flush its TLB.
-        let mut buffer = vec![0u8; READ_BACK];
-        let mut offset = 0;
-        while offset < bytes {
-            let n = out.read_at(&mut buffer, offset)?;
-            if n == 0 {
-                return Err(std::io::ErrorKind::UnexpectedEof.into());
+    // Mapping costs more than reading a little (unmapping in a process with other
+    // threads interrupts every core to flush its TLB), and some file systems cannot map.
+    match (bytes >= MAP_FROM)
+        .then(|| Mapping::new(out, bytes))
+        .and_then(Result::ok)
+    {
+        Some(mapping) => hasher.update(mapping.bytes()),
+        None => {
+            let mut buffer = vec![0u8; READ_BACK];
+            let mut offset = 0;
+            while offset < bytes {
+                let n = out.read_at(&mut buffer, offset)?;
+                if n == 0 {
+                    return Err(std::io::ErrorKind::UnexpectedEof.into());
+                }
+                hasher.update(&buffer[..n]);
+                offset += n as u64;
             }
-            hasher.update(&buffer[..n]);
-            offset += n as u64;
         }
     }
     Ok(Copied {
@@ -108,7 +112,7 @@ pub(super) fn hash_file(input: &File) -> std::io::Result<(u64, String)> {
         file: input.try_clone()?,
         direct: AtomicBool::new(false),
     };
-    advise_sequential(&input.file);
+    hint(&input.file, Hint::ReadSequentially);
     let mut chunk = Chunk::new();
     let mut hasher = Sha256::new();
     let mut bytes = 0u64;
@@ -228,7 +232,7 @@ impl Input {
             });
         }
         let file = File::open(path)?;
-        advise_sequential(&file);
+        hint(&file, Hint::ReadSequentially);
         Ok(Input {
             file,
             direct: AtomicBool::new(false),
@@ -417,33 +421,35 @@ fn set_direct(_: &File, on: bool) -> std::io::Result<()> {
     }
 }
 
-/// Start writing the file's dirty pages to disk without waiting, so the disk works while
-/// the next files are copied; the batch flush that follows makes them durable.
-fn start_write_back(file: &File) {
-    #[cfg(target_os = "linux")]
-    {
-        use std::os::fd::AsRawFd;
-        // SAFETY: a valid open descriptor; a failure only loses the head start.
-        unsafe {
-            libc::sync_file_range(file.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE);
-        }
-    }
-    #[cfg(not(target_os = "linux"))]
-    let _ = file;
+/// Advice to the kernel about an open file: taking it or not changes only the speed.
+#[derive(Debug, Clone, Copy)]
+enum Hint {
+    /// The file is read once, front to back (a larger read-ahead).
+    ReadSequentially,
+    /// Start writing the file's dirty pages to disk now, without waiting, so the disk
+    /// works while the next files are copied (the batch flush that follows waits).
+    StartWriteBack,
 }
 
-/// Tell the kernel the file is read once, front to back (a larger read-ahead).
-fn advise_sequential(file: &File) {
+fn hint(file: &File, hint: Hint) {
     #[cfg(target_os = "linux")]
     {
         use std::os::fd::AsRawFd;
-        // SAFETY: a valid open descriptor; advice only, its failure changes nothing.
+        let fd = file.as_raw_fd();
+        // SAFETY: a valid open descriptor; both calls only advise or schedule I/O.
         unsafe {
-            libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_SEQUENTIAL);
+            match hint {
+                Hint::ReadSequentially => {
+                    libc::posix_fadvise(fd, 0, 0, libc::POSIX_FADV_SEQUENTIAL);
+                }
+                Hint::StartWriteBack => {
+                    libc::sync_file_range(fd, 0, 0, libc::SYNC_FILE_RANGE_WRITE);
+                }
+            }
         }
     }
     #[cfg(not(target_os = "linux"))]
-    let _ = file;
+    let _ = (file, hint);
 }
 
 #[cfg(test)]
