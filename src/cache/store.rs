@@ -378,8 +378,8 @@ impl Cache {
     }
 
     /// Copy each bundle into the cache under its standard name (never moving it). Each
-    /// is validated and copied (with its hash computed in the same pass and fsynced) into
-    /// a hidden temp file first; then, under the lock, every copy is renamed into place and
+    /// is copied into a hidden temp file (its hash computed in the same pass), validated,
+    /// and flushed to disk first; then, under the lock, every copy is renamed into place and
     /// the index written once. Results in argument order.
     pub fn add(&self, paths: &[PathBuf]) -> Result<Vec<Result<Added, CacheError>>, CacheError> {
         self.add_with_progress(paths, &AtomicU64::new(0))
@@ -525,7 +525,7 @@ impl Cache {
 
     /// Validate one bundle and copy it to a temp file in the cache, with its snapshot
     /// directory made ready for it.
-    fn prepare(&self, source: &Path, copied: &AtomicU64) -> Result<Prepared, CacheError> {
+    fn prepare(&self, source: &Path, progress: &AtomicU64) -> Result<Prepared, CacheError> {
         let meta = std::fs::metadata(source).map_err(|e| CacheError::io("read", source, e))?;
         if meta.is_dir() {
             return Err(CacheError::Directory(source.to_path_buf()));
@@ -544,7 +544,7 @@ impl Cache {
             .suffix(".tmp")
             .tempfile_in(&self.dir)
             .map_err(|e| CacheError::io("create a temporary file in", &self.dir, e))?;
-        let copied = super::copy::copy_hashing(source, meta.len(), temp.as_file(), copied)
+        let copied = super::copy::copy_hashing(source, meta.len(), temp.as_file(), progress)
             .map_err(|e| CacheError::io("copy", source, e))?;
         // The copy's bytes are the ones hashed; a file rewritten after it was validated
         // would still be a different bundle from the one validated.
