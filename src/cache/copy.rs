@@ -143,7 +143,19 @@ fn pipelined(
         let _ = free_tx.send(Chunk::new());
     }
     std::thread::scope(|scope| {
-        scope.spawn(move || {
+        // Owned here, so that returning early (a thread that cannot start) closes the
+        // channel and ends the writer.
+        let hashed_tx = hashed_tx;
+        let writer = std::thread::Builder::new().spawn_scoped(scope, move || {
+            while let Ok((chunk, n, offset)) = hashed_rx.recv() {
+                out.write_chunk(offset, &chunk.bytes()[..n])?;
+                progress.fetch_add(n as u64, Ordering::Relaxed);
+                // The reader may have finished: then there is nobody to hand it back to.
+                let _ = free_tx.send(chunk);
+            }
+            Ok(())
+        })?;
+        std::thread::Builder::new().spawn_scoped(scope, move || {
             let mut offset = 0u64;
             while let Ok(mut chunk) = free_rx.recv() {
                 let read = input.read_chunk(offset, &mut chunk);
@@ -153,22 +165,17 @@ fn pipelined(
                 }
                 offset += n as u64;
             }
-        });
-        let writer = scope.spawn(move || -> std::io::Result<()> {
-            while let Ok((chunk, n, offset)) = hashed_rx.recv() {
-                out.write_chunk(offset, &chunk.bytes()[..n])?;
-                progress.fetch_add(n as u64, Ordering::Relaxed);
-                // The reader may have finished: then there is nobody to hand it back to.
-                let _ = free_tx.send(chunk);
-            }
-            Ok(())
-        });
+        })?;
         let mut hasher = Sha256::new();
         let mut bytes = 0u64;
         let mut failed = None;
+        let mut at_end = false;
         while let Ok(read) = read_rx.recv() {
             match read {
-                Ok((_, 0)) => break,
+                Ok((_, 0)) => {
+                    at_end = true;
+                    break;
+                }
                 Ok((chunk, n)) => {
                     hasher.update(&chunk.bytes()[..n]);
                     if hashed_tx.send((chunk, n, bytes)).is_err() {
@@ -189,6 +196,9 @@ fn pipelined(
             .unwrap_or_else(|_| Err(std::io::Error::other("the writing thread panicked")));
         match (failed, written) {
             (Some(e), _) | (None, Err(e)) => Err(e),
+            (None, Ok(())) if !at_end => Err(std::io::Error::other(
+                "the reading thread stopped before the end of the file",
+            )),
             (None, Ok(())) => Ok((bytes, hex(&hasher.finalize()))),
         }
     })
@@ -315,7 +325,9 @@ impl<'f> Output<'f> {
 
 /// A read-only shared mapping of the start of a file, unmapped on drop. Only ever made
 /// of a copy this process has just written and nobody else writes (a temp file with its
-/// pid in the name), so the file cannot shrink under it.
+/// pid in the name), so the file cannot shrink or change under it. The price of reading
+/// through it: a disk error on a page not in memory (a reflinked copy on a failing disk)
+/// is a SIGBUS, not an error for this one file.
 struct Mapping {
     ptr: *mut libc::c_void,
     len: usize,

@@ -30,6 +30,8 @@ pub enum CacheError {
     },
     #[error("`{}` is a directory; `add` takes .fxb files", .0.display())]
     Directory(PathBuf),
+    #[error("`{}` is not a regular file (a device, a pipe or a socket); `add` takes .fxb files", .0.display())]
+    NotAFile(PathBuf),
     #[error("`{}` has no manifest uuid to file it under", .0.display())]
     NoUuid(PathBuf),
     #[error("`{}` has uuid {uuid:?}, which cannot be a directory name", path.display())]
@@ -394,6 +396,10 @@ impl Cache {
     ) -> Result<Vec<Result<Added, CacheError>>, CacheError> {
         // Copies a killed `add` left (hidden, never indexed) only take space: clear them.
         crate::leftovers::remove_dead(&self.dir, &[ADD_TEMP]);
+        // Opened before any copy is made: `syncfs` reports only the write-back errors
+        // that happen after its descriptor was opened, and each copy's write-back starts
+        // as soon as it is written.
+        let cache_dir = File::open(&self.dir).map_err(|e| CacheError::io("open", &self.dir, e))?;
         let prepared = self.prepare_all(paths, copied);
         let any = prepared.iter().any(Result::is_ok);
         // The copies reach the disk before they become visible: large ones were flushed
@@ -401,7 +407,10 @@ impl Cache {
         // (an fsync per file would cost more than the copying; their write-back started
         // as each was written).
         if prepared.iter().flatten().any(|p| !p.flushed) {
-            self.flush(prepared.iter().flatten().map(|p| p.temp.as_file()))?;
+            self.flush(
+                &cache_dir,
+                prepared.iter().flatten().map(|p| p.temp.as_file()),
+            )?;
         }
         let lock = self.lock()?;
         let mut index = self.state(&lock)?.index;
@@ -444,7 +453,7 @@ impl Cache {
             self.write_index(&lock, &index)?;
             self.write_sidecar(&lock, &sidecar)?;
             // And the renames.
-            self.flush(std::iter::empty())?;
+            self.flush(&cache_dir, std::iter::empty())?;
         }
         Ok(results)
     }
@@ -495,16 +504,20 @@ impl Cache {
             .collect()
     }
 
-    /// Make everything written under the cache durable: `syncfs(2)` on Linux, else an
-    /// fsync of each of `files`.
-    fn flush<'f>(&self, files: impl Iterator<Item = &'f File>) -> Result<(), CacheError> {
+    /// Make everything written under the cache durable: `syncfs(2)` on Linux (through
+    /// `cache_dir`, the cache directory opened before the writing began), else an fsync
+    /// of each of `files`.
+    fn flush<'f>(
+        &self,
+        cache_dir: &File,
+        files: impl Iterator<Item = &'f File>,
+    ) -> Result<(), CacheError> {
         #[cfg(target_os = "linux")]
         {
             use std::os::fd::AsRawFd;
             let _ = files;
-            let dir = File::open(&self.dir).map_err(|e| CacheError::io("open", &self.dir, e))?;
             // SAFETY: a valid open descriptor for the duration of the call.
-            if unsafe { libc::syncfs(dir.as_raw_fd()) } != 0 {
+            if unsafe { libc::syncfs(cache_dir.as_raw_fd()) } != 0 {
                 return Err(CacheError::io(
                     "flush the file system of",
                     &self.dir,
@@ -515,6 +528,7 @@ impl Cache {
         }
         #[cfg(not(target_os = "linux"))]
         {
+            let _ = cache_dir;
             for file in files {
                 file.sync_all()
                     .map_err(|e| CacheError::io("sync", &self.dir, e))?;
@@ -529,6 +543,9 @@ impl Cache {
         let meta = std::fs::metadata(source).map_err(|e| CacheError::io("read", source, e))?;
         if meta.is_dir() {
             return Err(CacheError::Directory(source.to_path_buf()));
+        }
+        if !meta.is_file() {
+            return Err(CacheError::NotAFile(source.to_path_buf()));
         }
         let large = meta.len() >= super::copy::PIPELINE_FROM;
         // A large bundle is validated before it is copied (a few reads, against gigabytes

@@ -145,6 +145,7 @@ fn add_copies_under_the_standard_name_idempotently_and_reports_failures() {
             &min.to_string_lossy(),
             "not-a-bundle.fxb",
             &sampler.to_string_lossy(),
+            "/dev/null",
         ],
     );
     assert_eq!(added.status.code(), Some(2));
@@ -152,8 +153,14 @@ fn add_copies_under_the_standard_name_idempotently_and_reports_failures() {
     assert!(out.starts_with(
         "Added local/llamaforcausallm-ae27d44cd8-b1baffa75-2611230550.fxb\n  fxb/models--local/snapshots/d3669b5b-f564-493e-b495-4474ef88451c/llamaforcausallm-ae27d44cd8-b1baffa75-2611230550.fxb\n"
     ), "{out}");
-    assert!(out.ends_with("\n2 added, 1 failed\n"), "{out}");
+    assert!(out.ends_with("\n2 added, 2 failed\n"), "{out}");
     assert!(stderr(&added).contains("error: failed to add 'not-a-bundle.fxb'"));
+    // A device would be read forever: refused before any copying.
+    assert!(
+        stderr(&added).contains("`/dev/null` is not a regular file"),
+        "{}",
+        stderr(&added)
+    );
     // A copy, byte for byte; the original stays.
     let cached = ctx.path("fxb/models--local/snapshots/d3669b5b-f564-493e-b495-4474ef88451c/llamaforcausallm-ae27d44cd8-b1baffa75-2611230550.fxb");
     assert_eq!(
