@@ -468,20 +468,27 @@ fn hint(file: &File, hint: Hint) {
 mod tests {
     use super::*;
 
-    fn copy_of(len: usize) -> (Vec<u8>, Copied, Vec<u8>) {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let data: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
-        let source = dir.path().join("source");
-        std::fs::write(&source, &data).expect("write");
-        let target = dir.path().join("target");
+    /// `data` copied from one file to another in `dir`: the result and the copy's bytes.
+    fn copy_in(dir: &std::path::Path, data: &[u8]) -> (Copied, Vec<u8>) {
+        let source = dir.join("source");
+        std::fs::write(&source, data).expect("write");
+        let target = dir.join("target");
         let out = File::options()
             .read(true)
             .write(true)
             .create_new(true)
             .open(&target)
             .expect("create");
-        let copied = copy_hashing(&source, len as u64, &out, &AtomicU64::new(0)).expect("copies");
-        (data, copied, std::fs::read(&target).expect("read"))
+        let copied =
+            copy_hashing(&source, data.len() as u64, &out, &AtomicU64::new(0)).expect("copies");
+        (copied, std::fs::read(&target).expect("read"))
+    }
+
+    fn copy_of(len: usize) -> (Vec<u8>, Copied, Vec<u8>) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let data: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
+        let (copied, target) = copy_in(dir.path(), &data);
+        (data, copied, target)
     }
 
     fn sha(data: &[u8]) -> String {
@@ -534,24 +541,16 @@ mod tests {
 
     #[test]
     fn copies_on_tmpfs() {
-        // tmpfs refuses O_DIRECT before Linux 6.6: then the copy goes through the page
-        // cache.
+        // A large copy (the direct-I/O path) on tmpfs, which refuses O_DIRECT before
+        // Linux 6.6: then the bytes go through the page cache.
         let Ok(dir) = tempfile::tempdir_in("/dev/shm") else {
             return;
         };
-        let data: Vec<u8> = (0..CHUNK + 99).map(|i| (i % 13) as u8).collect();
-        let source = dir.path().join("source");
-        std::fs::write(&source, &data).expect("write");
-        let target = dir.path().join("target");
-        let out = File::options()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(&target)
-            .expect("create");
-        let copied =
-            copy_hashing(&source, data.len() as u64, &out, &AtomicU64::new(0)).expect("copies");
+        let data: Vec<u8> = (0..PIPELINE_FROM as usize + 99)
+            .map(|i| (i % 13) as u8)
+            .collect();
+        let (copied, target) = copy_in(dir.path(), &data);
         assert_eq!(copied.sha256, sha(&data));
-        assert!(std::fs::read(&target).expect("read") == data);
+        assert!(target == data, "the copy differs");
     }
 }
