@@ -106,13 +106,9 @@ pub(super) fn copy_hashing(
     })
 }
 
-/// The sha256 of everything `input` holds, and its length.
-pub(super) fn hash_file(input: &File) -> std::io::Result<(u64, String)> {
-    let input = Input {
-        file: input.try_clone()?,
-        direct: AtomicBool::new(false),
-    };
-    hint(&input.file, Hint::ReadSequentially);
+/// The sha256 of the file at `path`, and its length.
+pub(super) fn hash_file(path: &std::path::Path) -> std::io::Result<(u64, String)> {
+    let input = Input::open(path, false)?;
     let mut chunk = Chunk::new();
     let mut hasher = Sha256::new();
     let mut bytes = 0u64;
@@ -213,7 +209,7 @@ struct Chunk {
 impl Chunk {
     fn new() -> Chunk {
         let storage = vec![0u8; CHUNK + ALIGN];
-        let start = storage.as_ptr().align_offset(ALIGN);
+        let start = (ALIGN - storage.as_ptr() as usize % ALIGN) % ALIGN;
         Chunk { storage, start }
     }
 
@@ -532,9 +528,8 @@ mod tests {
         let path = dir.path().join("f");
         let data = vec![9u8; CHUNK + 17];
         std::fs::write(&path, &data).expect("write");
-        let file = File::open(&path).expect("open");
         assert_eq!(
-            hash_file(&file).expect("hashes"),
+            hash_file(&path).expect("hashes"),
             (data.len() as u64, sha(&data))
         );
     }

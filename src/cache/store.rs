@@ -708,9 +708,7 @@ impl Cache {
                 .get(&file.entry.rel_path)
                 .filter(|e| Some(e.size) == size_now)
                 .map(|e| e.sha256.clone());
-            let hashed = File::open(&path)
-                .map_err(|e| e.to_string())
-                .and_then(|f| super::copy::hash_file(&f).map_err(|e| e.to_string()));
+            let hashed = super::copy::hash_file(&path).map_err(|e| e.to_string());
             let (status, detail) = match (hashed, recorded) {
                 (Err(e), _) => (VerifyStatus::Corrupt, Some(format!("cannot read: {e}"))),
                 (Ok((_, sha)), Some(recorded)) if sha == recorded => (VerifyStatus::Ok, None),
