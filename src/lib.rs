@@ -8,6 +8,7 @@
 //! - [`build`]: building a bundle (`ArtifactBuilder`).
 //! - [`rules`]: versioned TOML rule files (the data behind fingerprints).
 //! - [`fingerprint`]: config.json → architecture fingerprint, and comparison.
+//! - [`fs`]: atomic file replacement, the user's directories, safe path components.
 //! - [`convert`]: `--convert`, the task rewrite of an architecture.
 //! - [`plan`]: bucket plans (through the architecture's plugin and the rule's presets).
 //! - [`cache`]: the local bundle cache (index, add, ls, rm, prune, verify).
@@ -24,6 +25,7 @@ pub mod cache;
 pub mod check;
 pub mod convert;
 pub mod fingerprint;
+pub mod fs;
 pub mod leftovers;
 pub mod plan;
 pub mod plugin;

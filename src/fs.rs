@@ -1,0 +1,274 @@
+//! Files on disk: the one way fxb replaces a file (a temp file beside it, renamed into
+//! place), the user's directories, and the names that may become path components.
+//!
+//! Every writer in fxb goes through [`write_atomically`] or [`AtomicFile`], so a reader —
+//! fxb, the reference, a crashed process's successor — never sees half a file, and a
+//! failed write leaves the old file as it was. The temp file is created with mode 0666
+//! before the umask (as `open(2)` would create the final file), never tempfile's 0600:
+//! the reference and other users read what fxb writes into shared caches.
+//! This module never decides *what* to write; an empty buffer is written only when asked.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// How far a replaced file must survive a crash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// The file and its rename reach the disk before the call returns (fsync of the file,
+    /// then of its directory). For what cannot be recomputed: bundles, the cache index,
+    /// the sidecar of hashes.
+    Durable,
+    /// Atomic but not flushed: after a crash the old file or the new one is there, or —
+    /// on file systems that reorder metadata — none. For caches whose loss costs only a
+    /// recomputation (compiled plugins, compiled kernels, scan stamps).
+    Cache,
+    /// Atomic; the caller makes the data durable itself (one `syncfs` for a batch of
+    /// files) before it calls [`AtomicFile::commit`].
+    Caller,
+}
+
+/// A write that failed, naming the file.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot {action} `{}`: {source}", path.display())]
+pub struct WriteError {
+    pub action: &'static str,
+    pub path: PathBuf,
+    #[source]
+    pub source: std::io::Error,
+}
+
+impl WriteError {
+    fn new(action: &'static str, path: &Path, source: std::io::Error) -> WriteError {
+        WriteError {
+            action,
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// Replace `path` with `bytes` as a whole: a temp file in the same directory, written,
+/// flushed as `durability` says, renamed over `path`.
+pub fn write_atomically(
+    path: &Path,
+    bytes: &[u8],
+    durability: Durability,
+) -> Result<(), WriteError> {
+    let mut file = AtomicFile::create(path, durability)?;
+    file.write_all(bytes)
+        .map_err(|e| WriteError::new("write", path, e))?;
+    file.commit()
+}
+
+/// A file being written beside its destination; [`AtomicFile::commit`] renames it into
+/// place. Dropped without a commit, the temp file is removed and the destination is
+/// untouched.
+pub struct AtomicFile {
+    temp: tempfile::NamedTempFile,
+    path: PathBuf,
+    durability: Durability,
+}
+
+impl AtomicFile {
+    /// Start replacing `path` (its directory must exist).
+    pub fn create(path: &Path, durability: Durability) -> Result<AtomicFile, WriteError> {
+        let dir = parent_dir(path);
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let temp = temp_file_in(dir, &name)
+            .map_err(|e| WriteError::new("create a temporary file beside", path, e))?;
+        Ok(AtomicFile {
+            temp,
+            path: path.to_path_buf(),
+            durability,
+        })
+    }
+
+    /// The destination.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The temp file (to hand to code that writes through a `File`).
+    pub fn as_file(&self) -> &File {
+        self.temp.as_file()
+    }
+
+    pub fn as_file_mut(&mut self) -> &mut File {
+        self.temp.as_file_mut()
+    }
+
+    /// Flush as promised and rename into place; the size written is returned.
+    pub fn commit(self) -> Result<u64, WriteError> {
+        let path = self.path;
+        if self.durability == Durability::Durable {
+            self.temp
+                .as_file()
+                .sync_all()
+                .map_err(|e| WriteError::new("flush", &path, e))?;
+        }
+        let size = self
+            .temp
+            .as_file()
+            .metadata()
+            .map_err(|e| WriteError::new("read", &path, e))?
+            .len();
+        self.temp
+            .persist(&path)
+            .map_err(|e| WriteError::new("rename a temporary file to", &path, e.error))?;
+        if self.durability == Durability::Durable {
+            sync_dir(parent_dir(&path));
+        }
+        Ok(size)
+    }
+}
+
+impl Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.temp.write(buf)
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.temp.write_all(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.temp.flush()
+    }
+}
+
+/// A hidden temp file in `dir` for `name`: `.{name}.XXXXXX.tmp`, mode 0666 before the
+/// umask. Removed when dropped unless persisted.
+pub fn temp_file_in(dir: &Path, name: &str) -> std::io::Result<tempfile::NamedTempFile> {
+    let prefix = format!(".{name}.");
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".tmp");
+    // The mode is passed to open(2), so the kernel applies the umask, as it would to a
+    // file created in place.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    builder.tempfile_in(dir)
+}
+
+/// Make a rename in `dir` durable. Best effort: some file systems refuse to fsync a
+/// directory, and the data itself is already on disk.
+pub fn sync_dir(dir: &Path) {
+    if let Ok(dir) = File::open(dir) {
+        let _ = dir.sync_all();
+    }
+}
+
+/// The directory a path's file lives in (`.` for a bare name).
+pub fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// The user's directories, read from the environment in this one place.
+pub mod user_dirs {
+    use std::path::PathBuf;
+
+    fn non_empty(var: &str) -> Option<PathBuf> {
+        std::env::var_os(var)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    }
+
+    /// `$HOME`.
+    pub fn home() -> Option<PathBuf> {
+        non_empty("HOME")
+    }
+
+    /// `$XDG_CACHE_HOME`, else `~/.cache`, else `./.cache` (no home at all).
+    pub fn cache_home() -> PathBuf {
+        non_empty("XDG_CACHE_HOME")
+            .or_else(|| home().map(|h| h.join(".cache")))
+            .unwrap_or_else(|| PathBuf::from(".cache"))
+    }
+
+    /// `$XDG_DATA_HOME`, else `~/.local/share`.
+    pub fn data_home() -> Option<PathBuf> {
+        non_empty("XDG_DATA_HOME").or_else(|| home().map(|h| h.join(".local").join("share")))
+    }
+
+    /// A variable naming a directory, when set and not empty.
+    pub fn dir_from_env(var: &str) -> Option<PathBuf> {
+        non_empty(var)
+    }
+}
+
+/// One path component that cannot escape its directory: a uuid, a revision or a file
+/// name passes; `..`, `a/b`, the empty string and anything but `[A-Za-z0-9._-]` do not.
+pub fn safe_component(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 128
+        && name != "."
+        && name != ".."
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// A relative path (from an index someone else may have written) that stays inside its
+/// root: no leading `/`, no `..`, no empty component.
+pub fn safe_rel_path(rel: &str) -> bool {
+    !rel.starts_with('/') && rel.split('/').all(|part| part != ".." && !part.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_write_leaves_the_old_file() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("index.json");
+        write_atomically(&path, b"old", Durability::Durable).expect("write");
+        {
+            let mut file = AtomicFile::create(&path, Durability::Durable).expect("create");
+            file.write_all(b"half").expect("write");
+            // dropped without commit
+        }
+        assert_eq!(std::fs::read(&path).expect("read"), b"old");
+        let left: Vec<_> = std::fs::read_dir(dir.path()).expect("list").collect();
+        assert_eq!(left.len(), 1, "the temp file is removed");
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_replaced_file_gets_the_umask_mode_not_0600() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("x");
+        write_atomically(&path, b"x", Durability::Cache).expect("write");
+        let mode = std::fs::metadata(&path).expect("stat").permissions().mode() & 0o777;
+        // Read, not set: umask(2) is process-wide and other tests create files.
+        let status = std::fs::read_to_string("/proc/self/status").expect("status");
+        let umask = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Umask:"))
+            .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
+            .expect("umask");
+        assert_eq!(mode, 0o666 & !umask);
+    }
+
+    #[test]
+    fn names_that_would_leave_their_directory_are_refused() {
+        assert!(safe_component("d3669b5b-f564-493e-b495-4474ef88451c"));
+        for bad in ["", ".", "..", "../../../escaped", "a/b", "a\\b", "x\0"] {
+            assert!(!safe_component(bad), "{bad:?}");
+        }
+        assert!(!safe_rel_path("../x.fxb"));
+        assert!(!safe_rel_path("/etc/passwd"));
+        assert!(!safe_rel_path("a//b"));
+        assert!(safe_rel_path("models--local/snapshots/u/x.fxb"));
+    }
+}
