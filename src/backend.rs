@@ -42,9 +42,9 @@ pub enum LoadError {
     },
 }
 
-impl LoadError {
-    pub fn hint(&self) -> String {
-        match self {
+impl crate::Hint for LoadError {
+    fn hint(&self) -> Option<String> {
+        Some(match self {
             LoadError::Library { hint, .. } => hint.clone(),
             LoadError::AbiMismatch { .. } => {
                 "rebuild the backend against this fxb's fxb-backend-api, or use a matching fxb"
@@ -54,7 +54,7 @@ impl LoadError {
                 "available: {} (`fxb backends ls`); pass a library path to load one directly",
                 available.join(", ")
             ),
-        }
+        })
     }
 }
 
@@ -136,11 +136,7 @@ pub fn search_dirs() -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = std::env::var_os("FXB_BACKEND_PATH")
         .map(|p| std::env::split_paths(&p).collect())
         .unwrap_or_default();
-    let data = std::env::var_os("XDG_DATA_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")));
-    if let Some(data) = data {
+    if let Some(data) = crate::fs::user_dirs::data_home() {
         dirs.push(data.join("fxb").join("backends"));
     }
     dirs

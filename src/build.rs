@@ -14,7 +14,7 @@
 //! #   "num_attention_heads": 4, "num_key_value_heads": 2, "num_hidden_layers": 2,
 //! #   "vocab_size": 1000, "max_position_embeddings": 2048, "rms_norm_eps": 1e-05}"#)?;
 //! let built = ArtifactBuilder::new(model.to_str().unwrap())
-//!     .toolchain(Toolchain::discover(&work.path().join("cache")))
+//!     .toolchain(Toolchain::discover(&Default::default(), &work.path().join("cache")))
 //!     .compiler_cache(CompilerCacheSetting::Disabled)
 //!     .bucket_config(BucketConfig {
 //!         prefill_buckets: vec![(1, 128)],
@@ -46,9 +46,8 @@ use crate::backend::{LoadError, LoadedBackend};
 use crate::bundle::{BucketKey, BundleError, KernelEntry, Manifest, Model, ToolVersion};
 use crate::fingerprint::{Fingerprint, FingerprintError, fingerprint, read_config};
 use crate::plan::{BucketOverrides, ModelPlan, PlanError, PlanRequestOptions, plan_model};
-use crate::plugin::{CompiledCache, Limits, PluginHost, PluginSearch, PluginSet};
-use crate::rules::RuleSet;
 
+pub use crate::toolchain::Toolchain;
 pub use compiler_cache::{CompilerCache, default_compiler_cache_dir};
 pub use run::{BuildEvent, JobStatus, KernelReport, RunningKernel};
 
@@ -92,37 +91,12 @@ pub enum CompilerCacheSetting {
     Dir(PathBuf),
 }
 
-/// The plugins and rules a build plans with.
-pub struct Toolchain {
-    pub rules: RuleSet,
-    pub plugins: PluginSet,
-    pub host: PluginHost,
-}
-
-impl Toolchain {
-    /// The embedded rules and plugins plus those in the user's directories
-    /// (`FXB_RULES_DIR`, `FXB_PLUGIN_PATH`, the data dir), compiled plugins cached under
-    /// `cache_dir`.
-    pub fn discover(cache_dir: &Path) -> Toolchain {
-        Toolchain {
-            rules: RuleSet::load(&crate::rules::search_dirs(&[])),
-            plugins: PluginSet::discover(&PluginSearch::from_env(&[])),
-            host: PluginHost::new(
-                CompiledCache::new(crate::cache::compiled_plugin_dir(cache_dir)),
-                Limits::default(),
-            ),
-        }
-    }
-}
-
 /// Why a build failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum BuildError {
-    #[error("`{0}` looks like a Hugging Face Hub id; building from the Hub is not supported yet")]
-    HubNotSupported(String),
-    #[error("model directory `{}` does not exist", .0.display())]
-    NoModelDir(PathBuf),
+    #[error(transparent)]
+    Model(#[from] crate::model::ModelError),
     #[error(transparent)]
     Config(#[from] FingerprintError),
     #[error(transparent)]
@@ -171,17 +145,11 @@ fn failed_summary(failures: &[KernelReport]) -> String {
     }
 }
 
-impl BuildError {
-    pub fn hint(&self) -> Option<String> {
+impl crate::Hint for BuildError {
+    fn hint(&self) -> Option<String> {
         Some(match self {
-            BuildError::HubNotSupported(id) => format!(
-                "pass a local model directory as a path starting with `.` or `/` (e.g. `./{id}`)"
-            ),
-            BuildError::NoModelDir(_) => {
-                "the model is a directory holding config.json (weights are not needed to build)"
-                    .into()
-            }
-            BuildError::Backend(e) => e.hint(),
+            BuildError::Model(e) => return e.hint(),
+            BuildError::Backend(e) => return e.hint(),
             BuildError::NotACompiler(_) => "pick a compiler backend (`fxb backends ls`)".into(),
             BuildError::Output { .. } => {
                 "check that the output directory exists and is writable".into()
@@ -367,21 +335,24 @@ impl ArtifactBuilder {
 
     fn toolchain_or_default(&mut self) -> Toolchain {
         self.toolchain.take().unwrap_or_else(|| {
-            Toolchain::discover(&crate::cache::cache_dir(
-                std::env::var_os("FXB_CACHE_DIR").map(PathBuf::from),
-            ))
+            Toolchain::discover(
+                &Default::default(),
+                &crate::cache::cache_dir(crate::fs::user_dirs::dir_from_env("FXB_CACHE_DIR")),
+            )
         })
     }
 
     /// Resolve config, convert, fingerprint and plan without compiling (`--dry-run`).
     pub fn prepare(&mut self) -> Result<Prepared, BuildError> {
-        if !(self.model.starts_with('.') || self.model.starts_with('/')) {
-            return Err(BuildError::HubNotSupported(self.model.clone()));
-        }
-        let model_dir = PathBuf::from(&self.model);
-        if !model_dir.is_dir() {
-            return Err(BuildError::NoModelDir(model_dir));
-        }
+        let model_dir = crate::model::local_dir(
+            &self.model,
+            crate::model::Purpose {
+                hub: "building from the Hub",
+                hub_hint: None,
+                dir_hint: "the model is a directory holding config.json (weights are not needed to build)",
+            },
+        )?
+        .to_path_buf();
         let toolchain = self.toolchain_or_default();
         let result = self.prepare_with(&model_dir, &toolchain);
         self.toolchain = Some(toolchain);
@@ -598,7 +569,7 @@ fn manifest(prepared: &Prepared, backend: &LoadedBackend, jobs: &[run::Job]) -> 
             "revision": description.revision,
             "target_npu": description.target_npu,
         },
-        "rule": { "name": print.rule, "version": print.rule_version },
+        "rule": print.rule_id().to_manifest_value(),
         "plugin": { "name": print.plugin, "version": print.plugin_version },
         "plan": {
             "rule": prepared.plan.rule,

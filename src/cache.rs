@@ -10,32 +10,38 @@
 //! when that changed something; every write is a temp file renamed into place under the
 //! lock, so concurrent fxb and reference processes never see half an index.
 
+mod add;
 mod copy;
+mod error;
 pub mod index;
+mod lock;
+mod reconcile;
+mod remove;
 mod sidecar;
 mod stamps;
 mod store;
+mod verify;
 
 use std::path::PathBuf;
 
+pub use add::{AddReporter, Added, Silent};
+pub use error::CacheError;
 pub use index::{FileEntry, Index, Repo};
+pub use lock::LOCK_FILE;
+pub use remove::{BoundError, PrunePolicy, Removal, Selection, Selector, VersionBound};
 pub use sidecar::{Compiler, Sidecar, SidecarEntry};
-pub use store::{
-    Added, Cache, CacheError, CachedFile, Recorded, Removal, Verified, VerifyStatus, human_size,
-};
+pub use store::{Cache, CachedFile, Recorded};
+pub use verify::{Verified, VerifyStatus};
 
 /// `--cache-dir` when given, else `$XDG_CACHE_HOME/furiosa/llm/fxb`, else
 /// `~/.cache/furiosa/llm/fxb` (the reference's default).
 pub fn cache_dir(explicit: Option<PathBuf>) -> PathBuf {
-    if let Some(dir) = explicit {
-        return dir;
-    }
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .unwrap_or_else(|| PathBuf::from(".cache"));
-    base.join("furiosa").join("llm").join("fxb")
+    explicit.unwrap_or_else(|| {
+        crate::fs::user_dirs::cache_home()
+            .join("furiosa")
+            .join("llm")
+            .join("fxb")
+    })
 }
 
 /// Where compiled plugins are cached: `FXB_PLUGIN_CACHE_DIR`, else `<cache>/plugins`.
@@ -54,49 +60,19 @@ pub fn revisions_match(cached: Option<&str>, running: &str) -> bool {
     cached.is_some_and(|c| c.starts_with(running) || running.starts_with(c))
 }
 
-/// `--older-than`: `X.Y.Z` or `<X.Y.Z` (below), `<=X.Y.Z` (at most), by semver precedence
-/// (build metadata ignored, pre-releases older than their release).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VersionBound {
-    version: semver::Version,
-    inclusive: bool,
-}
-
-/// A bound that does not parse, in the reference's words.
-#[derive(Debug, thiserror::Error)]
-#[error("invalid version bound '{bound}': {cause}")]
-pub struct BoundError {
-    bound: String,
-    cause: semver::Error,
-}
-
-impl VersionBound {
-    pub fn parse(text: &str) -> Result<VersionBound, BoundError> {
-        let (inclusive, rest) = match text.strip_prefix("<=") {
-            Some(rest) => (true, rest),
-            None => (false, text.strip_prefix('<').unwrap_or(text)),
-        };
-        let version = semver::Version::parse(rest).map_err(|cause| BoundError {
-            bound: text.to_string(),
-            cause,
-        })?;
-        Ok(VersionBound { version, inclusive })
+/// `1.8 MiB`, `512 B` (FORMAT.md §5.1).
+pub fn human_size(bytes: u64) -> String {
+    if bytes < 1024 {
+        return format!("{bytes} B");
     }
-
-    /// Whether a bundle with FuriosaIR version `version` goes. Unknown or non-semver
-    /// versions stay.
-    pub fn removes(&self, version: Option<&str>) -> bool {
-        let Some(version) = version.and_then(|v| semver::Version::parse(v).ok()) else {
-            return false;
-        };
-        let key = |v: &semver::Version| (v.major, v.minor, v.patch, v.pre.clone());
-        let (have, bound) = (key(&version), key(&self.version));
-        if self.inclusive {
-            have <= bound
-        } else {
-            have < bound
+    let mut value = bytes as f64 / 1024.0;
+    for unit in ["KiB", "MiB", "GiB"] {
+        if value < 1024.0 {
+            return format!("{value:.1} {unit}");
         }
+        value /= 1024.0;
     }
+    format!("{value:.1} TiB")
 }
 
 #[cfg(test)]
@@ -113,19 +89,10 @@ mod tests {
     }
 
     #[test]
-    fn version_bounds_follow_semver_precedence() {
-        let below = VersionBound::parse("2026.3.0").expect("bound");
-        assert_eq!(below, VersionBound::parse("<2026.3.0").expect("bound"));
-        assert!(below.removes(Some("2026.2.9")));
-        assert!(below.removes(Some("2026.3.0-dev")));
-        assert!(!below.removes(Some("2026.3.0")));
-        assert!(!below.removes(None));
-        assert!(!below.removes(Some("garbage")));
-        let at_most = VersionBound::parse("<=2026.3.0").expect("bound");
-        assert!(at_most.removes(Some("2026.3.0+abc")));
-        assert_eq!(
-            VersionBound::parse("2026.4").unwrap_err().to_string(),
-            "invalid version bound '2026.4': unexpected end of input while parsing minor version number"
-        );
+    fn sizes_print_like_the_reference() {
+        assert_eq!(human_size(512), "512 B");
+        assert_eq!(human_size(1_888_977), "1.8 MiB");
+        assert_eq!(human_size(3 * 1_888_977), "5.4 MiB");
+        assert_eq!(human_size(4 << 30), "4.0 GiB");
     }
 }

@@ -13,10 +13,10 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::cache::{CachedFile, revisions_match};
+use crate::cache::{Cache, CacheError, CachedFile, revisions_match};
 use crate::fingerprint::{Fingerprint, FingerprintError, read_config};
-use crate::plugin::{PluginHost, PluginSet};
-use crate::rules::RuleSet;
+use crate::rules::RuleId;
+use crate::toolchain::Toolchain;
 
 /// The serving build's identity: what "match" and "stale" are measured against.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
@@ -25,6 +25,38 @@ pub struct Running {
     pub compiler_revision: Option<String>,
     /// The furiosa-llm revision.
     pub llm_revision: Option<String>,
+}
+
+impl Running {
+    /// The serving build's identity: the revisions given (`--runtime-revision`,
+    /// `--llm-revision`), else what the runtime backend (`backend`, default the host one)
+    /// reports. Also says why a part is unknown, for a front end to show.
+    pub fn discover(
+        compiler_revision: Option<String>,
+        llm_revision: Option<String>,
+        backend: Option<&str>,
+    ) -> Result<(Running, String), crate::backend::LoadError> {
+        let backend = crate::backend::select(backend, &crate::backend::search_dirs())?;
+        let identity = backend.backend().runtime().ok();
+        let why = identity
+            .as_ref()
+            .and_then(|i| i.note.clone())
+            .unwrap_or_else(|| {
+                format!(
+                    "backend `{}` reports no runtime revision",
+                    backend.description.name
+                )
+            });
+        let reported = |pick: fn(&crate::backend::RuntimeIdentity) -> Option<String>| {
+            identity.as_ref().and_then(pick)
+        };
+        let running = Running {
+            compiler_revision: compiler_revision
+                .or_else(|| reported(|i| i.compiler_revision.clone())),
+            llm_revision: llm_revision.or_else(|| reported(|i| i.runtime_revision.clone())),
+        };
+        Ok((running, why))
+    }
 }
 
 /// A model to find bundles for: its fingerprint and the fields' JSON values.
@@ -49,7 +81,7 @@ pub enum TargetError {
     #[error(transparent)]
     Convert(#[from] crate::convert::ConvertError),
     #[error("rule {0} is not installed")]
-    RuleNotInstalled(String),
+    RuleNotInstalled(RuleId),
 }
 
 /// A model directory's config.json, read and converted (`--convert auto`) once, to be
@@ -69,12 +101,17 @@ impl ModelConfig {
     pub fn read(
         label: &str,
         model_dir: &Path,
-        plugins: &PluginSet,
-        host: &PluginHost,
+        tools: &Toolchain,
     ) -> Result<ModelConfig, TargetError> {
         let (file, config) = read_config(model_dir)?;
-        let converted =
-            crate::convert::convert_model(&file, Some(model_dir), &config, "auto", plugins, host)?;
+        let converted = crate::convert::convert_model(
+            &file,
+            Some(model_dir),
+            &config,
+            "auto",
+            &tools.plugins,
+            &tools.host,
+        )?;
         Ok(ModelConfig {
             label: label.to_string(),
             file,
@@ -83,19 +120,14 @@ impl ModelConfig {
         })
     }
 
-    /// The target fingerprinted with rule `name` `version` when given (the rule a cached
-    /// bundle was made with), else with the active rule for the architecture.
-    pub fn target(
-        &self,
-        rules: &RuleSet,
-        plugins: &PluginSet,
-        host: &PluginHost,
-        rule: Option<(&str, &str)>,
-    ) -> Result<Target, TargetError> {
+    /// The target fingerprinted with `rule` when given (the rule a cached bundle was made
+    /// with), else with the active rule for the architecture.
+    pub fn target(&self, tools: &Toolchain, rule: Option<&RuleId>) -> Result<Target, TargetError> {
+        let rules = &tools.rules;
         let chosen = match rule {
-            Some((name, version)) => rules
-                .fingerprint_rule_version(name, version)
-                .ok_or_else(|| TargetError::RuleNotInstalled(format!("{name} {version}")))?,
+            Some(id) => rules
+                .fingerprint_rule_version(id)
+                .ok_or_else(|| TargetError::RuleNotInstalled(id.clone()))?,
             None => rules
                 .fingerprint_rule(&self.architecture)
                 .ok_or_else(|| FingerprintError::NoRule(self.architecture.clone()))?,
@@ -105,8 +137,8 @@ impl ModelConfig {
             &self.config,
             &self.architecture,
             chosen,
-            plugins,
-            host,
+            &tools.plugins,
+            &tools.host,
         )?;
         let all = crate::fingerprint::model_fields(&self.config, &print);
         let fields = print
@@ -135,19 +167,14 @@ impl Target {
     pub fn from_model_dir(
         label: &str,
         model_dir: &Path,
-        rules: &RuleSet,
-        plugins: &PluginSet,
-        host: &PluginHost,
+        tools: &Toolchain,
     ) -> Result<Target, TargetError> {
-        ModelConfig::read(label, model_dir, plugins, host)?.target(rules, plugins, host, None)
+        ModelConfig::read(label, model_dir, tools)?.target(tools, None)
     }
 
-    /// `name version` of the rule this target was fingerprinted with.
-    pub fn rule(&self) -> String {
-        format!(
-            "{} {}",
-            self.fingerprint.rule, self.fingerprint.rule_version
-        )
+    /// The rule this target was fingerprinted with.
+    pub fn rule(&self) -> RuleId {
+        self.fingerprint.rule_id()
     }
 }
 
@@ -214,7 +241,7 @@ pub struct Match {
     pub same_repo: bool,
     pub recommended: bool,
     /// The fingerprint rule the comparison used (`generic 1.0.0`).
-    pub rule: String,
+    pub rule: RuleId,
 }
 
 /// A bundle of the same architecture that is not compatible, and why.
@@ -225,20 +252,20 @@ pub struct NearMiss {
     pub path: PathBuf,
     pub differences: Vec<Difference>,
     /// The fingerprint rule the comparison used.
-    pub rule: String,
+    pub rule: RuleId,
 }
 
 /// What fxb knows about cached bundles beyond the shared index (its sidecar).
 #[derive(Debug, Clone, Default)]
 pub struct Known {
     /// Compilers of bundles not compiled by the vendor compiler, by `rel_path`
-    /// ([`crate::cache::Cache::other_compilers`]).
+    /// ([`crate::cache::Cache::recorded`]).
     pub other_compilers: std::collections::HashMap<String, crate::cache::Compiler>,
-    /// The rule (`generic 1.0.0`) each bundle was fingerprinted with, by `rel_path`.
-    pub bundle_rules: std::collections::HashMap<String, String>,
+    /// The rule each bundle was fingerprinted with, by `rel_path`.
+    pub bundle_rules: std::collections::HashMap<String, RuleId>,
     /// The target fingerprinted with each of those rules that is installed and not the
     /// active one, by rule.
-    pub rule_targets: std::collections::HashMap<String, Target>,
+    pub rule_targets: std::collections::HashMap<RuleId, Target>,
 }
 
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
@@ -246,7 +273,7 @@ pub struct CheckReport {
     pub target: String,
     pub architecture: String,
     pub fields: std::collections::BTreeMap<String, String>,
-    pub rule: String,
+    pub rule: RuleId,
     pub running: Running,
     pub matches: Vec<Match>,
     pub near_misses: Vec<NearMiss>,
@@ -256,6 +283,103 @@ impl CheckReport {
     pub fn recommended(&self) -> Option<&Match> {
         self.matches.iter().find(|m| m.recommended)
     }
+}
+
+/// What `check` is asked.
+#[derive(Debug, Clone)]
+pub struct CheckOptions<'a> {
+    /// How the user named the model (`./llama`, `org/name`).
+    pub label: &'a str,
+    /// The model directory holding config.json.
+    pub model_dir: &'a Path,
+    /// The serving build's identity.
+    pub running: Running,
+    /// The model's Hub repo id, if it has one (ranks bundles of the same repo first).
+    pub repo_id: Option<&'a str>,
+    /// Also read the safetensors headers (never the weights) against the config.
+    pub deep: bool,
+}
+
+/// `check`'s answer.
+#[derive(Debug, Clone)]
+pub struct CheckRun {
+    pub report: CheckReport,
+    /// With [`CheckOptions::deep`]: the weights' shapes against the config.
+    pub weights: Option<deep::WeightReport>,
+    /// What a user should know about how the answer was reached.
+    pub notes: Vec<String>,
+}
+
+/// Why `check` could not answer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CheckError {
+    #[error(transparent)]
+    Target(#[from] TargetError),
+    #[error(transparent)]
+    Cache(#[from] CacheError),
+    #[error(transparent)]
+    Deep(#[from] deep::DeepError),
+}
+
+impl crate::Hint for CheckError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            CheckError::Cache(e) => e.hint(),
+            _ => None,
+        }
+    }
+}
+
+/// Which cached bundles fit the model at `options.model_dir`: the model is read and
+/// converted once, fingerprinted with the active rule — and with every other installed
+/// rule a cached bundle was made with, so that bundle is compared on its own terms
+/// (DESIGN.md, "Fingerprint and compatibility") — then ranked against the cache.
+pub fn run(
+    tools: &Toolchain,
+    cache: &Cache,
+    options: CheckOptions<'_>,
+) -> Result<CheckRun, CheckError> {
+    let model = ModelConfig::read(options.label, options.model_dir, tools)?;
+    let target = model.target(tools, None)?;
+    let files = cache.list()?;
+    let recorded = cache.recorded();
+    let mut notes = Vec::new();
+    let mut other_rules: Vec<&RuleId> = recorded
+        .rules
+        .values()
+        .filter(|r| **r != target.rule())
+        .collect();
+    other_rules.sort();
+    other_rules.dedup();
+    let mut rule_targets = std::collections::HashMap::new();
+    for rule in other_rules {
+        match model.target(tools, Some(rule)) {
+            Ok(other) => {
+                rule_targets.insert(rule.clone(), other);
+            }
+            Err(e) => notes.push(format!(
+                "bundles fingerprinted with rule {rule} are compared with the active rule {} ({e})",
+                target.rule()
+            )),
+        }
+    }
+    let known = Known {
+        other_compilers: recorded.compilers,
+        bundle_rules: recorded.rules,
+        rule_targets,
+    };
+    let report = check_with(&target, &files, &options.running, options.repo_id, &known);
+    let weights = if options.deep {
+        Some(deep::check_weights(options.model_dir, &target)?)
+    } else {
+        None
+    };
+    Ok(CheckRun {
+        report,
+        weights,
+        notes,
+    })
 }
 
 /// Rank every cached bundle against the target: matches sorted by compiler match, runtime
@@ -352,10 +476,7 @@ pub fn check_with(
         target: target.label.clone(),
         architecture: target.fingerprint.architecture.clone(),
         fields: target.fingerprint.fields.clone(),
-        rule: format!(
-            "{} {}",
-            target.fingerprint.rule, target.fingerprint.rule_version
-        ),
+        rule: target.rule(),
         running: running.clone(),
         matches,
         near_misses,

@@ -1,9 +1,13 @@
 //! Command-line interface: argument parsing, logging set-up, dispatch, and the one place
 //! that turns results into exit codes and errors into `error:` / `caused by:` / `hint:`.
 
+mod add;
 mod backends;
 mod build;
-mod cache;
+mod cache_ls;
+mod cache_prune;
+mod cache_rm;
+mod cache_verify;
 mod check;
 mod diff;
 mod fingerprint;
@@ -24,7 +28,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use fxb::bundle::BundleError;
+use fxb::Hint;
 
 const AFTER_HELP: &str = "\
 Exit codes: 0 success, 1 a finding (bundles differ, files missing), 2 an error.
@@ -78,7 +82,7 @@ enum Command {
     #[command(subcommand)]
     Backends(BackendsCommand),
     /// Copy bundles into the local cache under their standard names
-    Add(cache::AddArgs),
+    Add(add::Args),
     /// List, remove, prune and verify cached bundles
     #[command(subcommand)]
     Cache(CacheCommand),
@@ -91,13 +95,13 @@ enum Command {
 #[derive(Debug, Subcommand)]
 enum CacheCommand {
     /// List cached bundles (from the index)
-    Ls(cache::LsArgs),
+    Ls(cache_ls::Args),
     /// Remove cached bundles by repo id or file name
-    Rm(cache::RmArgs),
+    Rm(cache_rm::Args),
     /// Remove stale bundles (compiler revision) or old ones (--older-than)
-    Prune(cache::PruneArgs),
+    Prune(cache_prune::Args),
     /// Re-hash every cached bundle; report corrupt and missing ones
-    Verify(cache::VerifyArgs),
+    Verify(cache_verify::Args),
 }
 
 #[derive(Debug, Subcommand)]
@@ -127,6 +131,10 @@ enum PluginsCommand {
 /// Options every command understands.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Globals {
+    /// Print only data: no notes, warnings or progress on stderr (errors still print;
+    /// `cache ls -q` prints paths only)
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
     /// Also load plugins from this directory (repeatable; before FXB_PLUGIN_PATH and the
     /// user plugin dir)
     #[arg(long = "plugin-dir", value_name = "DIR", global = true)]
@@ -140,9 +148,26 @@ pub struct Globals {
 }
 
 impl Globals {
-    /// The plugins on this machine, and a host to run them (compiled-plugin cache under
-    /// the fxb cache, or `FXB_PLUGIN_CACHE_DIR`).
-    pub fn plugins(&self) -> (fxb::plugin::PluginSet, fxb::plugin::PluginHost) {
+    /// The rules, plugins and plugin host, with what was skipped warned about.
+    pub fn toolchain(&self) -> fxb::toolchain::Toolchain {
+        let options = fxb::toolchain::ToolchainOptions {
+            plugin_dirs: self.plugin_dirs.clone(),
+            rules_dirs: self.rules_dirs.clone(),
+        };
+        let tools = fxb::toolchain::Toolchain::discover(&options, &self.cache_path());
+        for skipped in tools.problems() {
+            tracing::warn!(
+                "skipped {} `{}`: {}",
+                skipped.kind,
+                skipped.path.display(),
+                skipped.message
+            );
+        }
+        tools
+    }
+
+    /// Only the plugins (for `plugins ls`), with what was skipped warned about.
+    pub fn plugin_set(&self) -> fxb::plugin::PluginSet {
         let set = fxb::plugin::PluginSet::discover(&fxb::plugin::PluginSearch::from_env(
             &self.plugin_dirs,
         ));
@@ -153,16 +178,11 @@ impl Globals {
                 problem.message
             );
         }
-        let cache_dir = fxb::cache::cache_dir(self.cache_dir.clone());
-        let compiled = fxb::plugin::CompiledCache::new(fxb::cache::compiled_plugin_dir(&cache_dir));
-        (
-            set,
-            fxb::plugin::PluginHost::new(compiled, fxb::plugin::Limits::default()),
-        )
+        set
     }
 
-    /// The rule files: embedded, then `--rules-dir` and `FXB_RULES_DIR`.
-    pub fn rules(&self) -> fxb::rules::RuleSet {
+    /// Only the rule files (for `rules ls`), with what was skipped warned about.
+    pub fn rule_set(&self) -> fxb::rules::RuleSet {
         let set = fxb::rules::RuleSet::load(&fxb::rules::search_dirs(&self.rules_dirs));
         for problem in set.problems() {
             tracing::warn!(
@@ -172,6 +192,16 @@ impl Globals {
             );
         }
         set
+    }
+
+    /// The cache directory in use.
+    pub fn cache_path(&self) -> std::path::PathBuf {
+        fxb::cache::cache_dir(self.cache_dir.clone())
+    }
+
+    /// The cache, opened (created if needed).
+    pub fn cache(&self) -> Result<fxb::cache::Cache, fxb::cache::CacheError> {
+        fxb::cache::Cache::open(self.cache_path())
     }
 }
 
@@ -215,41 +245,12 @@ pub struct RuntimeArgs {
 
 impl RuntimeArgs {
     /// The running identity, and why parts of it are unknown.
-    pub fn running(&self) -> anyhow::Result<(fxb::check::Running, String)> {
-        let backend = fxb::backend::select(
+    pub fn running(&self) -> Result<(fxb::check::Running, String), fxb::backend::LoadError> {
+        fxb::check::Running::discover(
+            self.runtime_revision.clone(),
+            self.llm_revision.clone(),
             self.runtime_backend.as_deref(),
-            &fxb::backend::search_dirs(),
         )
-        .map_err(|e| {
-            let hint = e.hint();
-            anyhow::Error::from(Hinted::new(e.to_string(), hint))
-        })?;
-        let identity = backend.backend().runtime().ok();
-        let note = identity
-            .as_ref()
-            .and_then(|i| i.note.clone())
-            .unwrap_or_else(|| {
-                format!(
-                    "backend `{}` reports no runtime revision",
-                    backend.description.name
-                )
-            });
-        let from_backend = |pick: fn(&fxb::backend::RuntimeIdentity) -> Option<String>| {
-            identity.as_ref().and_then(pick)
-        };
-        Ok((
-            fxb::check::Running {
-                compiler_revision: self
-                    .runtime_revision
-                    .clone()
-                    .or_else(|| from_backend(|i| i.compiler_revision.clone())),
-                llm_revision: self
-                    .llm_revision
-                    .clone()
-                    .or_else(|| from_backend(|i| i.runtime_revision.clone())),
-            },
-            note,
-        ))
     }
 }
 
@@ -276,6 +277,7 @@ pub fn main() -> ExitCode {
         }
     };
     init_logging(cli.verbose);
+    output::init_printer(cli.globals.quiet);
     let result = match cli.command {
         Command::Show(args) => show::run(args),
         Command::List(args) => list::run(args),
@@ -292,11 +294,11 @@ pub fn main() -> ExitCode {
         Command::Rules(RulesCommand::Check(args)) => rules_check::run(args),
         Command::Backends(BackendsCommand::Ls(args)) => backends::ls(args),
         Command::Backends(BackendsCommand::Verify(args)) => backends::verify(args),
-        Command::Add(args) => cache::add(args, &cli.globals),
-        Command::Cache(CacheCommand::Ls(args)) => cache::ls(args, &cli.globals),
-        Command::Cache(CacheCommand::Rm(args)) => cache::rm(args, &cli.globals),
-        Command::Cache(CacheCommand::Prune(args)) => cache::prune(args, &cli.globals),
-        Command::Cache(CacheCommand::Verify(args)) => cache::verify(args, &cli.globals),
+        Command::Add(args) => add::run(args, &cli.globals),
+        Command::Cache(CacheCommand::Ls(args)) => cache_ls::run(args, &cli.globals),
+        Command::Cache(CacheCommand::Rm(args)) => cache_rm::run(args, &cli.globals),
+        Command::Cache(CacheCommand::Prune(args)) => cache_prune::run(args, &cli.globals),
+        Command::Cache(CacheCommand::Verify(args)) => cache_verify::run(args, &cli.globals),
         Command::Check(args) => check::run(args, &cli.globals),
         Command::Resolve(args) => resolve::run(args, &cli.globals),
     };
@@ -366,33 +368,44 @@ fn is_broken_pipe(error: &anyhow::Error) -> bool {
     })
 }
 
+/// `error: …`, each `caused by: …`, then the first hint any error in the chain gives.
 fn report(error: &anyhow::Error) {
+    let printer = output::printer();
     let mut chain = error.chain();
     if let Some(top) = chain.next() {
-        eprintln!("error: {top}");
+        printer.error(top);
     }
     for cause in chain {
-        eprintln!("  caused by: {cause}");
+        printer.caused_by(cause);
     }
-    let hint = error
-        .chain()
-        .find_map(|cause| cause.downcast_ref::<BundleError>())
-        .and_then(BundleError::hint)
-        .or_else(|| {
-            error
-                .chain()
-                .find_map(|c| c.downcast_ref::<fxb::cache::CacheError>())
-                .and_then(fxb::cache::CacheError::hint)
-        })
-        .or_else(|| {
-            error
-                .chain()
-                .find_map(|c| c.downcast_ref::<Hinted>())
-                .map(|h| h.hint.clone())
-        });
-    if let Some(hint) = hint {
-        eprintln!("hint: {hint}");
+    if let Some(hint) = error.chain().find_map(hint_of) {
+        printer.hint(hint);
     }
+}
+
+/// The hint of an error in a chain, through [`Hint`]: every library error type that
+/// gives one is listed here, once.
+fn hint_of(cause: &(dyn std::error::Error + 'static)) -> Option<String> {
+    macro_rules! hint_from {
+        ($($type:ty),* $(,)?) => {
+            $(
+                if let Some(error) = cause.downcast_ref::<$type>() {
+                    return error.hint();
+                }
+            )*
+        };
+    }
+    hint_from!(
+        Hinted,
+        fxb::bundle::BundleError,
+        fxb::cache::CacheError,
+        fxb::check::CheckError,
+        fxb::model::ModelError,
+        fxb::backend::LoadError,
+        fxb::build::BuildError,
+        fxb::resolve::ResolveError,
+    );
+    None
 }
 
 /// An error raised by the CLI itself, with a next step for the user.
@@ -409,5 +422,11 @@ impl Hinted {
             message: message.into(),
             hint: hint.into(),
         }
+    }
+}
+
+impl Hint for Hinted {
+    fn hint(&self) -> Option<String> {
+        Some(self.hint.clone())
     }
 }

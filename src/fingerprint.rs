@@ -28,6 +28,13 @@ pub struct Fingerprint {
     pub plugin_version: String,
 }
 
+impl Fingerprint {
+    /// The rule this fingerprint was made with.
+    pub fn rule_id(&self) -> crate::rules::RuleId {
+        crate::rules::RuleId::new(&self.rule, &self.rule_version)
+    }
+}
+
 /// Why a config could not be fingerprinted.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

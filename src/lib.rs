@@ -16,6 +16,8 @@
 //! - [`resolve`]: which bundle a server would load, and why.
 //! - [`schema`]: JSON Schemas generated from the serde types.
 //! - [`source`]: where plugins and rule files come from.
+//! - [`toolchain`]: the rules, plugins and plugin host every model operation uses.
+//! - [`model`]: how a user names a model (a local directory or a Hub id).
 //! - [`leftovers`]: what killed processes leave behind, and its removal.
 
 pub mod backend;
@@ -27,9 +29,18 @@ pub mod convert;
 pub mod fingerprint;
 pub mod fs;
 pub mod leftovers;
+pub mod model;
 pub mod plan;
 pub mod plugin;
 pub mod resolve;
 pub mod rules;
 pub mod schema;
 pub mod source;
+pub mod toolchain;
+
+/// A next step for the user, where one exists. Every library error that can suggest one
+/// implements it; front ends print it (`hint: …` in the CLI, a field in the registry's
+/// JSON errors) without knowing the error's type.
+pub trait Hint {
+    fn hint(&self) -> Option<String>;
+}

@@ -73,9 +73,9 @@ pub enum ResolveError {
     UnknownRuntime(String),
 }
 
-impl ResolveError {
-    pub fn hint(&self) -> String {
-        match self {
+impl crate::Hint for ResolveError {
+    fn hint(&self) -> Option<String> {
+        Some(match self {
             ResolveError::Explicit { .. } => "pass the path of a bundle (.fxb)".into(),
             ResolveError::NothingInModelDir(_) | ResolveError::NoCompatible(_) => {
                 "build one (`fxb build`) or pass --fxb PATH".into()
@@ -86,7 +86,7 @@ impl ResolveError {
             ResolveError::UnknownRuntime(_) => {
                 "pass --runtime-revision REV (or FXB_RUNTIME_REVISION): the host backend is not an RNGD runtime".into()
             }
-        }
+        })
     }
 }
 

@@ -33,6 +33,89 @@ const EMBEDDED: &[(&str, &str)] = &[
     ),
 ];
 
+/// Which rule, by name and version (`generic` `1.0.0`): what a bundle records it was
+/// fingerprinted with, and what `check` compares it under.
+///
+/// Serialized as the one string `generic 1.0.0` (the sidecar and `check --json` have
+/// always held it so); a bundle's manifest holds it as `{name, version}`
+/// ([`RuleId::from_manifest_extras`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RuleId {
+    pub name: String,
+    pub version: String,
+}
+
+impl RuleId {
+    pub fn new(name: impl Into<String>, version: impl Into<String>) -> RuleId {
+        RuleId {
+            name: name.into(),
+            version: version.into(),
+        }
+    }
+
+    /// The rule a bundle's manifest records (`extras.fxb.rule {name, version}`), if any.
+    pub fn from_manifest_extras(
+        extras: Option<&serde_json::Map<String, serde_json::Value>>,
+    ) -> Option<RuleId> {
+        let rule = extras?.get("fxb")?.get("rule")?;
+        Some(RuleId::new(
+            rule.get("name")?.as_str()?,
+            rule.get("version")?.as_str()?,
+        ))
+    }
+
+    /// The `{name, version}` object a manifest records.
+    pub fn to_manifest_value(&self) -> serde_json::Value {
+        serde_json::json!({ "name": self.name, "version": self.version })
+    }
+}
+
+impl std::fmt::Display for RuleId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.name, self.version)
+    }
+}
+
+impl std::str::FromStr for RuleId {
+    type Err = String;
+
+    /// `name version`; a rule name never holds a space.
+    fn from_str(text: &str) -> Result<RuleId, String> {
+        match text.split_once(' ') {
+            Some((name, version)) if !name.is_empty() && !version.is_empty() => {
+                Ok(RuleId::new(name, version))
+            }
+            _ => Err(format!("`{text}` is not `NAME VERSION`")),
+        }
+    }
+}
+
+impl Serialize for RuleId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for RuleId {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<RuleId, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl JsonSchema for RuleId {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "RuleId".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "description": "A rule's name and version, space-separated (`generic 1.0.0`)",
+        })
+    }
+}
+
 /// A rule file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
@@ -230,16 +313,12 @@ impl RuleSet {
 
     /// A specific installed fingerprint rule (`generic`, `1.0.0`): the one a bundle was
     /// fingerprinted with, to compare a model with it on its own terms.
-    pub fn fingerprint_rule_version(
-        &self,
-        name: &str,
-        version: &str,
-    ) -> Option<(&LoadedRule, &FingerprintRule)> {
-        let version = semver::Version::parse(version).ok()?;
+    pub fn fingerprint_rule_version(&self, id: &RuleId) -> Option<(&LoadedRule, &FingerprintRule)> {
+        let version = semver::Version::parse(&id.version).ok()?;
         let rule = self
             .rules
             .iter()
-            .filter(|r| r.compatible && r.file.name == name && r.version == version)
+            .filter(|r| r.compatible && r.file.name == id.name && r.version == version)
             .find(|r| r.file.fingerprint.is_some())?;
         Some((rule, rule.file.fingerprint.as_ref()?))
     }

@@ -14,11 +14,7 @@ use crate::backend::{CompileRequest, Description};
 /// `$HOME/.cache/furiosa/compiler` belongs to the vendor compiler, whose entries fxb
 /// cannot read; sharing the directory would only mix two formats.)
 pub fn default_compiler_cache_dir() -> PathBuf {
-    std::env::var_os("XDG_CACHE_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .unwrap_or_else(|| PathBuf::from(".cache"))
+    crate::fs::user_dirs::cache_home()
         .join("fxb")
         .join("compiler")
 }
@@ -60,12 +56,15 @@ impl CompilerCache {
 
     /// Store a compiled kernel. Failures only cost a future recompile: logged, not raised.
     pub fn store(&self, entry: &Path, compiled: &Path) {
-        let result = (|| -> std::io::Result<()> {
+        let result = (|| -> Result<(), String> {
             let dir = entry.parent().unwrap_or(&self.dir);
-            std::fs::create_dir_all(dir)?;
-            let temp = tempfile::NamedTempFile::new_in(dir)?;
-            std::fs::copy(compiled, temp.path())?;
-            temp.persist(entry).map_err(|e| e.error)?;
+            std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+            let mut temp = crate::fs::AtomicFile::create(entry, crate::fs::Durability::Cache)
+                .map_err(|e| e.to_string())?;
+            let mut source = std::fs::File::open(compiled).map_err(|e| e.to_string())?;
+            // File to File: the kernel copies (copy_file_range), as `fs::copy` did.
+            std::io::copy(&mut source, temp.as_file_mut()).map_err(|e| e.to_string())?;
+            temp.commit().map_err(|e| e.to_string())?;
             Ok(())
         })();
         if let Err(e) = result {

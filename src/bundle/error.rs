@@ -107,9 +107,11 @@ impl BundleError {
             source,
         }
     }
+}
 
+impl crate::Hint for BundleError {
     /// A next step for the user, where one exists.
-    pub fn hint(&self) -> Option<String> {
+    fn hint(&self) -> Option<String> {
         match self {
             BundleError::NotZip { .. } => Some(
                 "pass a `.fxb` bundle or an extracted artifact directory (one with `manifest.json`)"

@@ -21,7 +21,7 @@
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 
 use sha2::{Digest, Sha256};
@@ -55,13 +55,13 @@ pub(super) struct Copied {
 }
 
 /// Copy all of `source` (`len` bytes when it was validated) into `out`, an empty file
-/// opened for reading and writing, and hash the bytes copied; `progress` counts the
-/// bytes written as they are.
+/// opened for reading and writing, and hash the bytes copied; `progress` is told the
+/// bytes written as they are (from another thread for large files).
 pub(super) fn copy_hashing(
     source: &std::path::Path,
     len: u64,
     out: &File,
-    progress: &AtomicU64,
+    progress: &(dyn Fn(u64) + Sync),
 ) -> std::io::Result<Copied> {
     if len >= PIPELINE_FROM {
         let input = Input::open(source, true)?;
@@ -76,7 +76,7 @@ pub(super) fn copy_hashing(
     let input = File::open(source)?;
     hint(&input, Hint::ReadSequentially);
     let bytes = std::io::copy(&mut &input, &mut &*out)?;
-    progress.fetch_add(bytes, Ordering::Relaxed);
+    progress(bytes);
     hint(out, Hint::StartWriteBack);
     let mut hasher = Sha256::new();
     // Mapping costs more than reading a little (unmapping in a process with other
@@ -128,7 +128,7 @@ pub(super) fn hash_file(path: &std::path::Path) -> std::io::Result<(u64, String)
 fn pipelined(
     input: &Input,
     out: &mut Output,
-    progress: &AtomicU64,
+    progress: &(dyn Fn(u64) + Sync),
 ) -> std::io::Result<(u64, String)> {
     type Read = std::io::Result<(Chunk, usize)>;
     let (free_tx, free_rx) = mpsc::sync_channel::<Chunk>(IN_FLIGHT);
@@ -145,7 +145,7 @@ fn pipelined(
         let writer = std::thread::Builder::new().spawn_scoped(scope, move || {
             while let Ok((chunk, n, offset)) = hashed_rx.recv() {
                 out.write_chunk(offset, &chunk.bytes()[..n])?;
-                progress.fetch_add(n as u64, Ordering::Relaxed);
+                progress(n as u64);
                 // The reader may have finished: then there is nobody to hand it back to.
                 let _ = free_tx.send(chunk);
             }
@@ -475,8 +475,7 @@ mod tests {
             .create_new(true)
             .open(&target)
             .expect("create");
-        let copied =
-            copy_hashing(&source, data.len() as u64, &out, &AtomicU64::new(0)).expect("copies");
+        let copied = copy_hashing(&source, data.len() as u64, &out, &|_| {}).expect("copies");
         (copied, std::fs::read(&target).expect("read"))
     }
 

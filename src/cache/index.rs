@@ -106,8 +106,8 @@ pub fn parse(bytes: &[u8]) -> Result<Index, IndexParseError> {
 }
 
 /// The bytes the reference writes: pretty JSON, two spaces, no trailing newline.
-pub fn to_bytes(index: &Index) -> Vec<u8> {
-    serde_json::to_vec_pretty(index).unwrap_or_default()
+pub fn to_bytes(index: &Index) -> Result<Vec<u8>, serde_json::Error> {
+    serde_json::to_vec_pretty(index)
 }
 
 impl Index {
@@ -161,7 +161,7 @@ mod tests {
             let bytes = fixture(name);
             let index = parse(&bytes).expect("parses");
             assert_eq!(
-                String::from_utf8(to_bytes(&index)).expect("utf8"),
+                String::from_utf8(to_bytes(&index).expect("serializes")).expect("utf8"),
                 String::from_utf8(bytes).expect("utf8").trim_end(),
                 "{name}"
             );

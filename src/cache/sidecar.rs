@@ -23,12 +23,25 @@ pub struct SidecarEntry {
     pub mtime_ns: u128,
     pub sha256: String,
     pub hashed_at: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rule: Option<String>,
+    /// The fingerprint rule, as `name version` (what every fxb so far wrote).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient_rule"
+    )]
+    pub rule: Option<crate::rules::RuleId>,
     /// The compiler that produced the kernels when it is not the vendor's (whose
     /// identity the index holds): fxb's host backend, a third-party backend.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compiler: Option<Compiler>,
+}
+
+/// A rule that does not read is no rule (the entry's hash stays usable).
+fn lenient_rule<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<crate::rules::RuleId>, D::Error> {
+    let text: Option<String> = Option::deserialize(deserializer)?;
+    Ok(text.and_then(|t| t.parse().ok()))
 }
 
 /// A compiler's identity, as a manifest's `versions` entry records it.

@@ -13,6 +13,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
+use crate::fs::{Durability, write_atomically};
+
 pub const STAMPS_FILE: &str = "fxb-scan.json";
 /// Changes closer together than this may share an mtime.
 const RACY: Duration = Duration::from_secs(2);
@@ -60,8 +62,9 @@ impl Stamps {
         now.is_some() && self.recorded.dirs.get(rel) == now.as_ref()
     }
 
-    /// Record what was seen (minus racy stamps), when it differs from the file.
-    pub fn save(&self, cache: &Path) {
+    /// Record what was seen (minus racy stamps), when it differs from the file. Losing
+    /// the record only costs a full scan next time, so a failure is logged, not raised.
+    pub(super) fn save(&self, _lock: &super::lock::Locked, cache: &Path) {
         let cutoff = SystemTime::now()
             .checked_sub(RACY)
             .and_then(nanos)
@@ -76,9 +79,17 @@ impl Stamps {
         if next == self.recorded {
             return;
         }
-        let bytes = serde_json::to_vec(&next).unwrap_or_default();
-        if let Err(e) = super::store::write_atomically(cache, STAMPS_FILE, &bytes) {
-            tracing::debug!("could not record directory stamps: {e}");
+        let path = cache.join(STAMPS_FILE);
+        let written = serde_json::to_vec(&next)
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| {
+                write_atomically(&path, &bytes, Durability::Cache).map_err(|e| e.to_string())
+            });
+        if let Err(e) = written {
+            tracing::debug!(
+                "could not record directory stamps in `{}`: {e}",
+                path.display()
+            );
         }
     }
 }
@@ -94,6 +105,12 @@ mod tests {
             .expect("set mtime");
     }
 
+    fn save(stamps: &Stamps, cache: &Path) {
+        let cache_handle = super::super::Cache::open(cache).expect("cache");
+        let lock = cache_handle.lock().expect("lock");
+        stamps.save(&lock, cache);
+    }
+
     #[test]
     fn a_directory_is_trusted_only_until_it_changes_and_never_while_racy() {
         let cache = tempfile::tempdir().expect("dir");
@@ -103,13 +120,13 @@ mod tests {
         // Just modified: seen, but not recorded (racy).
         let mut stamps = Stamps::load(cache.path());
         assert!(!stamps.unchanged(cache.path(), rel));
-        stamps.save(cache.path());
+        save(&stamps, cache.path());
         assert!(!Stamps::load(cache.path()).unchanged(cache.path(), rel));
         // Old enough: recorded, then trusted.
         backdate(&dir);
         let mut stamps = Stamps::load(cache.path());
         assert!(!stamps.unchanged(cache.path(), rel));
-        stamps.save(cache.path());
+        save(&stamps, cache.path());
         assert!(Stamps::load(cache.path()).unchanged(cache.path(), rel));
         // A file appears: the directory changed.
         std::fs::write(dir.join("x.fxb"), b"x").expect("write");

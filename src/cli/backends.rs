@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+use fxb::Hint as _;
+
 use super::output::{Stdout, table};
 use super::{Hinted, Outcome};
 
@@ -31,7 +33,10 @@ pub fn ls(args: LsArgs) -> anyhow::Result<Outcome> {
                 description: backend.description,
             }),
             Err(e) => {
-                tracing::warn!("skipped backend: {e} (hint: {})", e.hint());
+                tracing::warn!(
+                    "skipped backend: {e} (hint: {})",
+                    e.hint().unwrap_or_default()
+                );
                 output.problems.push(e.to_string());
             }
         }
@@ -95,11 +100,7 @@ pub struct VerifyArgs {
 }
 
 pub fn verify(args: VerifyArgs) -> anyhow::Result<Outcome> {
-    let backend = fxb::backend::select(args.backend.as_deref(), &fxb::backend::search_dirs())
-        .map_err(|e| {
-            let hint = e.hint();
-            anyhow::Error::from(Hinted::new(e.to_string(), hint))
-        })?;
+    let backend = fxb::backend::select(args.backend.as_deref(), &fxb::backend::search_dirs())?;
     if !backend.has_role(fxb::backend::Role::Runtime) {
         return Err(Hinted::new(
             format!("backend `{}` is not a runtime", backend.description.name),

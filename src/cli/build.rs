@@ -2,17 +2,18 @@
 //! bucket plan, then compile every kernel × bucket on a compiler backend and write the
 //! bundle (or, with `--dry-run`, print the build summary and stop).
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use fxb::Hint as _;
 use fxb::build::{ArtifactBuilder, BuildEvent, CompilerCacheSetting, KernelReport, Prepared};
 use fxb::plan::{BucketOverrides, ModelPlan};
 
 use super::output::{
-    Stdout, attention_line, report_header, report_item, report_rule, size_list, table,
+    Stdout, attention_line, bucket_groups, printer, report_header, report_item, report_rule,
+    size_list, table,
 };
 use super::{Globals, Hinted, Outcome};
 
@@ -136,10 +137,7 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 
 pub fn run(args: Args, globals: &Globals) -> anyhow::Result<Outcome> {
     let backend_dirs = fxb::backend::search_dirs();
-    let backend = fxb::backend::select(args.backend.as_deref(), &backend_dirs).map_err(|e| {
-        let hint = e.hint();
-        anyhow::Error::from(Hinted::new(e.to_string(), hint))
-    })?;
+    let backend = fxb::backend::select(args.backend.as_deref(), &backend_dirs)?;
     if args.dump_tc.is_some() || args.enable_collective_dq {
         let option = if args.dump_tc.is_some() {
             "--dump-tc"
@@ -157,12 +155,7 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<Outcome> {
             .into());
         }
     }
-    let (plugins, host) = globals.plugins();
-    let toolchain = fxb::build::Toolchain {
-        rules: globals.rules(),
-        plugins,
-        host,
-    };
+    let toolchain = globals.toolchain();
     let overrides = BucketOverrides {
         tokenwise: args.tokenwise_buckets.clone().map(|s| s.0),
         attention: args.attention_buckets.clone().map(|t| t.0),
@@ -230,7 +223,7 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<Outcome> {
         if flag.swap(true, Ordering::Relaxed) {
             std::process::exit(130);
         }
-        eprintln!("\ncancelling the build (Ctrl-C again to exit at once)");
+        printer().diagnostic("\ncancelling the build (Ctrl-C again to exit at once)");
     });
     let progress = progress_bar();
     let bar = progress.clone();
@@ -282,14 +275,15 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<Outcome> {
         .iter()
         .filter(|r| r.status == fxb::build::JobStatus::Cached)
         .count();
-    eprintln!(
+    // "Artifact Build Completed" is the reference's words.
+    printer().status(format_args!(
         "Artifact Build Completed: {} ({} entries, {}; {} compiled, {cached} from the compiler cache) in {:.1}s",
         built.path.display(),
         built.entries,
         fxb::cache::human_size(built.size),
         built.entries - cached,
         built.elapsed.as_secs_f64()
-    );
+    ));
     Ok(Outcome::Clean)
 }
 
@@ -302,16 +296,10 @@ fn build_error(error: fxb::build::BuildError) -> anyhow::Error {
 }
 
 fn progress_bar() -> indicatif::ProgressBar {
-    if !std::io::stderr().is_terminal() {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar =
-        indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
-    if let Ok(style) = indicatif::ProgressStyle::with_template(
+    let bar = printer().progress_bar(
+        None,
         "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} kernels  {msg}",
-    ) {
-        bar.set_style(style);
-    }
+    );
     bar.enable_steady_tick(Duration::from_millis(200));
     bar
 }
@@ -437,20 +425,16 @@ pub fn bucket_section(plan: &ModelPlan) -> Vec<String> {
     if !b.sampler.is_empty() {
         lines.push(report_item("sampler", &size_list(&b.sampler)));
     }
-    for (title, buckets) in [
-        ("prefill", &b.prefill),
-        ("decode", &b.decode),
-        ("append", &b.append),
-    ] {
-        if buckets.is_empty() {
-            continue;
-        }
-        lines.push(format!("    - {title} ({}):", buckets.len()));
-        lines.extend(
-            buckets
-                .iter()
-                .map(|x| attention_line(x.batch, x.attention, x.input_ids)),
-        );
-    }
+    let attention = |buckets: &[fxb_plugin_api::v1::AttentionBucket]| -> Vec<String> {
+        buckets
+            .iter()
+            .map(|x| attention_line(x.batch, x.attention, x.input_ids))
+            .collect()
+    };
+    lines.extend(bucket_groups(vec![
+        ("prefill", attention(&b.prefill)),
+        ("decode", attention(&b.decode)),
+        ("append", attention(&b.append)),
+    ]));
     lines
 }

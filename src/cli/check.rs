@@ -1,13 +1,11 @@
 //! `fxb check <model-dir>`: which cached bundles fit the model, ranked as the reference's
 //! server ranks them, and the one it would load (FORMAT.md §5.2).
 
-use std::path::Path;
+use fxb::cache::human_size;
+use fxb::check::{CheckOptions, CheckReport};
 
-use fxb::cache::{Cache, human_size};
-use fxb::check::{CheckReport, ModelConfig, check_with};
-
-use super::output::{Stdout, simple_table, version_cell};
-use super::{Globals, Hinted, Outcome, RuntimeArgs};
+use super::output::{Stdout, printer, simple_table, version_cell};
+use super::{Globals, Outcome, RuntimeArgs};
 
 #[derive(Debug, clap::Args)]
 #[command(
@@ -37,94 +35,57 @@ pub struct Args {
 }
 
 pub fn run(args: Args, globals: &Globals) -> anyhow::Result<Outcome> {
-    if !(args.target.starts_with('.') || args.target.starts_with('/')) {
-        return Err(Hinted::new(
-            format!(
-                "`{}` looks like a Hugging Face Hub id; checking Hub repositories is not supported yet",
-                args.target
-            ),
-            format!(
-                "pass a local model directory as a path starting with `.` or `/` (e.g. `./{}`)",
-                args.target
-            ),
-        )
-        .into());
-    }
-    let dir = Path::new(&args.target);
-    if !dir.is_dir() {
-        return Err(Hinted::new(
-            format!("model directory `{}` does not exist", args.target),
-            "the target is a directory holding config.json",
-        )
-        .into());
-    }
-    let (plugins, host) = globals.plugins();
-    let rules = globals.rules();
-    let model = ModelConfig::read(&args.target, dir, &plugins, &host)?;
-    let target = model.target(&rules, &plugins, &host, None)?;
-    let cache = Cache::open(fxb::cache::cache_dir(globals.cache_dir.clone()))?;
-    let files = cache.list()?;
-    let (running, note) = args.runtime.running()?;
+    let dir = fxb::model::local_dir(
+        &args.target,
+        fxb::model::Purpose {
+            hub: "checking Hub repositories",
+            hub_hint: None,
+            dir_hint: "the target is a directory holding config.json",
+        },
+    )?;
+    let tools = globals.toolchain();
+    let cache = globals.cache()?;
+    let (running, why) = args.runtime.running()?;
     if running.compiler_revision.is_none() {
-        eprintln!("note: {note}: match/stale is not shown (--runtime-revision REV sets it)");
+        printer().note(format_args!(
+            "{why}: match/stale is not shown (--runtime-revision REV sets it)"
+        ));
     }
-    let recorded = cache.recorded();
-    let mut known = fxb::check::Known {
-        other_compilers: recorded.compilers,
-        bundle_rules: recorded.rules,
-        rule_targets: Default::default(),
-    };
-    // Bundles made under another rule version are compared on their own terms when that
-    // rule is installed (DESIGN.md, "Fingerprint and compatibility").
-    let mut other_rules: Vec<&String> = known
-        .bundle_rules
-        .values()
-        .filter(|r| **r != target.rule())
-        .collect();
-    other_rules.sort();
-    other_rules.dedup();
-    let mut rule_targets = std::collections::HashMap::new();
-    for rule in other_rules {
-        let Some((name, version)) = rule.split_once(' ') else {
-            continue;
-        };
-        match model.target(&rules, &plugins, &host, Some((name, version))) {
-            Ok(other) => {
-                rule_targets.insert(rule.clone(), other);
-            }
-            Err(e) => eprintln!(
-                "note: bundles fingerprinted with rule {rule} are compared with the active rule {} ({e})",
-                target.rule()
-            ),
-        }
+    let checked = fxb::check::run(
+        &tools,
+        &cache,
+        CheckOptions {
+            label: &args.target,
+            model_dir: dir,
+            running,
+            repo_id: None,
+            deep: args.deep,
+        },
+    )?;
+    for note in &checked.notes {
+        printer().note(note);
     }
-    known.rule_targets = rule_targets;
-    let report = check_with(&target, &files, &running, None, &known);
-    let deep = if args.deep {
-        Some(fxb::check::deep::check_weights(dir, &target)?)
-    } else {
-        None
-    };
+    let (report, weights) = (checked.report, checked.weights);
     let mut out = Stdout::new();
     if args.json {
         out.json(&fxb::schema::CheckOutput {
             report: report.clone(),
-            weights: deep.clone(),
+            weights: weights.clone(),
         })?;
     } else {
         out.raw(&render(&report, args.explain))?;
-        if let Some(weights) = &deep {
+        if let Some(weights) = &weights {
             out.raw(&fxb::check::deep::render(weights))?;
         }
     }
     out.finish()?;
-    let weights_ok = deep.as_ref().is_none_or(|w| w.mismatches.is_empty());
     if report.matches.is_empty() {
-        eprintln!(
-            "hint: build one (`fxb build`) and `fxb add` it; --explain lists same-architecture near misses"
+        printer().hint(
+            "build one (`fxb build`) and `fxb add` it; --explain lists same-architecture near misses",
         );
         return Ok(Outcome::Finding);
     }
+    let weights_ok = weights.as_ref().is_none_or(|w| w.mismatches.is_empty());
     Ok(if weights_ok {
         Outcome::Clean
     } else {

@@ -32,15 +32,15 @@ pub struct Args {
 
 pub fn run(args: Args, globals: &Globals) -> anyhow::Result<Outcome> {
     let (file, config) = read_config(&args.model)?;
-    let rules = globals.rules();
-    let (plugins, host) = globals.plugins();
+    let tools = globals.toolchain();
+    let (rules, plugins, host) = (&tools.rules, &tools.plugins, &tools.host);
     let mut architecture = args.architecture.clone();
     if let Some(task) = &args.convert {
         let model_dir = args.model.is_dir().then_some(args.model.as_path());
         let converted =
-            fxb::convert::convert_model(&file, model_dir, &config, task, &plugins, &host)?;
+            fxb::convert::convert_model(&file, model_dir, &config, task, plugins, host)?;
         if let Some(reason) = &converted.reason {
-            eprintln!("note: convert {reason}");
+            super::output::printer().note(format_args!("convert {reason}"));
         }
         architecture = Some(converted.architecture);
     }
@@ -48,9 +48,9 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<Outcome> {
         &file,
         &config,
         architecture.as_deref(),
-        &rules,
-        &plugins,
-        &host,
+        rules,
+        plugins,
+        host,
     )?;
     let mut out = Stdout::new();
     if args.json {
@@ -62,10 +62,10 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<Outcome> {
             print.architecture
         ))?;
         out.line(&format!("  {}", render_fields(&print.fields)))?;
-        eprintln!(
-            "note: rule `{}` {}, plugin `{}` {}",
+        super::output::printer().note(format_args!(
+            "rule `{}` {}, plugin `{}` {}",
             print.rule, print.rule_version, print.plugin, print.plugin_version
-        );
+        ));
     }
     out.finish()?;
     Ok(Outcome::Clean)

@@ -1,9 +1,125 @@
-//! Where output goes: data to stdout (buffered, so a large report costs few writes),
-//! JSON in one place, and the colour decision (`NO_COLOR`, a terminal, `--no-color`).
+//! Where output goes, decided in one place: data to stdout ([`Stdout`]: buffered, so a
+//! large report costs few writes; JSON), everything for humans — notes, warnings,
+//! errors, hints, prompts, progress — to stderr through the [`Printer`], which knows
+//! `-q`, whether stderr is a terminal (bars, colour) and `NO_COLOR`.
+//!
+//! Messages follow STYLE.md (lowercase, no trailing period) except where they copy the
+//! reference's own wording on purpose; those are marked "the reference's words".
 
+use std::fmt::Display;
 use std::io::{BufWriter, IsTerminal, StdoutLock, Write};
+use std::sync::OnceLock;
 
 use serde::Serialize;
+
+/// The stderr side of the output.
+#[derive(Debug, Clone, Copy)]
+pub struct Printer {
+    /// `-q`: no notes, warnings of fxb's own or progress (errors still print).
+    quiet: bool,
+    /// Colour on stderr: a terminal and no `NO_COLOR`.
+    color: bool,
+    /// Bars and prompts: stderr is a terminal.
+    terminal: bool,
+}
+
+static PRINTER: OnceLock<Printer> = OnceLock::new();
+
+/// Set the process's printer once, from the global options.
+pub fn init_printer(quiet: bool) {
+    let terminal = std::io::stderr().is_terminal();
+    let _ = PRINTER.set(Printer {
+        quiet,
+        color: terminal && std::env::var_os("NO_COLOR").is_none(),
+        terminal,
+    });
+}
+
+/// The process's printer (quiet off, colour by the terminal, before [`init_printer`]).
+pub fn printer() -> Printer {
+    *PRINTER.get_or_init(|| {
+        let terminal = std::io::stderr().is_terminal();
+        Printer {
+            quiet: false,
+            color: terminal && std::env::var_os("NO_COLOR").is_none(),
+            terminal,
+        }
+    })
+}
+
+impl Printer {
+    /// `label: message` on stderr, the label coloured on a terminal.
+    fn labelled(self, label: &str, ansi: &str, message: impl Display) {
+        let label = if self.color {
+            format!("\x1b[{ansi}m{label}\x1b[0m")
+        } else {
+            label.to_string()
+        };
+        eprintln!("{label}: {message}");
+    }
+
+    /// `note: …`, unless quiet.
+    pub fn note(self, message: impl Display) {
+        if !self.quiet {
+            self.labelled("note", "1;36", message);
+        }
+    }
+
+    /// `hint: …`, unless quiet.
+    pub fn hint(self, message: impl Display) {
+        if !self.quiet {
+            self.labelled("hint", "1;32", message);
+        }
+    }
+
+    /// `error: …` (always).
+    pub fn error(self, message: impl Display) {
+        self.labelled("error", "1;31", message);
+    }
+
+    /// `  caused by: …` (always).
+    pub fn caused_by(self, message: impl Display) {
+        eprintln!("  caused by: {message}");
+    }
+
+    /// A line for humans that is not a note (a completion line, a status), unless quiet.
+    pub fn status(self, message: impl Display) {
+        if !self.quiet {
+            eprintln!("{message}");
+        }
+    }
+
+    /// A finding for humans on stderr, always (`file:line:col: message`).
+    pub fn diagnostic(self, message: impl Display) {
+        eprintln!("{message}");
+    }
+
+    /// A progress bar on stderr: drawn only on a terminal and when not quiet.
+    pub fn progress_bar(self, total: Option<u64>, template: &str) -> indicatif::ProgressBar {
+        if self.quiet || !self.terminal {
+            return indicatif::ProgressBar::hidden();
+        }
+        let bar = indicatif::ProgressBar::with_draw_target(
+            total,
+            indicatif::ProgressDrawTarget::stderr(),
+        );
+        if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
+            bar.set_style(style);
+        }
+        bar
+    }
+
+    /// Ask `question [y/N]` on a terminal; `None` when stdin is not one (nobody to ask).
+    pub fn confirm(self, question: &str) -> std::io::Result<Option<bool>> {
+        if !std::io::stdin().is_terminal() {
+            return Ok(None);
+        }
+        eprint!("{question} [y/N] ");
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer)?;
+        Ok(Some(matches!(answer.trim(), "y" | "yes")))
+    }
+}
 
 /// Buffered stdout. Call [`Stdout::finish`] to flush and surface a closed pipe.
 pub struct Stdout {
@@ -98,6 +214,20 @@ pub fn attention_line(batch: u64, attention: u64, input_ids: impl std::fmt::Disp
     format!("        - batch={batch:<4} attn={attention:<8} input_ids={input_ids}")
 }
 
+/// The bucket lists of a report: `    - {title} ({n}):` and each bucket's line, for
+/// every group that has buckets (`show`'s Buckets section and the build summary's).
+pub fn bucket_groups(groups: Vec<(&str, Vec<String>)>) -> Vec<String> {
+    let mut lines = Vec::new();
+    for (title, buckets) in groups {
+        if buckets.is_empty() {
+            continue;
+        }
+        lines.push(format!("    - {title} ({}):", buckets.len()));
+        lines.extend(buckets);
+    }
+    lines
+}
+
 /// `[1, 2, 4]`.
 pub fn size_list(sizes: &[u64]) -> String {
     let joined: Vec<String> = sizes.iter().map(u64::to_string).collect();
@@ -112,19 +242,15 @@ pub fn shadowed(pairs: Vec<(String, String)>) -> Vec<fxb::schema::Shadowed> {
         .collect()
 }
 
-/// `note: {who} does not serve {architecture}: {by} does`, one line per shadowed claim.
-pub fn shadow_notes(
-    out: &mut Stdout,
-    who: &str,
-    shadowed: &[fxb::schema::Shadowed],
-) -> std::io::Result<()> {
+/// `note: {who} does not serve {architecture}: {by} does` on stderr, one line per
+/// shadowed claim.
+pub fn shadow_notes(who: &str, shadowed: &[fxb::schema::Shadowed]) {
     for shadow in shadowed {
-        out.line(&format!(
-            "note: {who} does not serve {}: {} does",
+        printer().note(format_args!(
+            "{who} does not serve {}: {} does",
             shadow.architecture, shadow.by
-        ))?;
+        ));
     }
-    Ok(())
 }
 
 /// `"{v} ({rev})"`, `v`, `rev` or `-`; an empty string counts as absent.

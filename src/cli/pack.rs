@@ -44,10 +44,10 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             skipped: report.skipped,
         })?;
     } else {
-        eprintln!(
+        super::output::printer().status(format_args!(
             "Packed {} entries, {} bytes, into {bundle}",
             report.bundle.entries, report.bundle.size
-        );
+        ));
         out.line(&bundle)?;
     }
     out.finish()?;

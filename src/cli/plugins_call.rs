@@ -31,7 +31,8 @@ pub struct Args {
 }
 
 pub fn run(args: Args, globals: &Globals) -> anyhow::Result<Outcome> {
-    let (set, host) = globals.plugins();
+    let tools = globals.toolchain();
+    let (set, host) = (&tools.plugins, &tools.host);
     let chosen = match (&args.arch, &args.plugin) {
         (Some(arch), _) => set.for_architecture(arch).ok_or_else(|| {
             Hinted::new(

@@ -21,7 +21,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args, globals: &Globals) -> anyhow::Result<Outcome> {
-    let (set, _) = globals.plugins();
+    let set = globals.plugin_set();
     let output = PluginsLsOutput {
         plugins: set
             .statuses()
@@ -91,10 +91,9 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<Outcome> {
         ))?;
         for plugin in &output.plugins {
             shadow_notes(
-                &mut out,
                 &format!("`{}` ({})", plugin.name, plugin.source),
                 &plugin.shadowed,
-            )?;
+            );
         }
     }
     out.finish()?;

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use fxb::resolve::{ModelRef, resolve};
 
 use super::output::Stdout;
-use super::{Globals, Hinted, Outcome, RuntimeArgs};
+use super::{Globals, Outcome, RuntimeArgs};
 
 #[derive(Debug, clap::Args)]
 #[command(
@@ -31,30 +31,19 @@ pub struct Args {
 pub fn run(args: Args, globals: &Globals) -> anyhow::Result<Outcome> {
     let _ = globals;
     let (running, _) = args.runtime.running()?;
-    let local = args.model.starts_with('.') || args.model.starts_with('/');
-    if !local && args.fxb.is_none() {
-        return Err(Hinted::new(
-            format!(
-                "`{}` looks like a Hugging Face Hub id; resolving Hub models (through the cache) is not supported yet",
-                args.model
-            ),
-            "pass a local model directory, or --fxb PATH",
-        )
-        .into());
-    }
-    let dir = Path::new(&args.model);
-    if local && !dir.is_dir() && args.fxb.is_none() {
-        return Err(Hinted::new(
-            format!("model directory `{}` does not exist", args.model),
-            "the model is a directory holding config.json (and perhaps a .fxb)",
-        )
-        .into());
-    }
-    let resolution =
-        resolve(ModelRef::Local(dir), args.fxb.as_deref(), &running, &[]).map_err(|e| {
-            let hint = e.hint();
-            anyhow::Error::from(Hinted::new(e.to_string(), hint))
-        })?;
+    // With --fxb the model is not looked at (the reference's order, step 1).
+    let dir = match &args.fxb {
+        Some(_) => Path::new(&args.model),
+        None => fxb::model::local_dir(
+            &args.model,
+            fxb::model::Purpose {
+                hub: "resolving Hub models (through the cache)",
+                hub_hint: Some("pass a local model directory, or --fxb PATH"),
+                dir_hint: "the model is a directory holding config.json (and perhaps a .fxb)",
+            },
+        )?,
+    };
+    let resolution = resolve(ModelRef::Local(dir), args.fxb.as_deref(), &running, &[])?;
     let mut out = Stdout::new();
     if args.json {
         out.json(&resolution)?;

@@ -33,13 +33,13 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         }
         Err(problems) => {
             for problem in problems {
-                eprintln!(
+                super::output::printer().diagnostic(format_args!(
                     "{}:{}:{}: {}",
                     args.file.display(),
                     problem.line,
                     problem.column,
                     problem.message
-                );
+                ));
             }
             Ok(Outcome::Finding)
         }

@@ -19,7 +19,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args, globals: &Globals) -> anyhow::Result<Outcome> {
-    let set = globals.rules();
+    let set = globals.rule_set();
     let output = RulesLsOutput {
         rules: set
             .statuses()
@@ -90,10 +90,9 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<Outcome> {
         ))?;
         for rule in &output.rules {
             shadow_notes(
-                &mut out,
                 &format!("`{}` {} ({})", rule.name, rule.version, rule.source),
                 &rule.shadowed,
-            )?;
+            );
         }
     }
     out.finish()?;

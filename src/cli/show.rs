@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use fxb::bundle::{BucketKey, Bundle, BundleSummary, summarize};
 
 use super::Outcome;
-use super::output::{Stdout, attention_line, report_header, report_item, report_rule, size_list};
+use super::output::{
+    Stdout, attention_line, bucket_groups, report_header, report_item, report_rule, size_list,
+};
 
 #[derive(Debug, clap::Args)]
 #[command(
@@ -89,20 +91,16 @@ fn render(s: &BundleSummary) -> String {
     if !b.sampler.is_empty() {
         lines.push(item("sampler", &list(&b.sampler)));
     }
-    for (title, buckets) in [
-        ("vision_encoder", &b.vision_encoder),
-        ("prefill", &b.prefill),
-        ("decode", &b.decode),
-        ("append", &b.append),
-        ("linear prefill", &b.linear_prefill),
-        ("linear decode", &b.linear_decode),
-    ] {
-        if buckets.is_empty() {
-            continue;
-        }
-        lines.push(format!("    - {title} ({}):", buckets.len()));
-        lines.extend(buckets.iter().map(bucket_line));
-    }
+    let group =
+        |buckets: &[BucketKey]| -> Vec<String> { buckets.iter().map(bucket_line).collect() };
+    lines.extend(bucket_groups(vec![
+        ("vision_encoder", group(&b.vision_encoder)),
+        ("prefill", group(&b.prefill)),
+        ("decode", group(&b.decode)),
+        ("append", group(&b.append)),
+        ("linear prefill", group(&b.linear_prefill)),
+        ("linear decode", group(&b.linear_decode)),
+    ]));
     lines.push(rule);
     let mut text = lines.join("\n");
     text.push('\n');

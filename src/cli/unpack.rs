@@ -35,10 +35,10 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             bytes: report.bytes,
         })?;
     } else {
-        eprintln!(
+        super::output::printer().status(format_args!(
             "Unpacked {} file(s), {} bytes, into {directory}",
             report.files, report.bytes
-        );
+        ));
         out.line(&directory)?;
     }
     out.finish()?;

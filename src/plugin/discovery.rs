@@ -72,11 +72,11 @@ impl PluginSearch {
 
 /// The default user plugin directory.
 pub fn default_plugin_dir() -> Option<PathBuf> {
-    let data = std::env::var_os("XDG_DATA_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))?;
-    Some(data.join("fxb").join("plugins"))
+    Some(
+        crate::fs::user_dirs::data_home()?
+            .join("fxb")
+            .join("plugins"),
+    )
 }
 
 /// Every plugin found, and the files that were skipped.

@@ -334,20 +334,18 @@ fn resolve_from_the_cache_uses_only_a_revision_match() {
     cache_with(&ctx, "fxb", &fixture_index("cache-index-multi.json"));
     let cache = fxb::cache::Cache::open(ctx.path("fxb")).expect("cache");
     let files = cache.list().expect("list");
-    let (plugins, host) = (
-        fxb::plugin::PluginSet::discover(&fxb::plugin::PluginSearch::from_env(&[])),
-        fxb::plugin::PluginHost::new(
+    let tools = fxb::toolchain::Toolchain {
+        rules: fxb::rules::RuleSet::load(&[]),
+        plugins: fxb::plugin::PluginSet::discover(&fxb::plugin::PluginSearch::from_env(&[])),
+        host: fxb::plugin::PluginHost::new(
             fxb::plugin::CompiledCache::new(crate::common::shared_plugin_cache()),
             fxb::plugin::Limits::default(),
         ),
-    );
-    let rules = fxb::rules::RuleSet::load(&[]);
+    };
     let target = Target::from_model_dir(
         "meta-llama/Llama-3.1-8B-Instruct",
         &ctx.path("llama"),
-        &rules,
-        &plugins,
-        &host,
+        &tools,
     )
     .expect("target");
     let hub = ModelRef::Hub {

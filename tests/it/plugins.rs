@@ -330,7 +330,7 @@ fn reference_rule() -> Value {
 }
 
 /// The embedded generic plugin, given the reference's rule, reproduces every fingerprint
-/// in `fixtures/fingerprints.json`, and refuses the config the reference refuses.
+/// in `fixtures/fingerprints.json`, and refuses the configs the reference refuses.
 #[test]
 fn the_generic_plugin_reproduces_the_reference_fingerprints() {
     let set = PluginSet::discover(&PluginSearch::default());
@@ -343,7 +343,7 @@ fn the_generic_plugin_reproduces_the_reference_fingerprints() {
     )
     .expect("json");
     let models = expected["models"].as_object().expect("models");
-    assert_eq!(models.len(), 25);
+    assert!(models.len() >= 25, "{} models", models.len());
     for (repo, want) in models {
         let file = fixtures()
             .join("configs")
@@ -358,8 +358,10 @@ fn the_generic_plugin_reproduces_the_reference_fingerprints() {
         let got = plugin.call::<_, FingerprintResponse>("fingerprint", &request);
         if want.get("error").is_some() {
             let error = got.expect_err(repo).to_string();
+            // The reference refuses these (a multimodal config without the text model's
+            // fields); fxb refuses them too, naming the missing field.
             assert!(
-                error.contains("text_config.intermediate_size"),
+                error.contains("config.json has no `text_config."),
                 "{repo}: {error}"
             );
             continue;

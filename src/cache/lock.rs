@@ -1,0 +1,63 @@
+//! The cache's one lock, and the writes it guards.
+//!
+//! Lock order: `index.json.lock` is the only lock of a cache. Held exclusively
+//! (`flock(LOCK_EX)`, as the reference takes it), it guards `index.json`, fxb's sidecar
+//! (`fxb-sidecar.json`) and its scan stamps (`fxb-scan.json`): every read-modify-write of
+//! any of them happens under it, and each is replaced by [`crate::fs::write_atomically`],
+//! so readers without the lock see the old file or the new one. Bundles are copied and
+//! hashed *before* the lock is taken (gigabytes must not block other processes) and only
+//! renamed into place under it. The compiled-plugin and compiler caches take no lock
+//! (their entries are content-keyed and written whole), so no second lock is ever held
+//! while waiting for this one. The lock file is never deleted.
+
+use std::fs::File;
+
+use super::error::CacheError;
+use super::index::{self, INDEX_FILE, Index};
+use super::sidecar::{SIDECAR_FILE, Sidecar};
+use super::store::Cache;
+use crate::fs::{Durability, write_atomically};
+
+pub const LOCK_FILE: &str = "index.json.lock";
+
+/// The exclusive lock on `index.json.lock`, held until dropped. Functions that need the
+/// lock take `&Locked` as proof.
+pub(super) struct Locked {
+    _file: File,
+}
+
+impl Cache {
+    /// Wait for the exclusive lock.
+    pub(super) fn lock(&self) -> Result<Locked, CacheError> {
+        let path = self.dir().join(LOCK_FILE);
+        let file = File::options()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| CacheError::io("open", &path, e))?;
+        file.lock().map_err(|e| CacheError::io("lock", &path, e))?;
+        Ok(Locked { _file: file })
+    }
+
+    pub(super) fn write_index(&self, _lock: &Locked, index: &Index) -> Result<(), CacheError> {
+        let path = self.dir().join(INDEX_FILE);
+        let bytes = index::to_bytes(index).map_err(|source| CacheError::Serialize {
+            path: path.clone(),
+            source,
+        })?;
+        Ok(write_atomically(&path, &bytes, Durability::Durable)?)
+    }
+
+    pub(super) fn write_sidecar(
+        &self,
+        _lock: &Locked,
+        sidecar: &Sidecar,
+    ) -> Result<(), CacheError> {
+        let path = self.dir().join(SIDECAR_FILE);
+        let bytes = serde_json::to_vec_pretty(sidecar).map_err(|source| CacheError::Serialize {
+            path: path.clone(),
+            source,
+        })?;
+        Ok(write_atomically(&path, &bytes, Durability::Durable)?)
+    }
+}

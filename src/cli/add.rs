@@ -1,0 +1,125 @@
+//! `fxb add B.fxb…`: copy bundles into the local cache under their standard names
+//! (FORMAT.md §4, §5.1), with a progress bar on a terminal for large adds.
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use fxb::cache::AddReporter;
+
+use super::output::{Stdout, printer};
+use super::{Globals, Hinted, Outcome};
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Each bundle is copied (never moved) to \
+<cache>/models--local/snapshots/<uuid>/<standard name>, hashed in the same pass and on disk \
+before it is indexed, and the index is written once for all of them. On a terminal, a progress \
+bar follows adds of 256 MiB or more. Re-adding a bundle replaces its entry. Unlike \
+the reference, a failure exits 2, and a uuid that is not a plain name is refused (the \
+reference would write outside the cache).")]
+pub struct Args {
+    /// Bundles (.fxb files) to add
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// Print the result as JSON
+    #[arg(long)]
+    json: bool,
+}
+
+/// Adds of less than this finish before a progress bar would be worth drawing.
+const PROGRESS_FROM: u64 = 256 << 20;
+
+/// The bar, made when the add turns out to be large.
+#[derive(Default)]
+struct Bar(OnceLock<indicatif::ProgressBar>);
+
+impl AddReporter for Bar {
+    fn started(&self, total_bytes: u64) {
+        if total_bytes >= PROGRESS_FROM {
+            let bar = printer().progress_bar(
+                Some(total_bytes),
+                "{spinner} [{elapsed_precise}] {bar:30} {bytes}/{total_bytes} {binary_bytes_per_sec}  {msg}",
+            );
+            bar.enable_steady_tick(std::time::Duration::from_millis(100));
+            let _ = self.0.set(bar);
+        }
+    }
+
+    fn copied(&self, bytes: u64) {
+        if let Some(bar) = self.0.get() {
+            bar.inc(bytes);
+        }
+    }
+
+    fn flushing(&self) {
+        if let Some(bar) = self.0.get() {
+            bar.set_message("flushing to disk");
+        }
+    }
+}
+
+pub fn run(args: Args, globals: &Globals) -> anyhow::Result<Outcome> {
+    let cache = globals.cache()?;
+    let bar = Bar::default();
+    let results = cache.add_reporting(&args.paths, &bar);
+    if let Some(bar) = bar.0.get() {
+        bar.finish_and_clear();
+    }
+    let mut out = Stdout::new();
+    let mut report = fxb::schema::AddOutput::default();
+    for (source, result) in args.paths.iter().zip(results?) {
+        match result {
+            Ok(added) => {
+                if !args.json {
+                    out.line(&format!("Added {}/{}", added.repo_id, added.filename))?;
+                    out.line(&format!("  {}", added.path.display()))?;
+                }
+                report.added.push(fxb::schema::AddedLine {
+                    source: added.source,
+                    repo_id: added.repo_id,
+                    filename: added.filename,
+                    path: added.path,
+                    sha256: added.sha256,
+                });
+            }
+            Err(e) => {
+                use fxb::Hint as _;
+                let hint = e
+                    .hint()
+                    .map(|h| format!(" (hint: {h})"))
+                    .unwrap_or_default();
+                printer().error(format_args!(
+                    "failed to add '{}': {e}{hint}",
+                    source.display()
+                ));
+                report.failed.push(fxb::schema::FailedLine {
+                    source: source.clone(),
+                    error: e.to_string(),
+                });
+            }
+        }
+    }
+    if args.json {
+        out.json(&report)?;
+    } else if args.paths.len() > 1 || !report.failed.is_empty() {
+        out.line("")?;
+        out.line(&format!(
+            "{} added, {} failed",
+            report.added.len(),
+            report.failed.len()
+        ))?;
+    }
+    out.finish()?;
+    if report.failed.is_empty() {
+        Ok(Outcome::Clean)
+    } else {
+        Err(Hinted::new(
+            format!(
+                "{} of {} bundle(s) could not be added",
+                report.failed.len(),
+                args.paths.len()
+            ),
+            "the errors above name each file and why",
+        )
+        .into())
+    }
+}
