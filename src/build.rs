@@ -91,6 +91,23 @@ pub enum CompilerCacheSetting {
     Dir(PathBuf),
 }
 
+/// Refuse options only the vendor compiler understands (`--dump-tc`,
+/// `--enable-collective-dq`, given as `options`) on a backend that does not drive it.
+pub fn require_vendor_compiler(
+    backend: &LoadedBackend,
+    options: &[&'static str],
+) -> Result<(), BuildError> {
+    match options.first() {
+        Some(option) if backend.description.manifest_tool != "furiosa_compiler" => {
+            Err(BuildError::NeedsVendorCompiler {
+                option,
+                backend: backend.description.name.clone(),
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Why a build failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -107,6 +124,11 @@ pub enum BuildError {
     Backend(#[from] LoadError),
     #[error("backend `{0}` is not a compiler")]
     NotACompiler(String),
+    #[error("{option} needs the vendor compiler; backend `{backend}` does not drive it")]
+    NeedsVendorCompiler {
+        option: &'static str,
+        backend: String,
+    },
     #[error("cannot write the bundle to `{}`: {cause}", path.display())]
     Output { path: PathBuf, cause: String },
     #[error("{}", failed_summary(failures))]
@@ -151,6 +173,9 @@ impl crate::Hint for BuildError {
             BuildError::Model(e) => return e.hint(),
             BuildError::Backend(e) => return e.hint(),
             BuildError::NotACompiler(_) => "pick a compiler backend (`fxb backends ls`)".into(),
+            BuildError::NeedsVendorCompiler { .. } => {
+                "drop the option, or pick a backend that drives furiosa-tcc with --backend".into()
+            }
             BuildError::Output { .. } => {
                 "check that the output directory exists and is writable".into()
             }
@@ -415,6 +440,12 @@ impl ArtifactBuilder {
             &tools.host,
         )?;
         warnings.extend(plan.notes.iter().cloned());
+        if self.optimization == "O0" {
+            warnings.push(
+                "-O O0 covers a minimal bucket set: fine for trying things, not for production serving"
+                    .into(),
+            );
+        }
         let summary_fields = crate::fingerprint::model_fields(&config, &print);
         let model_fields = print
             .fields

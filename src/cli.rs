@@ -17,6 +17,7 @@ mod output;
 mod pack;
 mod plugins_call;
 mod plugins_ls;
+mod progress;
 mod resolve;
 mod rules_check;
 mod rules_ls;

@@ -13,6 +13,7 @@
 //! - [`plan`]: bucket plans (through the architecture's plugin and the rule's presets).
 //! - [`cache`]: the local bundle cache (index, add, ls, rm, prune, verify).
 //! - [`check`]: which cached bundles fit a model, ranked as a server would.
+//! - [`report`]: text reports in the reference's layouts (show, build summary, tables).
 //! - [`resolve`]: which bundle a server would load, and why.
 //! - [`schema`]: JSON Schemas generated from the serde types.
 //! - [`source`]: where plugins and rule files come from.
@@ -32,6 +33,7 @@ pub mod leftovers;
 pub mod model;
 pub mod plan;
 pub mod plugin;
+pub mod report;
 pub mod resolve;
 pub mod rules;
 pub mod schema;

@@ -182,13 +182,10 @@ pub struct RuleLine {
 }
 
 /// Every schema fxb publishes: (file name under `schemas/`, pretty JSON text).
-pub fn all() -> Vec<(&'static str, String)> {
-    let render = |schema: schemars::Schema| {
-        let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
-        text.push('\n');
-        text
-    };
-    vec![
+pub fn all() -> Result<Vec<(&'static str, String)>, serde_json::Error> {
+    // Through `Schema`'s own `Serialize`, which puts `$schema` first.
+    let render = |schema: schemars::Schema| serde_json::to_string_pretty(&schema);
+    let schemas = vec![
         ("manifest.schema.json", render(schema_for!(Manifest))),
         ("show.schema.json", render(schema_for!(BundleSummary))),
         ("list.schema.json", render(schema_for!(ListOutput))),
@@ -247,7 +244,11 @@ pub fn all() -> Vec<(&'static str, String)> {
             "resolve.schema.json",
             render(schema_for!(crate::resolve::Resolution)),
         ),
-    ]
+    ];
+    schemas
+        .into_iter()
+        .map(|(name, text)| text.map(|text| (name, text + "\n")))
+        .collect()
 }
 
 /// `fxb build --json` (without `--dry-run`): what was written.

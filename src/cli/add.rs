@@ -2,9 +2,6 @@
 //! (FORMAT.md §4, §5.1), with a progress bar on a terminal for large adds.
 
 use std::path::PathBuf;
-use std::sync::OnceLock;
-
-use fxb::cache::AddReporter;
 
 use super::output::{Stdout, printer};
 use super::{Globals, Hinted, Outcome};
@@ -25,45 +22,11 @@ pub struct Args {
     json: bool,
 }
 
-/// Adds of less than this finish before a progress bar would be worth drawing.
-const PROGRESS_FROM: u64 = 256 << 20;
-
-/// The bar, made when the add turns out to be large.
-#[derive(Default)]
-struct Bar(OnceLock<indicatif::ProgressBar>);
-
-impl AddReporter for Bar {
-    fn started(&self, total_bytes: u64) {
-        if total_bytes >= PROGRESS_FROM {
-            let bar = printer().progress_bar(
-                Some(total_bytes),
-                "{spinner} [{elapsed_precise}] {bar:30} {bytes}/{total_bytes} {binary_bytes_per_sec}  {msg}",
-            );
-            bar.enable_steady_tick(std::time::Duration::from_millis(100));
-            let _ = self.0.set(bar);
-        }
-    }
-
-    fn copied(&self, bytes: u64) {
-        if let Some(bar) = self.0.get() {
-            bar.inc(bytes);
-        }
-    }
-
-    fn flushing(&self) {
-        if let Some(bar) = self.0.get() {
-            bar.set_message("flushing to disk");
-        }
-    }
-}
-
 pub fn run(args: Args, globals: &Globals) -> anyhow::Result<Outcome> {
     let cache = globals.cache()?;
-    let bar = Bar::default();
+    let bar = super::progress::AddBar::default();
     let results = cache.add_reporting(&args.paths, &bar);
-    if let Some(bar) = bar.0.get() {
-        bar.finish_and_clear();
-    }
+    bar.finish();
     let mut out = Stdout::new();
     let mut report = fxb::schema::AddOutput::default();
     for (source, result) in args.paths.iter().zip(results?) {

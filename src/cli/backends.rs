@@ -5,8 +5,9 @@ use std::path::PathBuf;
 
 use fxb::Hint as _;
 
-use super::output::{Stdout, table};
+use super::output::Stdout;
 use super::{Hinted, Outcome};
+use fxb::report::table;
 
 #[derive(Debug, clap::Args)]
 #[command(

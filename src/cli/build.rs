@@ -2,19 +2,16 @@
 //! bucket plan, then compile every kernel × bucket on a compiler backend and write the
 //! bundle (or, with `--dry-run`, print the build summary and stop).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use fxb::Hint as _;
-use fxb::build::{ArtifactBuilder, BuildEvent, CompilerCacheSetting, KernelReport, Prepared};
-use fxb::plan::{BucketOverrides, ModelPlan};
+use fxb::build::{ArtifactBuilder, CompilerCacheSetting};
+use fxb::plan::BucketOverrides;
 
-use super::output::{
-    Stdout, attention_line, bucket_groups, printer, report_header, report_item, report_rule,
-    size_list, table,
-};
+use super::output::{Stdout, printer};
 use super::{Globals, Hinted, Outcome};
 
 #[derive(Debug, clap::Args)]
@@ -138,23 +135,14 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 pub fn run(args: Args, globals: &Globals) -> anyhow::Result<Outcome> {
     let backend_dirs = fxb::backend::search_dirs();
     let backend = fxb::backend::select(args.backend.as_deref(), &backend_dirs)?;
-    if args.dump_tc.is_some() || args.enable_collective_dq {
-        let option = if args.dump_tc.is_some() {
-            "--dump-tc"
-        } else {
-            "--enable-collective-dq"
-        };
-        if backend.description.manifest_tool != "furiosa_compiler" {
-            return Err(Hinted::new(
-                format!(
-                    "{option} needs the vendor compiler; backend `{}` does not drive it",
-                    backend.description.name
-                ),
-                "drop the option, or pick a backend that drives furiosa-tcc with --backend",
-            )
-            .into());
-        }
-    }
+    let vendor_only: Vec<&'static str> = [
+        (args.dump_tc.is_some(), "--dump-tc"),
+        (args.enable_collective_dq, "--enable-collective-dq"),
+    ]
+    .into_iter()
+    .filter_map(|(given, option)| given.then_some(option))
+    .collect();
+    fxb::build::require_vendor_compiler(&backend, &vendor_only)?;
     let toolchain = globals.toolchain();
     let overrides = BucketOverrides {
         tokenwise: args.tokenwise_buckets.clone().map(|s| s.0),
@@ -196,11 +184,6 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<Outcome> {
     for warning in &prepared.warnings {
         tracing::warn!("{warning}");
     }
-    if args.optim_level == "O0" {
-        tracing::warn!(
-            "-O O0 covers a minimal bucket set: fine for trying things, not for production serving"
-        );
-    }
     let output = fxb::build::output_path(&args.output_path);
     if args.dry_run {
         let mut out = Stdout::new();
@@ -210,7 +193,12 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<Outcome> {
                 fingerprint: prepared.fingerprint.clone(),
             })?;
         } else {
-            out.raw(&summary(&args.model, &output, &prepared, &backend.label()))?;
+            out.raw(&fxb::report::build_plan_summary(
+                &args.model,
+                &output,
+                &prepared,
+                &backend.label(),
+            ))?;
         }
         out.finish()?;
         return Ok(Outcome::Clean);
@@ -225,29 +213,16 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<Outcome> {
         }
         printer().diagnostic("\ncancelling the build (Ctrl-C again to exit at once)");
     });
-    let progress = progress_bar();
+    let progress = super::progress::BuildBar::new();
     let bar = progress.clone();
-    let builder = builder.on_event(move |event| match event {
-        BuildEvent::Started { jobs } => bar.set_length(*jobs as u64),
-        BuildEvent::Finished { report, .. } => {
-            bar.set_message(format!("{} ({})", report.kernel, report.bucket));
-            bar.inc(1);
-        }
-        BuildEvent::Slow(kernels) => bar.suspend(|| {
-            let list: Vec<String> = kernels
-                .iter()
-                .map(|k| format!("{} ({}) {}s", k.kernel, k.bucket, k.elapsed.as_secs()))
-                .collect();
-            tracing::warn!("still compiling: {}", list.join(", "));
-        }),
-    });
+    let builder = builder.on_event(move |event| bar.event(event));
     let result = builder.build_prepared(&prepared, &output);
     progress.finish_and_clear();
     let built = match result {
         Ok(built) => built,
         Err(fxb::build::BuildError::KernelsFailed { failures, report }) if args.build_report => {
             let mut out = Stdout::new();
-            out.raw(&report_table(&report, None))?;
+            out.raw(&fxb::report::build_report_table(&report, None))?;
             out.finish()?;
             return Err(build_error(fxb::build::BuildError::KernelsFailed {
                 failures,
@@ -267,7 +242,10 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<Outcome> {
             kernels: built.report.clone(),
         })?;
     } else if args.build_report {
-        out.raw(&report_table(&built.report, Some(built.elapsed)))?;
+        out.raw(&fxb::report::build_report_table(
+            &built.report,
+            Some(built.elapsed),
+        ))?;
     }
     out.finish()?;
     let cached = built
@@ -293,148 +271,4 @@ fn build_error(error: fxb::build::BuildError) -> anyhow::Error {
         Some(hint) => Hinted::new(format!("{:#}", anyhow::Error::from(error)), hint).into(),
         None => error.into(),
     }
-}
-
-fn progress_bar() -> indicatif::ProgressBar {
-    let bar = printer().progress_bar(
-        None,
-        "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} kernels  {msg}",
-    );
-    bar.enable_steady_tick(Duration::from_millis(200));
-    bar
-}
-
-/// `--build-report`: one row per kernel × bucket, then the total.
-fn report_table(report: &[KernelReport], total: Option<Duration>) -> String {
-    let rows: Vec<Vec<String>> = report
-        .iter()
-        .map(|r| {
-            vec![
-                r.kernel.clone(),
-                r.bucket.clone(),
-                r.status.label().to_string(),
-                format!("{:.3}s", r.seconds),
-                r.status.message().unwrap_or("").to_string(),
-            ]
-        })
-        .collect();
-    let mut text = table(&["KERNEL", "BUCKET", "STATUS", "TIME", "ERROR"], &rows);
-    let compile_time: f64 = report.iter().map(|r| r.seconds).sum();
-    text.push_str(&format!(
-        "{} kernel(s), {:.3}s compiling{}\n",
-        report.len(),
-        compile_time,
-        total
-            .map(|t| format!(", {:.3}s total", t.as_secs_f64()))
-            .unwrap_or_default()
-    ));
-    text
-}
-
-fn summary(model: &str, output: &Path, prepared: &Prepared, compiler: &str) -> String {
-    let plan = &prepared.plan;
-    let architecture = prepared.architecture.as_str();
-    let fields = &prepared.summary_fields;
-    let mut lines = vec![
-        String::new(),
-        report_rule(),
-        format!(
-            "  FXB Build Plan (dry run)  fxb v{}",
-            env!("CARGO_PKG_VERSION")
-        ),
-        report_rule(),
-        String::new(),
-        report_header("Versions"),
-        report_item(
-            "fxb",
-            &format!(
-                "{} ({})",
-                env!("CARGO_PKG_VERSION"),
-                env!("FXB_GIT_REVISION")
-            ),
-        ),
-        report_item(
-            "plugin ABI",
-            &format!(
-                "{}.{}",
-                fxb_plugin_api::ABI_MAJOR,
-                fxb_plugin_api::ABI_MINOR
-            ),
-        ),
-        report_item("compiler", compiler),
-        String::new(),
-        report_header("Config"),
-        report_item("model", model),
-        report_item("output_path", &output.display().to_string()),
-        report_item("max_model_len", &plan.max_model_len.to_string()),
-        report_item("optim_level", &plan.optimization),
-        report_item(
-            "rule",
-            plan.rule.as_deref().unwrap_or("(none: generic preset)"),
-        ),
-        report_item("plugin", &plan.plugin),
-        report_item("preset", plan.preset.as_deref().unwrap_or("(generic)")),
-        String::new(),
-        report_header("Model"),
-        report_item("architecture", architecture),
-    ];
-    lines.extend(
-        fxb::bundle::model_lines(fields)
-            .iter()
-            .map(|m| report_item(&m.key, &m.value)),
-    );
-    lines.push(String::new());
-    lines.push(report_header("Parallelism"));
-    lines.push(report_item(
-        "tensor_parallel_size",
-        &plan.tensor_parallel_size.to_string(),
-    ));
-    lines.push(report_item(
-        "pipeline_parallel_size",
-        &plan.pipeline_parallel_size.to_string(),
-    ));
-    lines.push(String::new());
-    lines.extend(bucket_section(plan));
-    lines.push(report_rule());
-    let mut text = lines.join("\n");
-    text.push('\n');
-    text
-}
-
-/// The Buckets section exactly as the reference's build summary prints it.
-pub fn bucket_section(plan: &ModelPlan) -> Vec<String> {
-    let b = &plan.buckets;
-    let mut lines = vec![
-        report_header(&format!(
-            "Buckets ({} total, {} kernels)",
-            plan.total_buckets, plan.total_kernels
-        )),
-        report_item("kv_cache_blocks", &plan.kv_cache_blocks.to_string()),
-        report_item("max_cache", "0"),
-        report_item("mtp", "not included"),
-        report_item(
-            "sampler",
-            if b.sampler.is_empty() {
-                "not included"
-            } else {
-                "included"
-            },
-        ),
-        report_item("tokenwise", &size_list(&b.tokenwise)),
-    ];
-    if !b.sampler.is_empty() {
-        lines.push(report_item("sampler", &size_list(&b.sampler)));
-    }
-    let attention = |buckets: &[fxb_plugin_api::v1::AttentionBucket]| -> Vec<String> {
-        buckets
-            .iter()
-            .map(|x| attention_line(x.batch, x.attention, x.input_ids))
-            .collect()
-    };
-    lines.extend(bucket_groups(vec![
-        ("prefill", attention(&b.prefill)),
-        ("decode", attention(&b.decode)),
-        ("append", attention(&b.append)),
-    ]));
-    lines
 }

@@ -2,8 +2,9 @@
 
 use fxb::cache::human_size;
 
-use super::output::{Stdout, simple_table, version_cell};
+use super::output::Stdout;
 use super::{Globals, Outcome};
+use fxb::report::{simple_table, version_cell};
 
 #[derive(Debug, clap::Args)]
 #[command(

@@ -4,8 +4,9 @@
 use fxb::cache::human_size;
 use fxb::check::{CheckOptions, CheckReport};
 
-use super::output::{Stdout, printer, simple_table, version_cell};
+use super::output::{Stdout, printer};
 use super::{Globals, Outcome, RuntimeArgs};
+use fxb::report::{simple_table, version_cell};
 
 #[derive(Debug, clap::Args)]
 #[command(

@@ -4,8 +4,9 @@
 use fxb::plugin::PluginSource;
 use fxb::schema::{PluginLine, PluginsLsOutput, ProblemLine};
 
-use super::output::{Stdout, shadow_notes, shadowed, table};
+use super::output::{Stdout, shadow_notes, shadowed};
 use super::{Globals, Outcome};
+use fxb::report::table;
 
 #[derive(Debug, clap::Args)]
 #[command(

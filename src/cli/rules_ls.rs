@@ -2,8 +2,9 @@
 
 use fxb::schema::{RuleLine, RulesLsOutput};
 
-use super::output::{Stdout, shadow_notes, shadowed, table};
+use super::output::{Stdout, shadow_notes, shadowed};
 use super::{Globals, Outcome};
+use fxb::report::table;
 
 #[derive(Debug, clap::Args)]
 #[command(

@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use fxb::bundle::{BucketKey, Bundle, BundleSummary, summarize};
 
 use super::Outcome;
-use super::output::{
-    Stdout, attention_line, bucket_groups, report_header, report_item, report_rule, size_list,
+use super::output::Stdout;
+use fxb::report::{
+    attention_line, bucket_groups, report_header, report_item, report_rule, size_list,
 };
 
 #[derive(Debug, clap::Args)]

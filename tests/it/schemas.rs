@@ -8,7 +8,7 @@ fn checked_in_schemas_match_the_types() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas");
     let update = std::env::var_os("FXB_UPDATE_SCHEMAS").is_some();
     let mut stale = Vec::new();
-    for (name, text) in fxb::schema::all() {
+    for (name, text) in fxb::schema::all().expect("schemas serialize") {
         let path = dir.join(name);
         if update {
             std::fs::write(&path, &text).expect("write schema");

@@ -1,0 +1,271 @@
+//! Text reports in the reference's layouts (FORMAT.md §5): the section rules and items
+//! of `show` and the build summary, `tabulate`-style tables, the bucket lines. Every front
+//! end that prints text — the CLI, the Python package's `repr`s — renders through these,
+//! so a layout is written once.
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::build::{KernelReport, Prepared};
+use crate::plan::ModelPlan;
+
+/// A plain table: columns padded to their widest cell, two spaces apart, no trailing
+/// spaces.
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            if let Some(w) = widths.get_mut(i) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        padded.join("  ").trim_end().to_string()
+    };
+    let mut out = vec![line(header.to_vec())];
+    out.extend(
+        rows.iter()
+            .map(|r| line(r.iter().map(String::as_str).collect())),
+    );
+    let mut text = out.join("\n");
+    text.push('\n');
+    text
+}
+
+/// Total width of a report's section header line, in characters (the reference's).
+const HEADER_WIDTH: usize = 75;
+const RULE_WIDTH: usize = 74;
+
+/// `  ───…` — the rule line of the reference's reports.
+pub fn report_rule() -> String {
+    format!("  {}", "─".repeat(RULE_WIDTH))
+}
+
+/// `  ── {title} ───…` padded to the reference's width.
+pub fn report_header(title: &str) -> String {
+    let start = format!("  ── {title} ");
+    let fill = HEADER_WIDTH.saturating_sub(start.chars().count());
+    format!("{start}{}", "─".repeat(fill))
+}
+
+/// `    - {key:<20} {value}`.
+pub fn report_item(key: &str, value: &str) -> String {
+    format!("    - {key:<20} {value}")
+}
+
+/// `        - batch=1    attn=256      input_ids=1`.
+pub fn attention_line(batch: u64, attention: u64, input_ids: impl std::fmt::Display) -> String {
+    format!("        - batch={batch:<4} attn={attention:<8} input_ids={input_ids}")
+}
+
+/// The bucket lists of a report: `    - {title} ({n}):` and each bucket's line, for
+/// every group that has buckets (`show`'s Buckets section and the build summary's).
+pub fn bucket_groups(groups: Vec<(&str, Vec<String>)>) -> Vec<String> {
+    let mut lines = Vec::new();
+    for (title, buckets) in groups {
+        if buckets.is_empty() {
+            continue;
+        }
+        lines.push(format!("    - {title} ({}):", buckets.len()));
+        lines.extend(buckets);
+    }
+    lines
+}
+
+/// `[1, 2, 4]`.
+pub fn size_list(sizes: &[u64]) -> String {
+    let joined: Vec<String> = sizes.iter().map(u64::to_string).collect();
+    format!("[{}]", joined.join(", "))
+}
+
+/// `"{v} ({rev})"`, `v`, `rev` or `-`; an empty string counts as absent.
+pub fn version_cell(version: Option<&str>, revision: Option<&str>) -> String {
+    match (
+        version.filter(|v| !v.is_empty()),
+        revision.filter(|r| !r.is_empty()),
+    ) {
+        (Some(v), Some(r)) => format!("{v} ({r})"),
+        (Some(v), None) => v.to_string(),
+        (None, Some(r)) => r.to_string(),
+        (None, None) => "-".to_string(),
+    }
+}
+
+/// Python `tabulate(tablefmt="simple")`: widths = max(cell, header + 2), two spaces
+/// between columns, a dash rule under the header, trailing spaces stripped.
+pub fn simple_table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count() + 2).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            if let Some(w) = widths.get_mut(i) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+    }
+    let line = |cells: Vec<String>| {
+        cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_string()
+    };
+    let mut lines = vec![
+        line(header.iter().map(|h| h.to_string()).collect()),
+        line(widths.iter().map(|w| "-".repeat(*w)).collect()),
+    ];
+    lines.extend(rows.iter().map(|r| line(r.clone())));
+    let mut text = lines.join("\n");
+    text.push('\n');
+    text
+}
+
+/// `--build-report`: one row per kernel × bucket, then the total.
+pub fn build_report_table(report: &[KernelReport], total: Option<Duration>) -> String {
+    let rows: Vec<Vec<String>> = report
+        .iter()
+        .map(|r| {
+            vec![
+                r.kernel.clone(),
+                r.bucket.clone(),
+                r.status.label().to_string(),
+                format!("{:.3}s", r.seconds),
+                r.status.message().unwrap_or("").to_string(),
+            ]
+        })
+        .collect();
+    let mut text = table(&["KERNEL", "BUCKET", "STATUS", "TIME", "ERROR"], &rows);
+    let compile_time: f64 = report.iter().map(|r| r.seconds).sum();
+    text.push_str(&format!(
+        "{} kernel(s), {:.3}s compiling{}\n",
+        report.len(),
+        compile_time,
+        total
+            .map(|t| format!(", {:.3}s total", t.as_secs_f64()))
+            .unwrap_or_default()
+    ));
+    text
+}
+
+/// The build summary `build --dry-run` prints, in the reference's layout (its Buckets
+/// section is the reference's, line for line).
+pub fn build_plan_summary(
+    model: &str,
+    output: &Path,
+    prepared: &Prepared,
+    compiler: &str,
+) -> String {
+    let plan = &prepared.plan;
+    let architecture = prepared.architecture.as_str();
+    let fields = &prepared.summary_fields;
+    let mut lines = vec![
+        String::new(),
+        report_rule(),
+        format!(
+            "  FXB Build Plan (dry run)  fxb v{}",
+            env!("CARGO_PKG_VERSION")
+        ),
+        report_rule(),
+        String::new(),
+        report_header("Versions"),
+        report_item(
+            "fxb",
+            &format!(
+                "{} ({})",
+                env!("CARGO_PKG_VERSION"),
+                env!("FXB_GIT_REVISION")
+            ),
+        ),
+        report_item(
+            "plugin ABI",
+            &format!(
+                "{}.{}",
+                fxb_plugin_api::ABI_MAJOR,
+                fxb_plugin_api::ABI_MINOR
+            ),
+        ),
+        report_item("compiler", compiler),
+        String::new(),
+        report_header("Config"),
+        report_item("model", model),
+        report_item("output_path", &output.display().to_string()),
+        report_item("max_model_len", &plan.max_model_len.to_string()),
+        report_item("optim_level", &plan.optimization),
+        report_item(
+            "rule",
+            plan.rule.as_deref().unwrap_or("(none: generic preset)"),
+        ),
+        report_item("plugin", &plan.plugin),
+        report_item("preset", plan.preset.as_deref().unwrap_or("(generic)")),
+        String::new(),
+        report_header("Model"),
+        report_item("architecture", architecture),
+    ];
+    lines.extend(
+        crate::bundle::model_lines(fields)
+            .iter()
+            .map(|m| report_item(&m.key, &m.value)),
+    );
+    lines.push(String::new());
+    lines.push(report_header("Parallelism"));
+    lines.push(report_item(
+        "tensor_parallel_size",
+        &plan.tensor_parallel_size.to_string(),
+    ));
+    lines.push(report_item(
+        "pipeline_parallel_size",
+        &plan.pipeline_parallel_size.to_string(),
+    ));
+    lines.push(String::new());
+    lines.extend(bucket_section(plan));
+    lines.push(report_rule());
+    let mut text = lines.join("\n");
+    text.push('\n');
+    text
+}
+
+/// The Buckets section exactly as the reference's build summary prints it.
+pub fn bucket_section(plan: &ModelPlan) -> Vec<String> {
+    let b = &plan.buckets;
+    let mut lines = vec![
+        report_header(&format!(
+            "Buckets ({} total, {} kernels)",
+            plan.total_buckets, plan.total_kernels
+        )),
+        report_item("kv_cache_blocks", &plan.kv_cache_blocks.to_string()),
+        report_item("max_cache", "0"),
+        report_item("mtp", "not included"),
+        report_item(
+            "sampler",
+            if b.sampler.is_empty() {
+                "not included"
+            } else {
+                "included"
+            },
+        ),
+        report_item("tokenwise", &size_list(&b.tokenwise)),
+    ];
+    if !b.sampler.is_empty() {
+        lines.push(report_item("sampler", &size_list(&b.sampler)));
+    }
+    let attention = |buckets: &[fxb_plugin_api::v1::AttentionBucket]| -> Vec<String> {
+        buckets
+            .iter()
+            .map(|x| attention_line(x.batch, x.attention, x.input_ids))
+            .collect()
+    };
+    lines.extend(bucket_groups(vec![
+        ("prefill", attention(&b.prefill)),
+        ("decode", attention(&b.decode)),
+        ("append", attention(&b.append)),
+    ]));
+    lines
+}
