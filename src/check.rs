@@ -415,7 +415,12 @@ pub fn check_with(
             .get(&entry.rel_path)
             .and_then(|rule| known.rule_targets.get(rule))
             .unwrap_or(target);
-        match differences(target, &entry.model) {
+        // Only bundles of the target's architecture are compared (and their `model`
+        // objects parsed).
+        if entry.architecture() != Some(target.fingerprint.architecture.as_str()) {
+            continue;
+        }
+        match differences(target, entry.model.map()) {
             Some(diff) if diff.is_empty() => {
                 let other = entry
                     .ir_revision

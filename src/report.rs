@@ -108,24 +108,32 @@ pub fn simple_table(header: &[&str], rows: &[Vec<String>]) -> String {
             }
         }
     }
-    let line = |cells: Vec<String>| {
-        cells
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect::<Vec<_>>()
-            .join("  ")
-            .trim_end()
-            .to_string()
-    };
-    let mut lines = vec![
-        line(header.iter().map(|h| h.to_string()).collect()),
-        line(widths.iter().map(|w| "-".repeat(*w)).collect()),
-    ];
-    lines.extend(rows.iter().map(|r| line(r.clone())));
-    let mut text = lines.join("\n");
-    text.push('\n');
+    let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
+    // Written into one buffer: a thousand-row `cache ls` formats no cell on its own.
+    let mut text = String::with_capacity(rows.len() * 160 + 256);
+    padded_line(&mut text, header.iter().copied(), &widths);
+    padded_line(&mut text, rule.iter().map(String::as_str), &widths);
+    for row in rows {
+        padded_line(&mut text, row.iter().map(String::as_str), &widths);
+    }
     text
+}
+
+/// Cells padded to their column's width, two spaces apart, trailing spaces trimmed, and
+/// a newline; cells beyond the last column are dropped.
+fn padded_line<'a>(text: &mut String, cells: impl Iterator<Item = &'a str>, widths: &[usize]) {
+    let start = text.len();
+    for (i, (cell, width)) in cells.zip(widths).enumerate() {
+        if i > 0 {
+            text.push_str("  ");
+        }
+        text.push_str(cell);
+        let pad = width.saturating_sub(cell.chars().count());
+        text.extend(std::iter::repeat_n(' ', pad));
+    }
+    let end = text[start..].trim_end().len() + start;
+    text.truncate(end);
+    text.push('\n');
 }
 
 /// `--build-report`: one row per kernel × bucket, then the total.

@@ -501,6 +501,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn rule_ids_read_from_manifests_and_strings() {
+        let id = RuleId::new("generic", "1.0.0");
+        assert_eq!(id.to_string(), "generic 1.0.0");
+        assert_eq!("generic 1.0.0".parse::<RuleId>(), Ok(id.clone()));
+        for bad in ["generic", "", " 1.0.0", "generic "] {
+            assert!(bad.parse::<RuleId>().is_err(), "{bad:?}");
+        }
+        let extras = serde_json::json!({"fxb": {"rule": id.to_manifest_value()}});
+        assert_eq!(
+            RuleId::from_manifest_extras(extras.as_object()),
+            Some(id.clone())
+        );
+        assert_eq!(RuleId::from_manifest_extras(None), None);
+    }
+
+    #[test]
     fn the_embedded_rule_parses_and_serves_every_architecture() {
         let set = RuleSet::embedded();
         assert!(set.problems().is_empty(), "{:?}", set.problems());

@@ -53,7 +53,7 @@ pub struct FileEntry {
     pub llm_version: Option<String>,
     pub llm_revision: Option<String>,
     /// The manifest's `model` object.
-    pub model: Map<String, Value>,
+    pub model: ModelObject,
     pub fxb_format_version: u64,
     pub downloaded_at: String,
     pub last_accessed_at: String,
@@ -68,12 +68,14 @@ impl FileEntry {
         let tool = |name: &str| manifest.tool(name);
         let version = |name: &str| tool(name).and_then(|t| t.version.clone());
         let revision_of = |name: &str| tool(name).and_then(|t| t.revision.clone());
-        let model = manifest
-            .model
-            .as_ref()
-            .and_then(|m| serde_json::to_value(m).ok())
-            .and_then(|v| v.as_object().cloned())
-            .unwrap_or_default();
+        let model = ModelObject::new(
+            manifest
+                .model
+                .as_ref()
+                .and_then(|m| serde_json::to_value(m).ok())
+                .and_then(|v| v.as_object().cloned())
+                .unwrap_or_default(),
+        );
         FileEntry {
             filename: rel_path.rsplit('/').next().unwrap_or(rel_path).to_string(),
             rel_path: rel_path.to_string(),
@@ -91,7 +93,135 @@ impl FileEntry {
     }
 
     pub fn architecture(&self) -> Option<&str> {
-        self.model.get("architecture").and_then(Value::as_str)
+        self.model.architecture()
+    }
+}
+
+/// A cached bundle's `model` object, kept as its JSON text until a field other than the
+/// architecture is needed.
+///
+/// Parsing a thousand `model` objects into maps was most of the cost of reading the
+/// index (issue 12: `cache ls` reads only the architecture; `check` compares only the
+/// bundles of the target's architecture). The text is validated when the index is read,
+/// so a malformed object still makes the index corrupt, and it is written back through
+/// the parsed map, so `index.json` keeps the reference's exact layout.
+#[derive(Debug, Clone)]
+pub struct ModelObject {
+    raw: Option<Box<serde_json::value::RawValue>>,
+    parsed: std::sync::OnceLock<Map<String, Value>>,
+    architecture: std::sync::OnceLock<Option<String>>,
+}
+
+impl ModelObject {
+    pub fn new(map: Map<String, Value>) -> ModelObject {
+        ModelObject {
+            raw: None,
+            parsed: std::sync::OnceLock::from(map),
+            architecture: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The parsed object (an unparsable one cannot be: it was refused when read).
+    pub fn map(&self) -> &Map<String, Value> {
+        self.parsed.get_or_init(|| {
+            self.raw
+                .as_ref()
+                .and_then(|raw| serde_json::from_str(raw.get()).ok())
+                .unwrap_or_default()
+        })
+    }
+
+    /// `architecture`, read without parsing the rest into a map.
+    pub fn architecture(&self) -> Option<&str> {
+        self.architecture
+            .get_or_init(|| match (self.parsed.get(), &self.raw) {
+                (Some(map), _) => map
+                    .get("architecture")
+                    .and_then(Value::as_str)
+                    .map(String::from),
+                (None, Some(raw)) => architecture_of(raw.get()),
+                (None, None) => None,
+            })
+            .as_deref()
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.map().get(key)
+    }
+}
+
+/// The `architecture` of a model object's JSON text, reading only up to it (the
+/// reference and fxb write it first, so the rest of the object is not even scanned).
+fn architecture_of(raw: &str) -> Option<String> {
+    struct Find<'a>(&'a mut Option<String>);
+
+    impl<'de> serde::de::Visitor<'de> for Find<'_> {
+        type Value = ();
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a model object")
+        }
+
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                if key == "architecture" {
+                    let value: Value = map.next_value()?;
+                    *self.0 = value.as_str().map(String::from);
+                    // Found: stop reading here. The deserializer reports the object
+                    // unfinished, which is what we want to skip.
+                    return Err(serde::de::Error::custom("found"));
+                }
+                map.next_value::<serde::de::IgnoredAny>()?;
+            }
+            Ok(())
+        }
+    }
+
+    let mut found = None;
+    let mut deserializer = serde_json::Deserializer::from_str(raw);
+    let _ = serde::Deserializer::deserialize_map(&mut deserializer, Find(&mut found));
+    found
+}
+
+impl PartialEq for ModelObject {
+    fn eq(&self, other: &ModelObject) -> bool {
+        self.map() == other.map()
+    }
+}
+
+impl Serialize for ModelObject {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.map().serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for ModelObject {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = Box::<serde_json::value::RawValue>::deserialize(deserializer)?;
+        // What the map would refuse is refused now: only objects are models.
+        if !raw.get().trim_start().starts_with('{') {
+            return Err(serde::de::Error::custom("`model` is not an object"));
+        }
+        Ok(ModelObject {
+            raw: Some(raw),
+            parsed: std::sync::OnceLock::new(),
+            architecture: std::sync::OnceLock::new(),
+        })
+    }
+}
+
+impl schemars::JsonSchema for ModelObject {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ModelObject".into()
+    }
+
+    // Described as the object it is, in place (the schema is the index's, unchanged).
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        <Map<String, Value>>::json_schema(generator)
     }
 }
 
@@ -147,6 +277,40 @@ impl Index {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_architecture_is_read_wherever_it_is_and_only_as_a_string() {
+        assert_eq!(
+            architecture_of(r#"{"architecture": "LlamaForCausalLM", "x": [1, {"y": 2}]}"#),
+            Some("LlamaForCausalLM".into())
+        );
+        assert_eq!(
+            architecture_of(r#"{"x": {"architecture": "Inner"}, "architecture": "Outer"}"#),
+            Some("Outer".into())
+        );
+        assert_eq!(architecture_of(r#"{"architecture": 7}"#), None);
+        assert_eq!(architecture_of(r#"{"x": 1}"#), None);
+        assert_eq!(architecture_of("{}"), None);
+    }
+
+    #[test]
+    fn a_model_that_is_not_an_object_makes_the_index_corrupt() {
+        let entry = |model: &str| {
+            format!(
+                r#"{{"schema_version": 1, "repos": {{"local": {{"repo_id": "local", "files": [{{
+                "filename": "x.fxb", "rel_path": "models--local/snapshots/u/x.fxb",
+                "revision": "u", "size_bytes": 1, "ir_version": null, "ir_revision": null,
+                "llm_version": null, "llm_revision": null, "model": {model},
+                "fxb_format_version": 2, "downloaded_at": "t", "last_accessed_at": "t"}}]}}}}}}"#
+            )
+        };
+        let index = parse(entry(r#"{"architecture": "A", "n": 1}"#).as_bytes()).expect("parses");
+        let file = &index.repos["local"].files[0];
+        assert_eq!(file.architecture(), Some("A"));
+        assert_eq!(file.model.get("n"), Some(&Value::from(1)));
+        assert!(parse(entry("[1]").as_bytes()).is_err());
+        assert!(parse(entry(r#"{"architecture": "A", "#).as_bytes()).is_err());
+    }
 
     fn fixture(name: &str) -> Vec<u8> {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))

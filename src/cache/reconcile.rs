@@ -216,10 +216,16 @@ fn file_name(path: &Path) -> Option<String> {
     path.file_name().map(|n| n.to_string_lossy().into_owned())
 }
 
+/// The entries of `dir`, by file name. (Sorted by name bytes, not as paths: comparing
+/// a thousand paths component by component cost more than reading the directory.)
 fn read_dir_sorted(dir: &Path) -> Vec<PathBuf> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect())
+    let mut entries: Vec<(std::ffi::OsString, PathBuf)> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .map(|e| (e.file_name(), e.path()))
+                .collect()
+        })
         .unwrap_or_default();
-    entries.sort();
-    entries
+    entries.sort_unstable_by(|a, b| a.0.as_encoded_bytes().cmp(b.0.as_encoded_bytes()));
+    entries.into_iter().map(|(_, path)| path).collect()
 }

@@ -74,3 +74,27 @@ impl Sidecar {
             .unwrap_or_default()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::RuleId;
+
+    /// Sidecars written before rules were typed hold `"name version"` strings; they still
+    /// read, and are written back the same way (an older fxb reads what this one writes).
+    #[test]
+    fn rules_read_and_write_as_the_strings_every_fxb_wrote() {
+        let old = r#"{"entries":{"models--local/snapshots/u/x.fxb":{"size":1,"mtime_ns":2,
+            "sha256":"ab","hashed_at":"t","rule":"generic 1.0.0"}}}"#;
+        let sidecar: Sidecar = serde_json::from_str(old).expect("reads");
+        let entry = &sidecar.entries["models--local/snapshots/u/x.fxb"];
+        assert_eq!(entry.rule, Some(RuleId::new("generic", "1.0.0")));
+        let written = serde_json::to_string(&sidecar).expect("writes");
+        assert!(written.contains(r#""rule":"generic 1.0.0""#), "{written}");
+        // A rule that does not read costs only the rule, never the hash.
+        let odd = old.replace("generic 1.0.0", "nonsense");
+        let sidecar: Sidecar = serde_json::from_str(&odd).expect("reads");
+        let entry = &sidecar.entries["models--local/snapshots/u/x.fxb"];
+        assert_eq!((entry.rule.as_ref(), entry.sha256.as_str()), (None, "ab"));
+    }
+}

@@ -48,12 +48,15 @@ impl Stamps {
 
     /// A directory's mtime (`rel` to the cache), once per reconciliation.
     fn mtime(&mut self, cache: &Path, rel: &str) -> Option<u128> {
-        *self.seen.entry(rel.to_string()).or_insert_with(|| {
-            std::fs::metadata(cache.join(rel))
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(nanos)
-        })
+        if let Some(seen) = self.seen.get(rel) {
+            return *seen;
+        }
+        let mtime = std::fs::metadata(cache.join(rel))
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(nanos);
+        self.seen.insert(rel.to_string(), mtime);
+        mtime
     }
 
     /// Whether the directory's listing is the one recorded last time.
