@@ -58,7 +58,7 @@ pub fn write_atomically(
     let mut file = AtomicFile::create(path, durability)?;
     file.write_all(bytes)
         .map_err(|e| WriteError::new("write", path, e))?;
-    file.commit()
+    file.commit().map(drop)
 }
 
 /// A file being written beside its destination; [`AtomicFile::commit`] renames it into
