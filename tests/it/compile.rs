@@ -362,15 +362,124 @@ fn sigint(pid: u32) {
     assert!(status.success());
 }
 
+/// One process, as `/proc/<pid>/stat` describes it.
+#[derive(Debug)]
+struct Process {
+    pid: u32,
+    parent: u32,
+    group: u32,
+    state: char,
+    /// The kernel's `PF_*` flags.
+    flags: u64,
+}
+
+impl Process {
+    /// Neither a zombie nor on its way out (`PF_EXITING`): it could still do something.
+    fn is_alive(&self) -> bool {
+        const PF_EXITING: u64 = 0x4;
+        !matches!(self.state, 'Z' | 'X') && self.flags & PF_EXITING == 0
+    }
+}
+
+fn processes() -> Vec<Process> {
+    fs::read_dir("/proc")
+        .expect("/proc")
+        .flatten()
+        .filter_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let stat = fs::read_to_string(entry.path().join("stat")).ok()?;
+            // `pid (comm) state ppid pgrp session tty_nr tpgid flags …`; comm may hold
+            // spaces and parentheses, so fields count from the last `)`.
+            let fields: Vec<&str> = stat
+                .get(stat.rfind(')')? + 1..)?
+                .split_whitespace()
+                .collect();
+            Some(Process {
+                pid,
+                state: fields.first()?.chars().next()?,
+                parent: fields.get(1)?.parse().ok()?,
+                group: fields.get(2)?.parse().ok()?,
+                flags: fields.get(6)?.parse().ok()?,
+            })
+        })
+        .collect()
+}
+
+/// The process groups of the compilers `fxb` (pid `fxb`) is running: the testing backend
+/// starts each compiler as the leader of a group of its own.
+fn compiler_groups(fxb: u32) -> Vec<u32> {
+    let mut groups: Vec<u32> = processes()
+        .into_iter()
+        .filter(|p| p.parent == fxb && p.group == p.pid && p.is_alive())
+        .map(|p| p.pid)
+        .collect();
+    groups.sort();
+    groups
+}
+
+/// Wait until `count` compilers run under `child`, and return their process groups.
+fn wait_for_compilers(child: &mut std::process::Child, count: usize) -> Vec<u32> {
+    // A guard against a build that never gets there, not a measurement.
+    let give_up = Instant::now() + Duration::from_secs(120);
+    loop {
+        let groups = compiler_groups(child.id());
+        if groups.len() >= count {
+            return groups;
+        }
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            panic!("the build ended ({status}) before {count} compilers ran");
+        }
+        assert!(Instant::now() < give_up, "{count} compilers never ran");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The processes of `groups` that are still alive.
+fn alive_in(groups: &[u32]) -> Vec<Process> {
+    processes()
+        .into_iter()
+        .filter(|p| groups.contains(&p.group) && p.is_alive())
+        .collect()
+}
+
+/// Every process still alive in one of `groups` once they had their chance to die. A
+/// killed process may take a moment to be torn down (the kernel, not fxb, is slow there),
+/// so a few looks are allowed.
+fn survivors(groups: &[u32]) -> Vec<Process> {
+    let mut alive = alive_in(groups);
+    for _ in 0..100 {
+        if alive.is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        alive = alive_in(groups);
+    }
+    alive
+}
+
+/// End processes this test started (through fxb), by pid, while they are known alive.
+fn kill_all(processes: &[Process]) {
+    for process in processes {
+        let _ = Command::new("kill")
+            .args(["-KILL", &process.pid.to_string()])
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+}
+
+/// Ctrl-C in the middle of compiles that run in child processes (the way a backend drives
+/// the vendor compiler): the build stops, says so, exits 2, kills the compilers, and leaves
+/// nothing behind. How fast it stops is a figure, not a test: `scripts/bench-build`
+/// (figure 4) measures the time from SIGINT to exit.
 #[test]
-fn ctrl_c_cancels_a_subprocess_compile_within_a_second_and_a_kill_leaves_nothing_after_the_next_run()
- {
+fn ctrl_c_kills_the_subprocess_compiles_and_a_kill_leaves_nothing_after_the_next_run() {
     let ctx = TestContext::new();
     let model = llama(&ctx);
+    // Compiles that would outlive the test by far if nothing stopped them.
     let spawn = || {
         testing_command(
             &ctx,
-            &[("FXB_TESTING_SUBPROCESS_SECS", "60")],
+            &[("FXB_TESTING_SUBPROCESS_SECS", "600")],
             &["--concurrency", "2"],
         )
         .stdout(std::process::Stdio::piped())
@@ -378,32 +487,28 @@ fn ctrl_c_cancels_a_subprocess_compile_within_a_second_and_a_kill_leaves_nothing
         .spawn()
         .expect("spawn")
     };
-    let wait_for_staging = || {
-        let start = Instant::now();
-        while !entries_of(ctx.root())
-            .iter()
-            .any(|n| n.starts_with(".fxb-build-"))
-        {
-            assert!(start.elapsed() < Duration::from_secs(30), "no staging dir");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        // Let the compiler processes start.
-        std::thread::sleep(Duration::from_millis(500));
-    };
-    let child = spawn();
-    wait_for_staging();
-    let cancelled_at = Instant::now();
+    let mut child = spawn();
+    let compilers = wait_for_compilers(&mut child, 2);
     sigint(child.id());
     let output = child.wait_with_output().expect("wait");
-    let took = cancelled_at.elapsed();
-    assert!(took < Duration::from_secs(3), "cancelling took {took:?}");
-    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
-    assert!(stderr(&output).contains("cancelled"), "{}", stderr(&output));
+    insta::assert_snapshot!(ctx.format(&output), @r"
+    exit: 2
+    ----- stdout -----
+    ----- stderr -----
+    warning: -O O0 covers a minimal bucket set: fine for trying things, not for production serving
+
+    cancelling the build (Ctrl-C again to exit at once)
+    error: the build was cancelled; nothing was written
+    ");
+    let left = survivors(&compilers);
+    kill_all(&left);
+    assert!(left.is_empty(), "compiler processes survived: {left:?}");
+    // No bundle, no staging directory.
     assert_nothing_written(&ctx);
 
     // SIGKILL: the staging dir stays behind, and the next build removes it.
     let mut child = spawn();
-    wait_for_staging();
+    let compilers = wait_for_compilers(&mut child, 2);
     child.kill().expect("kill");
     child.wait().expect("wait");
     assert!(
@@ -411,6 +516,8 @@ fn ctrl_c_cancels_a_subprocess_compile_within_a_second_and_a_kill_leaves_nothing
             .iter()
             .any(|n| n.starts_with(".fxb-build-"))
     );
+    // Nothing can stop a SIGKILLed fxb's compilers; they are this test's to end.
+    kill_all(&alive_in(&compilers));
     let next = ctx.run(&[&["build", model.as_str(), "out"][..], SMALL_BUILD].concat());
     assert_eq!(next.status.code(), Some(0), "{}", stderr(&next));
     assert_only(&ctx, &["out.fxb"]);
