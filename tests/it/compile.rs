@@ -523,12 +523,39 @@ fn ctrl_c_kills_the_subprocess_compiles_and_a_kill_leaves_nothing_after_the_next
     assert_only(&ctx, &["out.fxb"]);
 }
 
+/// The slow-kernel reports in `stderr`: each `still compiling:` line as its entries
+/// (`kernel (bucket)`) and the whole seconds printed for each, in printed order.
+fn slow_reports(stderr: &str) -> Vec<Vec<(String, u64)>> {
+    stderr
+        .lines()
+        .filter_map(|line| line.strip_prefix("warning: still compiling: "))
+        .map(|list| {
+            list.split(", ")
+                .map(|item| {
+                    let (entry, secs) = item.rsplit_once(' ').expect("`entry Ns`");
+                    let secs = secs.strip_suffix('s').and_then(|s| s.parse().ok());
+                    (entry.to_string(), secs.expect("whole seconds"))
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Kernels that take their own time (child-process compiles of 2, 8 and 5 s; the attention
+/// kernel at once) on two workers, in plan order: first_tokenwise and mid_tokenwise start
+/// together, last_tokenwise_with_lm_head when first_tokenwise is done, 2 s later. While
+/// mid_tokenwise and last_tokenwise_with_lm_head both run, the longer-running one is
+/// reported first; no report is in any other order, none names a kernel below the
+/// threshold.
 #[test]
 fn slow_kernels_are_reported_longest_first() {
     let ctx = TestContext::new();
     let output = testing_build(
         &ctx,
-        &[("FXB_TESTING_SUBPROCESS_SECS", "2")],
+        &[(
+            "FXB_TESTING_SUBPROCESS_SECS",
+            "first_tokenwise:tw1=2,mid_tokenwise:tw1=8,last_tokenwise_with_lm_head:tw1=5",
+        )],
         &[
             "--tokenwise-buckets",
             "1",
@@ -536,16 +563,54 @@ fn slow_kernels_are_reported_longest_first() {
             "(1,256,1)",
             "--no-enable-sampler",
             "--concurrency",
-            "4",
+            "2",
             "--slow-kernel-threshold",
             "1s",
         ],
     );
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let err = stderr(&output);
-    assert!(err.contains("warning: still compiling: "), "{err}");
+    let reports = slow_reports(&err);
+    for report in &reports {
+        let seconds: Vec<u64> = report.iter().map(|(_, s)| *s).collect();
+        assert!(
+            seconds.windows(2).all(|pair| pair[0] >= pair[1]),
+            "not longest first: {report:?}\n{err}"
+        );
+        assert!(
+            seconds.iter().all(|s| *s >= 1),
+            "below the threshold: {report:?}"
+        );
+        assert!(
+            report
+                .iter()
+                .all(|(entry, _)| !entry.starts_with("full_attention")),
+            "full_attention compiles at once: {report:?}"
+        );
+    }
+    // (position, seconds) of the two kernels in each report that names both.
+    let find = |report: &[(String, u64)], entry: &str| {
+        report
+            .iter()
+            .enumerate()
+            .find(|(_, (e, _))| e == entry)
+            .map(|(at, (_, secs))| (at, *secs))
+    };
+    let both: Vec<_> = reports
+        .iter()
+        .filter_map(|r| {
+            Some((
+                find(r, "mid_tokenwise (tw1)")?,
+                find(r, "last_tokenwise_with_lm_head (tw1)")?,
+            ))
+        })
+        .collect();
     assert!(
-        err.contains("(tw1) 1s") || err.contains("(tw1) 2s"),
-        "{err}"
+        both.iter().any(|(mid, last)| mid.1 > last.1),
+        "no report while both kernels ran, seconds apart: {err}"
+    );
+    assert!(
+        both.iter().all(|(mid, last)| mid.0 < last.0),
+        "the kernel running longer is not first: {err}"
     );
 }
