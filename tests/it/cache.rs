@@ -1,5 +1,8 @@
 //! The local cache: `add`, `cache ls|rm|prune|verify` on real reference indexes and
-//! bundles, their exact output, and many processes working on one cache at once.
+//! bundles, their exact output, and many processes working on one cache at once. The cache
+//! is shared by every fxb process on the machine and holds bundles that took hours to
+//! build, so it must read the reference's indexes, print what the reference prints, and
+//! stay consistent whatever is killed when.
 
 use std::fs;
 use std::path::{Path, PathBuf};

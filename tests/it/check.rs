@@ -1,5 +1,7 @@
 //! `fxb check` and `fxb resolve`: the reference's output, ranking and recommendation on
-//! real cache indexes, near misses, weight shapes, and the serve-time order.
+//! real cache indexes, near misses, weight shapes, and the serve-time order. These decide
+//! which bundle serves a model; a wrong pick serves kernels built for another model or
+//! compiler.
 
 use std::fs;
 use std::path::Path;

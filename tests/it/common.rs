@@ -1,7 +1,8 @@
-//! Shared test context: a temp dir per test with its own home and cache, the `fxb`
-//! binary, snapshot formatting with unstable parts filtered, and builders for the bundles
-//! the tests write (real signatures from the reference bundles, tiny payloads) and for
-//! hostile archives the writer would never produce.
+//! Shared test context: a temp dir per test with its own home and cache (so no test sees
+//! another's files, or the user's), the `fxb` binary, snapshot formatting with unstable
+//! parts filtered, and builders for the bundles the tests write (real signatures from the
+//! reference bundles, tiny payloads) and for hostile archives the writer would never
+//! produce.
 
 use std::fs;
 use std::path::{Path, PathBuf};

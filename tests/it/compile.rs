@@ -1,5 +1,9 @@
 //! `fxb build` for real: the host reference backend (linked and loaded as a library), the
-//! bundle it writes, the compiler cache, and every way a build can fail.
+//! bundle it writes, the compiler cache, and every way a build can fail or be stopped —
+//! failing, panicking and refused backends, bad inputs, Ctrl-C and SIGKILL — and the
+//! slow-kernel report. The testing backend (`plugins/backend-testing`) stands in for a
+//! vendor compiler there. A build is long, so what it leaves on disk and what it tells the
+//! user when it goes wrong matter as much as the bundle.
 
 use std::fs;
 use std::process::Command;
