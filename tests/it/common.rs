@@ -159,6 +159,20 @@ pub const SIZES: &[Filter] = &[
     (r#""size": \d+"#, r#""size": [SIZE]"#),
 ];
 
+/// What a build stamps into a bundle: a random uuid, the creation time (ISO 8601), and the
+/// creation minute in a standard file name (`…-2612011501.fxb`).
+pub const BUILD_STAMPS: &[Filter] = &[
+    (
+        r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b",
+        "[UUID]",
+    ),
+    (
+        r"\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})",
+        "[TIMESTAMP]",
+    ),
+    (r"-\d{10}\.fxb\b", "-[STAMP].fxb"),
+];
+
 /// A build's staging directory beside its output, `.fxb-build-<pid>-<random>`.
 pub const STAGING: &[Filter] = &[(r"\.fxb-build-\d+-[A-Za-z0-9]+", ".fxb-build-[PID]-[RANDOM]")];
 
