@@ -1,5 +1,7 @@
-//! `fxb backends ls` and `fxb backends verify`: what is available, and a runtime backend
-//! judging whether a bundle would load.
+//! `fxb backends ls` and `fxb backends verify`: which backends this machine has (linked,
+//! or libraries on the path, broken ones named), and a runtime backend judging whether a
+//! bundle would load. A user asks these before building or serving; a wrong answer sends
+//! them to build or serve with the wrong compiler.
 
 use std::fs;
 

@@ -1,5 +1,9 @@
-//! `fxb build --dry-run`: the build summary's Buckets section equals the reference's own
-//! dry-run output, and every swept plan has the reference's bucket and kernel counts.
+//! `fxb build --dry-run`: the plan a build would compile, without compiling. The summary's
+//! Buckets section equals the reference's own dry-run output, every swept plan has the
+//! reference's bucket and kernel counts (gpt-oss through its family plugin too), bucket
+//! overrides reproduce the reference's `llama-min` plan, a model without a preset gets a
+//! generic plan with a warning, and bad requests are refused before anything runs. The plan
+//! decides hours of compiling on real hardware, so it has to be right up front.
 
 use std::fs;
 

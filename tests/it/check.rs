@@ -1,12 +1,17 @@
 //! `fxb check` and `fxb resolve`: the reference's output, ranking and recommendation on
-//! real cache indexes, near misses, weight shapes, and the serve-time order.
+//! real cache indexes, near misses, weight shapes, and the serve-time order. These decide
+//! which bundle serves a model; a wrong pick serves kernels built for another model or
+//! compiler.
 
 use std::fs;
 use std::path::Path;
 
 use serde_json::{Value, json};
 
-use crate::common::{SMALL_BUILD, TestContext, read_reference, reference, stderr, stdout};
+use crate::common::{
+    BUILD_STAMPS, SIZES, SMALL_BUILD, TestContext, filters, read_reference, reference, stderr,
+    stdout,
+};
 
 const REFERENCE_CACHE: &str = "/root/.cache/furiosa/llm/fxb";
 /// The reference's own running build (its bundles' revisions).
@@ -95,10 +100,10 @@ fn check_recommends_what_the_reference_recommends() {
     );
 
     // Without a runtime revision (the host backend knows none): versions only, and a note.
-    let unknown = check(&ctx, "one", &["./llama"]);
-    assert_eq!(unknown.status.code(), Some(0));
-    assert!(!stdout(&unknown).contains("— match"));
-    assert!(stderr(&unknown).contains("note: the host backend is not an RNGD runtime"));
+    insta::assert_snapshot!(
+        "no_runtime_revision",
+        ctx.format(&check(&ctx, "one", &["./llama"]))
+    );
 }
 
 #[test]
@@ -150,12 +155,11 @@ fn nothing_compatible_exits_1_and_explain_names_the_differing_fields() {
     ctx.model_dir("qwen", "Qwen--Qwen3-32B-FP8.json");
     cache_with(&ctx, "fxb", &fixture_index("cache-index.json"));
     let none = check(&ctx, "fxb", &["./qwen", "--runtime-revision", "ae27d44cd8"]);
-    assert_eq!(none.status.code(), Some(1));
     assert_eq!(
         stdout(&none),
         expected("check-nomatch.txt", "Qwen/Qwen3-32B-FP8", "qwen", "fxb")
     );
-    assert!(stderr(&none).contains("hint: build one"));
+    insta::assert_snapshot!("nothing_compatible", ctx.format(&none));
 
     // A fine-tune with a resized vocabulary: same architecture, one field off.
     let mut config: Value = serde_json::from_slice(
@@ -165,16 +169,9 @@ fn nothing_compatible_exits_1_and_explain_names_the_differing_fields() {
     .expect("json");
     config["vocab_size"] = 128000.into();
     ctx.model_dir_with("tuned", &config);
-    let near = check(&ctx, "fxb", &["./tuned", "--explain"]);
-    assert_eq!(near.status.code(), Some(1));
-    let text = stdout(&near);
-    assert!(
-        text.contains("Near misses (same architecture, 1):"),
-        "{text}"
-    );
-    assert!(
-        text.contains("    vocab_size 128256 ≠ 128000  (bundle ≠ target)"),
-        "{text}"
+    insta::assert_snapshot!(
+        "near_miss_explained",
+        ctx.format(&check(&ctx, "fxb", &["./tuned", "--explain"]))
     );
     let json: Value =
         serde_json::from_slice(&check(&ctx, "fxb", &["./tuned", "--json"]).stdout).expect("json");
@@ -238,14 +235,9 @@ fn deep_reads_weight_headers_and_reports_shapes_the_config_does_not_imply() {
     let (first, second) = tensors.split_at(150);
     safetensors(&ctx.path("llama/model-00001-of-00002.safetensors"), first);
     safetensors(&ctx.path("llama/model-00002-of-00002.safetensors"), second);
-    let clean = check(&ctx, "fxb", &["./llama", "--deep"]);
-    assert_eq!(clean.status.code(), Some(0), "{}", stdout(&clean));
-    assert!(
-        stdout(&clean).contains(
-            "Weights: 291 tensor(s) in 2 file(s), 291 checked against the config, 0 mismatch(es)"
-        ),
-        "{}",
-        stdout(&clean)
+    insta::assert_snapshot!(
+        "deep_clean",
+        ctx.format(&check(&ctx, "fxb", &["./llama", "--deep"]))
     );
 
     // The vocabulary resized in the weights but not in config.json, and an extra layer.
@@ -257,22 +249,18 @@ fn deep_reads_weight_headers_and_reports_shapes_the_config_does_not_imply() {
     ));
     fs::remove_file(ctx.path("llama/model-00002-of-00002.safetensors")).expect("rm");
     safetensors(&ctx.path("llama/model-00001-of-00002.safetensors"), &edited);
-    let found = check(&ctx, "fxb", &["./llama", "--deep"]);
-    assert_eq!(found.status.code(), Some(1));
-    let text = stdout(&found);
-    assert!(text.contains("model.embed_tokens.weight: [128000, 4096] in the weights, the config implies [128256, 4096]"), "{text}");
-    assert!(text.contains("model.layers.32.mlp.up_proj.weight: [14336, 4096] in the weights, the config implies no such tensor (beyond num_hidden_layers)"), "{text}");
+    insta::assert_snapshot!(
+        "deep_mismatches",
+        ctx.format(&check(&ctx, "fxb", &["./llama", "--deep"]))
+    );
     fs::write(
         ctx.path("llama/model-00001-of-00002.safetensors"),
         b"\xff\xff\xff\xff\xff\xff\xff\xff",
     )
     .expect("write");
-    let broken = check(&ctx, "fxb", &["./llama", "--deep"]);
-    assert_eq!(broken.status.code(), Some(2));
-    assert!(
-        stderr(&broken).contains("is not a safetensors file"),
-        "{}",
-        stderr(&broken)
+    insta::assert_snapshot!(
+        "deep_not_safetensors",
+        ctx.format(&check(&ctx, "fxb", &["./llama", "--deep"]))
     );
 }
 
@@ -280,10 +268,9 @@ fn deep_reads_weight_headers_and_reports_shapes_the_config_does_not_imply() {
 fn resolve_follows_the_serve_time_order_and_reads_revisions_from_manifests() {
     let ctx = TestContext::new();
     ctx.model_dir("m", "meta-llama--Llama-3.1-8B-Instruct.json");
-    let none = ctx.run(&["resolve", "./m", "--runtime-revision", "ae27d44cd8"]);
-    assert_eq!(none.status.code(), Some(2));
-    assert!(
-        stderr(&none).contains("No FXB found in './m' (a local path never consults the cache)")
+    insta::assert_snapshot!(
+        "resolve_empty_model_dir",
+        ctx.snapshot(&["resolve", "./m", "--runtime-revision", "ae27d44cd8"])
     );
     // A host build (another compiler) and a reference bundle whose name hides its revision
     // from the reference's file-name parse.
@@ -294,16 +281,10 @@ fn resolve_follows_the_serve_time_order_and_reads_revisions_from_manifests() {
         ctx.path("m/llamaforcausallm-ae27d44cd8-modified-b1baffa75-2611230550.fxb"),
     )
     .expect("copy");
-    let chosen = ctx.run(&["resolve", "./m", "--runtime-revision", "ae27d44cd8"]);
-    assert_eq!(chosen.status.code(), Some(0), "{}", stderr(&chosen));
-    let text = stdout(&chosen);
-    assert!(
-        text.starts_with("./m/llamaforcausallm-ae27d44cd8-modified-b1baffa75-2611230550.fxb\n"),
-        "{text}"
-    );
-    assert!(
-        text.contains("note: the reference would find no bundle here"),
-        "{text}"
+    // The reference bundle, by the revision in its manifest, not in its name.
+    insta::assert_snapshot!(
+        "resolve_revision_from_manifest",
+        ctx.snapshot(&["resolve", "./m", "--runtime-revision", "ae27d44cd8"])
     );
     let host = ctx.run(&[
         "resolve",
@@ -315,14 +296,18 @@ fn resolve_follows_the_serve_time_order_and_reads_revisions_from_manifests() {
     let json: Value = serde_json::from_slice(&host.stdout).expect("json");
     assert_eq!(json["path"], "./m/host.fxb");
     assert_eq!(json["source"], "model_dir");
-    let stale = ctx.run(&["resolve", "./m", "--runtime-revision", "0123abc"]);
-    assert_eq!(stale.status.code(), Some(2));
-    assert!(stderr(&stale).contains("has the runtime's compiler revision 0123abc"));
-    let explicit = ctx.run(&["resolve", "./m", "--fxb", "./m/host.fxb"]);
-    assert!(stdout(&explicit).contains("why: --fxb as given"));
-    let hub = ctx.run(&["resolve", "meta-llama/Llama-3.1-8B"]);
-    assert_eq!(hub.status.code(), Some(2));
-    assert!(stderr(&hub).contains("not supported yet"));
+    insta::assert_snapshot!(
+        "resolve_stale",
+        ctx.snapshot(&["resolve", "./m", "--runtime-revision", "0123abc"])
+    );
+    insta::assert_snapshot!(
+        "resolve_explicit",
+        ctx.snapshot(&["resolve", "./m", "--fxb", "./m/host.fxb"])
+    );
+    insta::assert_snapshot!(
+        "resolve_hub_id",
+        ctx.snapshot(&["resolve", "meta-llama/Llama-3.1-8B"])
+    );
 }
 
 #[test]
@@ -373,6 +358,8 @@ fn resolve_from_the_cache_uses_only_a_revision_match() {
 
 #[test]
 fn a_host_built_bundle_is_matched_by_the_compiler_fxb_recorded() {
+    // A host build is stamped with a uuid and a time, which its size follows by a byte.
+    let _filters = filters(&[BUILD_STAMPS, SIZES]);
     let ctx = TestContext::new();
     ctx.model_dir("llama", "meta-llama--Llama-3.1-8B-Instruct.json");
     let built = ctx.run(&[&["build", "./llama", "host"][..], SMALL_BUILD].concat());
@@ -399,33 +386,33 @@ fn a_host_built_bundle_is_matched_by_the_compiler_fxb_recorded() {
         .cloned()
         .expect("host entry");
     assert!(host_entry["ir_revision"].is_null());
-    let text = stdout(&check(
-        &ctx,
-        "fxb",
-        &["./llama", "--runtime-revision", "host-layout-1"],
-    ));
-    assert!(
-        text.contains("fxb_host_backend 0.1.0 (host-layout-1) — match"),
-        "{text}"
+    // The host bundle matches by the compiler fxb recorded; the reference's is stale.
+    insta::assert_snapshot!(
+        "host_runtime_check",
+        ctx.format(&check(
+            &ctx,
+            "fxb",
+            &["./llama", "--runtime-revision", "host-layout-1"],
+        ))
     );
-    assert!(text.contains("2026.4.0 (ae27d44cd8) — stale"), "{text}");
     // Prune for the host runtime keeps the host bundle and names the other stale.
-    let prune = ctx.run(&[
-        "--cache-dir",
-        "fxb",
-        "cache",
-        "prune",
-        "--dry-run",
-        "--runtime-revision",
-        "host-layout-1",
-    ]);
-    let text = stdout(&prune);
-    assert!(text.starts_with("Would remove 1 stale file(s)"), "{text}");
-    assert!(text.contains("ae27d44cd8-b1baffa75"), "{text}");
+    insta::assert_snapshot!(
+        "host_runtime_prune",
+        ctx.snapshot(&[
+            "--cache-dir",
+            "fxb",
+            "cache",
+            "prune",
+            "--dry-run",
+            "--runtime-revision",
+            "host-layout-1",
+        ])
+    );
 }
 
 #[test]
 fn a_bundle_made_under_an_older_rule_is_checked_with_that_rule() {
+    let _filters = filters(&[BUILD_STAMPS, SIZES]);
     let ctx = TestContext::new();
     ctx.model_dir("llama", "meta-llama--Llama-3.1-8B-Instruct.json");
     let built = ctx.run(&[&["build", "./llama", "host"][..], SMALL_BUILD].concat());
@@ -462,20 +449,7 @@ fn a_bundle_made_under_an_older_rule_is_checked_with_that_rule() {
         "--runtime-revision",
         "host-layout-1",
     ]);
-    let text = stdout(&out);
     // The host bundle, made under generic 1.0.0, still fits; the reference's bundle
     // records no rule, so the active 9.0.0 applies and the new field sets it apart.
-    assert!(text.contains("Compatible cached FXB (1):"), "{text}");
-    assert!(
-        text.contains("Fingerprinted with rule generic 9.0.0."),
-        "{text}"
-    );
-    assert!(
-        text.contains("was compared under rule generic 1.0.0, the one it was made with."),
-        "{text}"
-    );
-    assert!(
-        text.contains("tie_word_embeddings (absent) ≠ false  (bundle ≠ target)"),
-        "{text}"
-    );
+    insta::assert_snapshot!(ctx.format(&out));
 }

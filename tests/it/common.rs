@@ -1,7 +1,8 @@
-//! Shared test context: a temp dir per test with its own home and cache, the `fxb`
-//! binary, snapshot formatting with unstable parts filtered, and builders for the bundles
-//! the tests write (real signatures from the reference bundles, tiny payloads) and for
-//! hostile archives the writer would never produce.
+//! Shared test context: a temp dir per test with its own home and cache (so no test sees
+//! another's files, or the user's), the `fxb` binary, snapshot formatting with unstable
+//! parts filtered, and builders for the bundles the tests write (real signatures from the
+//! reference bundles, tiny payloads) and for hostile archives the writer would never
+//! produce.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -90,6 +91,9 @@ impl TestContext {
             .env_remove("FXB_BACKEND")
             .env_remove("FXB_BACKEND_PATH")
             .env_remove("NO_COLOR")
+            // A backend's panic message must not grow a backtrace on a developer's machine.
+            .env_remove("RUST_BACKTRACE")
+            .env_remove("RUST_LIB_BACKTRACE")
             .stdin(Stdio::null());
         cmd
     }
@@ -98,7 +102,8 @@ impl TestContext {
         self.command().args(args).output().expect("fxb runs")
     }
 
-    /// Exit code, stdout and stderr, with the temp dir replaced by `[TEMP]`.
+    /// Exit code, stdout and stderr, with the temp dir replaced by `[TEMP]`, the fixtures by
+    /// `[FIXTURES]` and the built native backends' directory by `[BACKENDS]`.
     pub fn snapshot(&self, args: &[&str]) -> String {
         let output = self.run(args);
         self.format(&output)
@@ -106,9 +111,14 @@ impl TestContext {
 
     pub fn format(&self, output: &Output) -> String {
         let root = self.root().to_string_lossy().to_string();
+        let fixtures = fixtures().to_string_lossy().into_owned();
+        let backends = env!("FXB_NATIVE_BACKEND_DIR");
         let revision = env!("FXB_GIT_REVISION");
         let clean = |bytes: &[u8]| {
-            let text = String::from_utf8_lossy(bytes).replace(&root, "[TEMP]");
+            let text = String::from_utf8_lossy(bytes)
+                .replace(&root, "[TEMP]")
+                .replace(&fixtures, "[FIXTURES]")
+                .replace(backends, "[BACKENDS]");
             // A build outside git says `unknown`, a word that also appears in messages.
             if revision == "unknown" {
                 text
@@ -126,6 +136,62 @@ impl TestContext {
             clean(&output.stderr)
         )
     }
+}
+
+/// A part of the output that varies from run to run: a regex and the placeholder a
+/// snapshot shows instead. [`TestContext::format`] always replaces the temp dir (`[TEMP]`)
+/// and the git revision (`[REV]`); a test adds the filters its output needs with
+/// [`filters`].
+pub type Filter = (&'static str, &'static str);
+
+/// Wall-clock durations as fxb prints them: `in 2.1s`, `0.001s` in a build report, and
+/// `"seconds": 0.0123` in JSON.
+pub const DURATIONS: &[Filter] = &[
+    (r"\b\d+\.\d+s\b", "[TIME]"),
+    (r#""seconds": [0-9.e-]+"#, r#""seconds": [TIME]"#),
+];
+
+/// Human sizes (`4.9 KiB`) and JSON byte counts of a whole bundle (`"size": 12345`): a
+/// bundle's manifest holds a random uuid and the time, so it compresses a byte or so
+/// differently each build.
+pub const SIZES: &[Filter] = &[
+    (r"\b\d+(\.\d+)? (B|KiB|MiB|GiB)\b", "[SIZE]"),
+    (r#""size": \d+"#, r#""size": [SIZE]"#),
+];
+
+/// What a build stamps into a bundle: a random uuid, the creation time (ISO 8601), and the
+/// creation minute in a standard file name (`…-2612011501.fxb`).
+pub const BUILD_STAMPS: &[Filter] = &[
+    (
+        r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b",
+        "[UUID]",
+    ),
+    (
+        r"\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})",
+        "[TIMESTAMP]",
+    ),
+    (r"-\d{10}\.fxb\b", "-[STAMP].fxb"),
+];
+
+/// A build's staging directory beside its output, `.fxb-build-<pid>-<random>`.
+pub const STAGING: &[Filter] = &[(r"\.fxb-build-\d+-[A-Za-z0-9]+", ".fxb-build-[PID]-[RANDOM]")];
+
+/// The panic message Rust prints for a panicking backend: its thread id and the source
+/// location of the `panic!`.
+pub const PANICS: &[Filter] = &[(
+    r"thread '([^']*)' \(\d+\) panicked at [^\n]*:\d+:\d+:",
+    "thread '$1' ([TID]) panicked at [LOCATION]:",
+)];
+
+/// Apply `filters` (lists of [`Filter`]) to the snapshots this thread takes until the guard
+/// drops: `let _filters = filters(&[DURATIONS, SIZES]);` at the top of a test.
+#[must_use = "the filters apply while the guard lives"]
+pub fn filters(filters: &[&[Filter]]) -> insta::internals::SettingsBindDropGuard {
+    let mut settings = insta::Settings::clone_current();
+    for (regex, placeholder) in filters.iter().copied().flatten() {
+        settings.add_filter(regex, *placeholder);
+    }
+    settings.bind_to_scope()
 }
 
 /// Compiled plugins are content-keyed, so every test may share one cache: only the first

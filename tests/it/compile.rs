@@ -1,5 +1,9 @@
 //! `fxb build` for real: the host reference backend (linked and loaded as a library), the
-//! bundle it writes, the compiler cache, and every way a build can fail.
+//! bundle it writes, the compiler cache, and every way a build can fail or be stopped —
+//! failing, panicking and refused backends, bad inputs, Ctrl-C and SIGKILL — and the
+//! slow-kernel report. The testing backend (`plugins/backend-testing`) stands in for a
+//! vendor compiler there. A build is long, so what it leaves on disk and what it tells the
+//! user when it goes wrong matter as much as the bundle.
 
 use std::fs;
 use std::process::Command;
@@ -7,7 +11,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::common::{SMALL_BUILD, TestContext, native_backend, read_reference, stderr, stdout};
+use crate::common::{
+    DURATIONS, PANICS, SIZES, SMALL_BUILD, STAGING, TestContext, filters, native_backend,
+    read_reference, stderr, stdout,
+};
 
 /// Llama-3.1-8B-Instruct with the reference's sampler bundle's buckets: tw1, b1_a256_kv255
 /// and sampler1, at TP 8.
@@ -35,12 +42,17 @@ fn entries_of(dir: &std::path::Path) -> Vec<String> {
 
 #[test]
 fn the_host_backend_builds_what_the_reference_inspects() {
+    let _filters = filters(&[DURATIONS, SIZES]);
     let ctx = TestContext::new();
     let model = llama(&ctx);
     let library = native_backend("host");
-    for (output, backend) in [
-        ("linked.fxb", None),
-        ("library.fxb", Some(library.to_string_lossy().into_owned())),
+    for (name, output, backend) in [
+        ("host_linked_build", "linked.fxb", None),
+        (
+            "host_library_build",
+            "library.fxb",
+            Some(library.to_string_lossy().into_owned()),
+        ),
     ] {
         let mut args = vec!["build", model.as_str(), output];
         args.extend(SAMPLER_BUCKETS);
@@ -48,8 +60,7 @@ fn the_host_backend_builds_what_the_reference_inspects() {
             args.extend(["--backend", backend.as_str()]);
         }
         let built = ctx.run(&args);
-        assert_eq!(built.status.code(), Some(0), "{}", stderr(&built));
-        assert!(stderr(&built).contains("Artifact Build Completed"));
+        insta::assert_snapshot!(name, ctx.format(&built));
         let inspect = ctx.run(&["inspect", output]);
         assert_eq!(stdout(&inspect), read_reference("inspect-sampler.txt"));
     }
@@ -74,22 +85,16 @@ fn the_host_backend_builds_what_the_reference_inspects() {
         stdout(&ctx.run(&["inspect", "min.fxb"])),
         read_reference("inspect.txt")
     );
-    let diff = ctx.run(&[
-        "diff",
-        "min.fxb",
-        &crate::common::reference("bundles/llama-min.fxb").to_string_lossy(),
-        "--no-color",
-    ]);
-    let text = stdout(&diff);
-    assert!(text.contains("Manifest (5 fields differ)"), "{text}");
-    assert!(
-        !text.contains("- model.") && !text.contains("kernels"),
-        "only versions and extras may differ: {text}"
-    );
+    ctx.copy_reference_bundle("llama-min.fxb", "reference.fxb");
+    let diff = ctx.run(&["diff", "min.fxb", "reference.fxb", "--no-color"]);
+    // The kernels are the reference's; only versions, the build's stamps and fxb's extras
+    // differ.
+    insta::assert_snapshot!(ctx.format(&diff));
 }
 
 #[test]
 fn a_built_bundle_is_complete_and_honest() {
+    let _filters = filters(&[DURATIONS, SIZES]);
     let ctx = TestContext::new();
     let model = llama(&ctx);
     let built = ctx.run(&[
@@ -103,18 +108,8 @@ fn a_built_bundle_is_complete_and_honest() {
         "--no-compiler-cache",
         "--json",
     ]);
-    assert_eq!(built.status.code(), Some(0), "{}", stderr(&built));
-    assert!(stderr(&built).contains("not for production"));
-    let report: Value = serde_json::from_slice(&built.stdout).expect("json");
-    assert_eq!(report["entries"], 11);
-    assert_eq!(report["kernels"].as_array().map(Vec::len), Some(11));
-    assert!(
-        report["kernels"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .all(|k| k["status"] == "compiled")
-    );
+    // Eleven entries, each compiled, and the O0 warning.
+    insta::assert_snapshot!(ctx.format(&built));
     // The buckets and kernels of the reference's own -O O0 --max-model-len 1024 build.
     let show: Value =
         serde_json::from_slice(&ctx.run(&["show", "o0.fxb", "--json"]).stdout).expect("show");
@@ -248,19 +243,14 @@ fn assert_nothing_written(ctx: &TestContext) {
 
 #[test]
 fn a_failing_kernel_names_kernel_and_bucket_and_writes_nothing() {
+    let _filters = filters(&[DURATIONS, SIZES, PANICS]);
     let ctx = TestContext::new();
     let failed = testing_build(
         &ctx,
         &[("FXB_TESTING_FAIL_ON", "mid_tokenwise:tw1024")],
         &[],
     );
-    assert_eq!(failed.status.code(), Some(2));
-    let err = stderr(&failed);
-    assert!(
-        err.contains("compiling mid_tokenwise (tw1024) failed: testing backend: asked to fail"),
-        "{err}"
-    );
-    assert!(err.contains("hint: --no-fast-fail"), "{err}");
+    insta::assert_snapshot!("failed", ctx.format(&failed));
     assert_nothing_written(&ctx);
 
     let panicked = testing_build(
@@ -268,12 +258,7 @@ fn a_failing_kernel_names_kernel_and_bucket_and_writes_nothing() {
         &[("FXB_TESTING_PANIC_ON", "full_attention:b1_a1024_kv0")],
         &[],
     );
-    assert_eq!(panicked.status.code(), Some(2));
-    assert!(
-        stderr(&panicked).contains("full_attention (b1_a1024_kv0) failed: the backend panicked"),
-        "{}",
-        stderr(&panicked)
-    );
+    insta::assert_snapshot!("panicked", ctx.format(&panicked));
     assert_nothing_written(&ctx);
 
     // --no-fast-fail builds the rest and reports every failure.
@@ -285,16 +270,11 @@ fn a_failing_kernel_names_kernel_and_bucket_and_writes_nothing() {
         )],
         &["--no-fast-fail", "--build-report"],
     );
-    assert_eq!(all.status.code(), Some(2));
-    let err = stderr(&all);
-    assert!(err.contains("2 kernels failed to compile"), "{err}");
-    let table = stdout(&all);
-    assert_eq!(table.matches("compiled").count(), 9, "{table}");
-    assert_eq!(table.matches("failed").count(), 2, "{table}");
+    insta::assert_snapshot!("no_fast_fail", ctx.format(&all));
     assert_nothing_written(&ctx);
 
     let ok = testing_build(&ctx, &[], &[]);
-    assert_eq!(ok.status.code(), Some(0), "{}", stderr(&ok));
+    insta::assert_snapshot!("testing_ok", ctx.format(&ok));
     assert!(ctx.path("out.fxb").is_file());
 }
 
@@ -302,56 +282,49 @@ fn a_failing_kernel_names_kernel_and_bucket_and_writes_nothing() {
 fn backends_that_cannot_be_used_are_refused_clearly() {
     let ctx = TestContext::new();
     let wrong_abi = testing_build(&ctx, &[("FXB_TESTING_BACKEND_ABI", "99")], &[]);
-    assert_eq!(wrong_abi.status.code(), Some(2));
-    let err = stderr(&wrong_abi);
-    assert!(
-        err.contains("speaks backend ABI version 99, this fxb speaks version 1"),
-        "{err}"
-    );
+    insta::assert_snapshot!("wrong_abi", ctx.format(&wrong_abi));
     let model = llama(&ctx);
-    let unknown = ctx.run(&["build", &model, "out", "--backend", "vendor"]);
-    assert_eq!(unknown.status.code(), Some(2));
-    assert!(stderr(&unknown).contains("no backend named `vendor`"));
-    assert!(stderr(&unknown).contains("hint: available: host"));
-    let not_a_library = ctx.run(&["build", &model, "out", "--backend", "./llama/config.json"]);
-    assert_eq!(not_a_library.status.code(), Some(2));
-    assert!(stderr(&not_a_library).contains("cannot load backend"));
-    let vendor_only = ctx.run(&["build", &model, "out", "--dump-tc", "tc"]);
-    assert_eq!(vendor_only.status.code(), Some(2));
-    assert!(stderr(&vendor_only).contains("--dump-tc needs the vendor compiler"));
+    insta::assert_snapshot!(
+        "unknown_backend",
+        ctx.snapshot(&["build", &model, "out", "--backend", "vendor"])
+    );
+    insta::assert_snapshot!(
+        "not_a_library",
+        ctx.snapshot(&["build", &model, "out", "--backend", "./llama/config.json"])
+    );
+    insta::assert_snapshot!(
+        "vendor_only",
+        ctx.snapshot(&["build", &model, "out", "--dump-tc", "tc"])
+    );
     assert_nothing_written(&ctx);
 }
 
 #[test]
 fn bad_inputs_are_clear_errors() {
+    let _filters = filters(&[STAGING]);
     let ctx = TestContext::new();
     fs::create_dir_all(ctx.path("empty")).expect("dir");
-    let no_config = ctx.run(&["build", "./empty", "out"]);
-    assert_eq!(no_config.status.code(), Some(2));
-    assert!(
-        stderr(&no_config).contains("config.json"),
-        "{}",
-        stderr(&no_config)
-    );
+    insta::assert_snapshot!("no_config", ctx.snapshot(&["build", "./empty", "out"]));
     let model = llama(&ctx);
-    let no_dir = ctx.run(&[
-        "build",
-        &model,
-        "missing/dir/out.fxb",
-        "--no-compiler-cache",
-    ]);
-    assert_eq!(no_dir.status.code(), Some(2));
-    assert!(
-        stderr(&no_dir).contains("cannot write the bundle"),
-        "{}",
-        stderr(&no_dir)
+    insta::assert_snapshot!(
+        "no_output_dir",
+        ctx.snapshot(&[
+            "build",
+            &model,
+            "missing/dir/out.fxb",
+            "--no-compiler-cache",
+        ])
     );
     fs::write(ctx.path("file"), "x").expect("file");
-    let under_file = ctx.run(&["build", &model, "file/out.fxb", "--no-compiler-cache"]);
-    assert_eq!(under_file.status.code(), Some(2));
-    let hub = ctx.run(&["build", "meta-llama/Llama-3.1-8B", "out"]);
-    assert_eq!(hub.status.code(), Some(2));
-    assert!(stderr(&hub).contains("not supported yet"));
+    insta::assert_snapshot!(
+        "output_under_a_file",
+        ctx.snapshot(&["build", &model, "file/out.fxb", "--no-compiler-cache"])
+    );
+    insta::assert_snapshot!(
+        "hub_model",
+        ctx.snapshot(&["build", "meta-llama/Llama-3.1-8B", "out"])
+    );
+    assert_only(&ctx, &["empty", "file"]);
 }
 
 fn sigint(pid: u32) {
@@ -362,15 +335,124 @@ fn sigint(pid: u32) {
     assert!(status.success());
 }
 
+/// One process, as `/proc/<pid>/stat` describes it.
+#[derive(Debug)]
+struct Process {
+    pid: u32,
+    parent: u32,
+    group: u32,
+    state: char,
+    /// The kernel's `PF_*` flags.
+    flags: u64,
+}
+
+impl Process {
+    /// Neither a zombie nor on its way out (`PF_EXITING`): it could still do something.
+    fn is_alive(&self) -> bool {
+        const PF_EXITING: u64 = 0x4;
+        !matches!(self.state, 'Z' | 'X') && self.flags & PF_EXITING == 0
+    }
+}
+
+fn processes() -> Vec<Process> {
+    fs::read_dir("/proc")
+        .expect("/proc")
+        .flatten()
+        .filter_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let stat = fs::read_to_string(entry.path().join("stat")).ok()?;
+            // `pid (comm) state ppid pgrp session tty_nr tpgid flags …`; comm may hold
+            // spaces and parentheses, so fields count from the last `)`.
+            let fields: Vec<&str> = stat
+                .get(stat.rfind(')')? + 1..)?
+                .split_whitespace()
+                .collect();
+            Some(Process {
+                pid,
+                state: fields.first()?.chars().next()?,
+                parent: fields.get(1)?.parse().ok()?,
+                group: fields.get(2)?.parse().ok()?,
+                flags: fields.get(6)?.parse().ok()?,
+            })
+        })
+        .collect()
+}
+
+/// The process groups of the compilers `fxb` (pid `fxb`) is running: the testing backend
+/// starts each compiler as the leader of a group of its own.
+fn compiler_groups(fxb: u32) -> Vec<u32> {
+    let mut groups: Vec<u32> = processes()
+        .into_iter()
+        .filter(|p| p.parent == fxb && p.group == p.pid && p.is_alive())
+        .map(|p| p.pid)
+        .collect();
+    groups.sort();
+    groups
+}
+
+/// Wait until `count` compilers run under `child`, and return their process groups.
+fn wait_for_compilers(child: &mut std::process::Child, count: usize) -> Vec<u32> {
+    // A guard against a build that never gets there, not a measurement.
+    let give_up = Instant::now() + Duration::from_secs(120);
+    loop {
+        let groups = compiler_groups(child.id());
+        if groups.len() >= count {
+            return groups;
+        }
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            panic!("the build ended ({status}) before {count} compilers ran");
+        }
+        assert!(Instant::now() < give_up, "{count} compilers never ran");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The processes of `groups` that are still alive.
+fn alive_in(groups: &[u32]) -> Vec<Process> {
+    processes()
+        .into_iter()
+        .filter(|p| groups.contains(&p.group) && p.is_alive())
+        .collect()
+}
+
+/// Every process still alive in one of `groups` once they had their chance to die. A
+/// killed process may take a moment to be torn down (the kernel, not fxb, is slow there),
+/// so a few looks are allowed.
+fn survivors(groups: &[u32]) -> Vec<Process> {
+    let mut alive = alive_in(groups);
+    for _ in 0..100 {
+        if alive.is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        alive = alive_in(groups);
+    }
+    alive
+}
+
+/// End processes this test started (through fxb), by pid, while they are known alive.
+fn kill_all(processes: &[Process]) {
+    for process in processes {
+        let _ = Command::new("kill")
+            .args(["-KILL", &process.pid.to_string()])
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+}
+
+/// Ctrl-C in the middle of compiles that run in child processes (the way a backend drives
+/// the vendor compiler): the build stops, says so, exits 2, kills the compilers, and leaves
+/// nothing behind. How fast it stops is a figure, not a test: `scripts/bench-build`
+/// (figure 4) measures the time from SIGINT to exit.
 #[test]
-fn ctrl_c_cancels_a_subprocess_compile_within_a_second_and_a_kill_leaves_nothing_after_the_next_run()
- {
+fn ctrl_c_kills_the_subprocess_compiles_and_a_kill_leaves_nothing_after_the_next_run() {
     let ctx = TestContext::new();
     let model = llama(&ctx);
+    // Compiles that would outlive the test by far if nothing stopped them.
     let spawn = || {
         testing_command(
             &ctx,
-            &[("FXB_TESTING_SUBPROCESS_SECS", "60")],
+            &[("FXB_TESTING_SUBPROCESS_SECS", "600")],
             &["--concurrency", "2"],
         )
         .stdout(std::process::Stdio::piped())
@@ -378,32 +460,28 @@ fn ctrl_c_cancels_a_subprocess_compile_within_a_second_and_a_kill_leaves_nothing
         .spawn()
         .expect("spawn")
     };
-    let wait_for_staging = || {
-        let start = Instant::now();
-        while !entries_of(ctx.root())
-            .iter()
-            .any(|n| n.starts_with(".fxb-build-"))
-        {
-            assert!(start.elapsed() < Duration::from_secs(30), "no staging dir");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        // Let the compiler processes start.
-        std::thread::sleep(Duration::from_millis(500));
-    };
-    let child = spawn();
-    wait_for_staging();
-    let cancelled_at = Instant::now();
+    let mut child = spawn();
+    let compilers = wait_for_compilers(&mut child, 2);
     sigint(child.id());
     let output = child.wait_with_output().expect("wait");
-    let took = cancelled_at.elapsed();
-    assert!(took < Duration::from_secs(3), "cancelling took {took:?}");
-    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
-    assert!(stderr(&output).contains("cancelled"), "{}", stderr(&output));
+    insta::assert_snapshot!(ctx.format(&output), @r"
+    exit: 2
+    ----- stdout -----
+    ----- stderr -----
+    warning: -O O0 covers a minimal bucket set: fine for trying things, not for production serving
+
+    cancelling the build (Ctrl-C again to exit at once)
+    error: the build was cancelled; nothing was written
+    ");
+    let left = survivors(&compilers);
+    kill_all(&left);
+    assert!(left.is_empty(), "compiler processes survived: {left:?}");
+    // No bundle, no staging directory.
     assert_nothing_written(&ctx);
 
     // SIGKILL: the staging dir stays behind, and the next build removes it.
     let mut child = spawn();
-    wait_for_staging();
+    let compilers = wait_for_compilers(&mut child, 2);
     child.kill().expect("kill");
     child.wait().expect("wait");
     assert!(
@@ -411,17 +489,47 @@ fn ctrl_c_cancels_a_subprocess_compile_within_a_second_and_a_kill_leaves_nothing
             .iter()
             .any(|n| n.starts_with(".fxb-build-"))
     );
+    // Nothing can stop a SIGKILLed fxb's compilers; they are this test's to end.
+    kill_all(&alive_in(&compilers));
     let next = ctx.run(&[&["build", model.as_str(), "out"][..], SMALL_BUILD].concat());
     assert_eq!(next.status.code(), Some(0), "{}", stderr(&next));
     assert_only(&ctx, &["out.fxb"]);
 }
 
+/// The slow-kernel reports in `stderr`: each `still compiling:` line as its entries
+/// (`kernel (bucket)`) and the whole seconds printed for each, in printed order.
+fn slow_reports(stderr: &str) -> Vec<Vec<(String, u64)>> {
+    stderr
+        .lines()
+        .filter_map(|line| line.strip_prefix("warning: still compiling: "))
+        .map(|list| {
+            list.split(", ")
+                .map(|item| {
+                    let (entry, secs) = item.rsplit_once(' ').expect("`entry Ns`");
+                    let secs = secs.strip_suffix('s').and_then(|s| s.parse().ok());
+                    (entry.to_string(), secs.expect("whole seconds"))
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Kernels that take their own time (child-process compiles of 2, 8 and 5 s; the attention
+/// kernel at once) on two workers, in plan order: first_tokenwise and mid_tokenwise start
+/// together, last_tokenwise_with_lm_head when first_tokenwise is done, 2 s later. While
+/// mid_tokenwise and last_tokenwise_with_lm_head both run, the longer-running one is
+/// reported first; no report is in any other order, none names a kernel below the
+/// threshold. The reports are parsed, not snapshotted: how many a run prints, and their
+/// seconds, depend on the machine's timing.
 #[test]
 fn slow_kernels_are_reported_longest_first() {
     let ctx = TestContext::new();
     let output = testing_build(
         &ctx,
-        &[("FXB_TESTING_SUBPROCESS_SECS", "2")],
+        &[(
+            "FXB_TESTING_SUBPROCESS_SECS",
+            "first_tokenwise:tw1=2,mid_tokenwise:tw1=8,last_tokenwise_with_lm_head:tw1=5",
+        )],
         &[
             "--tokenwise-buckets",
             "1",
@@ -429,16 +537,54 @@ fn slow_kernels_are_reported_longest_first() {
             "(1,256,1)",
             "--no-enable-sampler",
             "--concurrency",
-            "4",
+            "2",
             "--slow-kernel-threshold",
             "1s",
         ],
     );
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let err = stderr(&output);
-    assert!(err.contains("warning: still compiling: "), "{err}");
+    let reports = slow_reports(&err);
+    for report in &reports {
+        let seconds: Vec<u64> = report.iter().map(|(_, s)| *s).collect();
+        assert!(
+            seconds.windows(2).all(|pair| pair[0] >= pair[1]),
+            "not longest first: {report:?}\n{err}"
+        );
+        assert!(
+            seconds.iter().all(|s| *s >= 1),
+            "below the threshold: {report:?}"
+        );
+        assert!(
+            report
+                .iter()
+                .all(|(entry, _)| !entry.starts_with("full_attention")),
+            "full_attention compiles at once: {report:?}"
+        );
+    }
+    // (position, seconds) of the two kernels in each report that names both.
+    let find = |report: &[(String, u64)], entry: &str| {
+        report
+            .iter()
+            .enumerate()
+            .find(|(_, (e, _))| e == entry)
+            .map(|(at, (_, secs))| (at, *secs))
+    };
+    let both: Vec<_> = reports
+        .iter()
+        .filter_map(|r| {
+            Some((
+                find(r, "mid_tokenwise (tw1)")?,
+                find(r, "last_tokenwise_with_lm_head (tw1)")?,
+            ))
+        })
+        .collect();
     assert!(
-        err.contains("(tw1) 1s") || err.contains("(tw1) 2s"),
-        "{err}"
+        both.iter().any(|(mid, last)| mid.1 > last.1),
+        "no report while both kernels ran, seconds apart: {err}"
+    );
+    assert!(
+        both.iter().all(|(mid, last)| mid.0 < last.0),
+        "the kernel running longer is not first: {err}"
     );
 }

@@ -1,4 +1,7 @@
-//! `fingerprint --convert`: the task rewrite changes the fingerprint's architecture.
+//! `fingerprint --convert`: the task rewrite (`embed`, `score`, `auto` from
+//! sentence-transformers metadata) changes the fingerprint's architecture and nothing
+//! else, so a model served for another task never matches bundles built for its original
+//! one.
 
 use std::fs;
 

@@ -1,3 +1,9 @@
+//! `fxb diff`: two bundles (archives or extracted directories) compared as the reference
+//! compares them — its summary for identical bundles, its exact report for a swapped
+//! kernel file — and what fxb adds after it: manifest and parallel-config differences,
+//! one-sided entries, `--common-only`, `--json`, colour only on request. Users diff builds
+//! to learn whether they are interchangeable; scripts read the exit code (0 same, 1 not).
+
 use std::fs;
 
 use crate::common::{

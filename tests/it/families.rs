@@ -1,7 +1,8 @@
 //! The family plugins through `fxb build --dry-run --json`: each real config is served by
 //! its family's plugin, with that family's kernel list (MoE expert kernels, sliding-window
 //! and hybrid attention, encoder heads), its rule file's preset, its conversions, and its
-//! refusals of malformed family fields.
+//! refusals of malformed family fields. A plan from the wrong plugin would compile kernels
+//! the runtime never calls, or miss the ones it does.
 
 use serde_json::{Value, json};
 

@@ -1,5 +1,7 @@
 //! Bad and hostile input: each gives a one-line error naming the file and the cause,
 //! exit 2, and nothing written (checked through `unpack`, the command that writes).
+//! Bundles come from elsewhere (a hub, a colleague, a half-finished download): none may
+//! crash fxb, write outside its target or leave half a file.
 
 use std::fs;
 use std::os::unix::fs::symlink;

@@ -1,3 +1,9 @@
+//! `fxb inspect`: every kernel's tensor signatures, byte for byte the reference's output on
+//! its own bundles and on bundles fxb writes (archive or directory), the `--kernel` and
+//! `--bucket` filters, `--json`, and failures (a missing or corrupt kernel file fails the
+//! whole command, a closed pipe is not an error). The signatures are what a runtime binds
+//! to, so this output is what users hold against the reference's.
+
 use std::fs;
 
 use crate::common::{TestContext, read_reference, stderr, stdout, write_llama_min};

@@ -1,3 +1,8 @@
+//! `fxb list`: a bundle's entries as the reference lists them, and `--long` / `--json`,
+//! which check the manifest against the archive (sizes, missing and unnamed files, exit 1).
+//! It is how a user sees what a bundle holds without unpacking it, and the cheap integrity
+//! check.
+
 use std::fs;
 
 use crate::common::{TestContext, read_reference, stdout, write_llama_min};

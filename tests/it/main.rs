@@ -1,4 +1,6 @@
-//! The one integration test binary: a module per command, each test in its own temp dir.
+//! The one integration test binary, a module per command: one link and one process
+//! start for the whole suite instead of one per file, and shared helpers in `common`
+//! (every test in its own temp dir, with its own home and caches).
 
 mod common;
 

@@ -1,3 +1,9 @@
+//! `fxb pack` and `fxb unpack`: a round trip gives back the same entries in the same order,
+//! the manifest and every kernel file byte for byte; packing is reproducible; unknown
+//! manifest fields survive; unnamed files are left out with a warning; refusals (a
+//! non-empty target, packing an archive, unpacking a directory) write nothing. Users edit
+//! bundles by unpacking and repacking, so nothing may be lost or reordered on the way.
+
 use std::fs;
 
 use fxb::bundle::Bundle;

@@ -1,6 +1,7 @@
 //! The O3 → O0/O1/O2 thinning in `plugins/api` against the reference's own dry-runs: for
 //! every swept (model, max-model-len, tp), thinning the reference's O3 plan gives exactly
 //! the reference's lower-level plans (the O3 presets themselves arrive with the planner).
+//! Any other bucket set would make bundles the reference's runtime does not expect.
 
 use fxb_plugin_api::plan::{keep_for_level, sampler_sizes, thin};
 use fxb_plugin_api::v1::{AttentionBucket, BucketPlan};

@@ -1,6 +1,8 @@
 //! The plugin host: discovery and precedence, the hostile gallery (the host survives
 //! each, and the message names the plugin and the cause), the compiled-module cache, and
-//! the embedded generic plugin on real configs.
+//! the embedded generic plugin on real configs. Plugins are untrusted wasm, so a bad one
+//! must never take fxb down; and the fingerprints they compute are what cache lookups key
+//! on, so they must be the reference's.
 
 use std::fs;
 use std::path::Path;

@@ -1,6 +1,7 @@
 //! Rule files and fingerprints: the embedded rule, precedence by version, `rules check`
 //! with positions, and a rule dropped into a directory changing a fingerprint with no
-//! rebuild.
+//! rebuild. Rules decide which bundles fit a model, so an edit must take effect at once and
+//! a broken file must be pointed at precisely.
 
 use std::fs;
 

@@ -1,4 +1,5 @@
-//! `schemas/*.json` are generated from the serde types; this fails when they drift.
+//! `schemas/*.json` are generated from the serde types; this fails when they drift, since
+//! users and tools validate fxb's `--json` output and files against the checked-in ones.
 //! Regenerate with `FXB_UPDATE_SCHEMAS=1 cargo test schemas`.
 
 use std::path::Path;

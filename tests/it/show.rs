@@ -1,3 +1,9 @@
+//! `fxb show`: the bundle summary (model, parallel config, buckets of every kind,
+//! versions) equals the reference's on its bundles, extracted directories and bundles fxb
+//! writes — as line multisets, since the reference prints some sections in random order;
+//! snapshots pin fxb's own order — plus `--json` and a v0 manifest migrated forward. It is
+//! the first command anyone runs on a bundle.
+
 use std::fs;
 
 use crate::common::{TestContext, read_reference, sorted_lines, stdout, write_llama_min};

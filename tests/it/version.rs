@@ -1,3 +1,7 @@
+//! `fxb version` and the top-level usage: the version names the build and the bundle
+//! formats it reads and writes (`--json` too), usage errors exit 2, `--help` exits 0. Bug
+//! reports start from `fxb version`, and scripts rely on the exit codes.
+
 use crate::common::{TestContext, stdout};
 
 #[test]

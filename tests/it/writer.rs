@@ -1,5 +1,6 @@
 //! The writer: round trip of the FORMAT.md example, the reference's zip layout, and
-//! nothing at the output path when a write fails half-way.
+//! nothing at the output path when a write fails half-way. The reference's tools must read
+//! what fxb writes, and no reader may ever see half a bundle.
 
 use std::io::Read;
 

@@ -6,7 +6,9 @@
 //!   panic, compiling that entry (`*` matches any entry);
 //! - `FXB_TESTING_SPIN_MS=N` — burn N ms of CPU per kernel (concurrency benchmark);
 //! - `FXB_TESTING_SUBPROCESS_SECS=S` — compile through a child process that takes S
-//!   seconds, the way a backend driving the vendor compiler would; cancellation kills it;
+//!   seconds, the way a backend driving the vendor compiler would; cancellation kills it.
+//!   A list gives entries their own times: `kernel:label=S,…` (`*=S` or a bare `S` for
+//!   the rest; an entry the list does not cover compiles in-process, at once);
 //! - `FXB_TESTING_PAYLOAD_BYTES=N` — N bytes of payload per kernel file.
 //!
 //! Kernel files are minimal EDFs (one input, one output) so that packaging is measured,
@@ -41,6 +43,23 @@ fn matches(var: &str, request: &CompileRequest) -> bool {
             one == "*" || one == format!("{}:{}", request.kernel, request.bucket.label())
         })
     })
+}
+
+/// How long the child-process compile of `request` takes: its own `kernel:label=S`, else
+/// the default (`*=S` or a bare `S`), else none (compiled in-process).
+fn subprocess_secs(request: &CompileRequest) -> Option<String> {
+    let spec = env("FXB_TESTING_SUBPROCESS_SECS")?;
+    let entry = format!("{}:{}", request.kernel, request.bucket.label());
+    let mut default = None;
+    for one in spec.split(',') {
+        match one.split_once('=') {
+            Some((name, secs)) if name == entry => return Some(secs.to_string()),
+            Some(("*", secs)) => default = default.or(Some(secs)),
+            None => default = default.or(Some(one)),
+            Some(_) => {}
+        }
+    }
+    default.map(str::to_string)
 }
 
 struct TestingBackend;
@@ -91,7 +110,7 @@ impl Backend for TestingBackend {
         let io = |e: std::io::Error| {
             BackendError::new(ErrorCode::Io, format!("{}: {e}", request.output))
         };
-        match env("FXB_TESTING_SUBPROCESS_SECS") {
+        match subprocess_secs(request) {
             Some(secs) => {
                 // The "compiler" is a child process fed a source file; it writes the output.
                 let source = format!("{}.src", request.output);
