@@ -163,6 +163,19 @@ pub fn build_report_table(report: &[KernelReport], total: Option<Duration>) -> S
     text
 }
 
+/// The Parallelism section of `show` and the build summary, with its blank line after.
+pub fn parallelism_section(tensor_parallel_size: u64, pipeline_parallel_size: u64) -> Vec<String> {
+    vec![
+        report_header("Parallelism"),
+        report_item("tensor_parallel_size", &tensor_parallel_size.to_string()),
+        report_item(
+            "pipeline_parallel_size",
+            &pipeline_parallel_size.to_string(),
+        ),
+        String::new(),
+    ]
+}
+
 /// The build summary `build --dry-run` prints, in the reference's layout (its Buckets
 /// section is the reference's, line for line).
 pub fn build_plan_summary(
@@ -223,16 +236,10 @@ pub fn build_plan_summary(
             .map(|m| report_item(&m.key, &m.value)),
     );
     lines.push(String::new());
-    lines.push(report_header("Parallelism"));
-    lines.push(report_item(
-        "tensor_parallel_size",
-        &plan.tensor_parallel_size.to_string(),
+    lines.extend(parallelism_section(
+        plan.tensor_parallel_size,
+        plan.pipeline_parallel_size,
     ));
-    lines.push(report_item(
-        "pipeline_parallel_size",
-        &plan.pipeline_parallel_size.to_string(),
-    ));
-    lines.push(String::new());
     lines.extend(bucket_section(plan));
     lines.push(report_rule());
     let mut text = lines.join("\n");

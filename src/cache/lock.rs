@@ -39,22 +39,24 @@ impl Cache {
         Ok(Locked { _file: file })
     }
 
-    pub(super) fn write_index(&self, _lock: &Locked, index: &Index) -> Result<(), CacheError> {
-        let path = self.dir().join(INDEX_FILE);
-        let bytes = index::to_bytes(index).map_err(|source| CacheError::Serialize {
-            path: path.clone(),
-            source,
-        })?;
-        Ok(write_atomically(&path, &bytes, Durability::Durable)?)
+    pub(super) fn write_index(&self, lock: &Locked, index: &Index) -> Result<(), CacheError> {
+        self.write_json(lock, INDEX_FILE, index::to_bytes(index))
     }
 
-    pub(super) fn write_sidecar(
+    pub(super) fn write_sidecar(&self, lock: &Locked, sidecar: &Sidecar) -> Result<(), CacheError> {
+        self.write_json(lock, SIDECAR_FILE, serde_json::to_vec_pretty(sidecar))
+    }
+
+    /// Replace `name` with serialized bytes; a serialization failure leaves the file as
+    /// it was (never an empty file over the one the reference shares).
+    fn write_json(
         &self,
         _lock: &Locked,
-        sidecar: &Sidecar,
+        name: &str,
+        bytes: serde_json::Result<Vec<u8>>,
     ) -> Result<(), CacheError> {
-        let path = self.dir().join(SIDECAR_FILE);
-        let bytes = serde_json::to_vec_pretty(sidecar).map_err(|source| CacheError::Serialize {
+        let path = self.dir().join(name);
+        let bytes = bytes.map_err(|source| CacheError::Serialize {
             path: path.clone(),
             source,
         })?;

@@ -63,16 +63,10 @@ fn render(s: &BundleSummary) -> String {
     lines.extend(s.model.iter().map(|m| item(&m.key, &m.value)));
     lines.push(String::new());
 
-    lines.push(report_header("Parallelism"));
-    lines.push(item(
-        "tensor_parallel_size",
-        &s.tensor_parallel_size.to_string(),
+    lines.extend(fxb::report::parallelism_section(
+        s.tensor_parallel_size,
+        s.pipeline_parallel_size,
     ));
-    lines.push(item(
-        "pipeline_parallel_size",
-        &s.pipeline_parallel_size.to_string(),
-    ));
-    lines.push(String::new());
 
     lines.push(report_header(&format!(
         "Kernels ({} entries, {} kernels)",
