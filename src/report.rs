@@ -12,30 +12,54 @@ use crate::plan::ModelPlan;
 /// A plain table: columns padded to their widest cell, two spaces apart, no trailing
 /// spaces.
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| r.iter().map(|c| cell(c)).collect())
+        .collect();
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
+    for row in &rows {
         for (i, cell) in row.iter().enumerate() {
             if let Some(w) = widths.get_mut(i) {
                 *w = (*w).max(cell.chars().count());
             }
         }
     }
-    let line = |cells: Vec<&str>| {
-        let padded: Vec<String> = cells
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
-        padded.join("  ").trim_end().to_string()
-    };
-    let mut out = vec![line(header.to_vec())];
-    out.extend(
-        rows.iter()
-            .map(|r| line(r.iter().map(String::as_str).collect())),
-    );
-    let mut text = out.join("\n");
-    text.push('\n');
+    let mut text = String::with_capacity(rows.len() * 120 + 128);
+    padded_line(&mut text, header.iter().copied(), &widths);
+    for row in &rows {
+        padded_line(&mut text, row.iter().map(String::as_str), &widths);
+    }
     text
+}
+
+/// The widest a table cell is drawn; the rest is cut to `…` (`--json` has it whole).
+pub const MAX_CELL: usize = 120;
+
+/// A value from a file, made safe to draw in a table: control characters and terminal
+/// escape sequences shown escaped (`\u{1b}`), and cut at [`MAX_CELL`] characters.
+pub fn cell(text: &str) -> String {
+    let mut out = printable(text);
+    if out.chars().count() > MAX_CELL {
+        out = out.chars().take(MAX_CELL - 1).collect();
+        out.push('…');
+    }
+    out
+}
+
+/// A value from a file with its control characters escaped, whole.
+pub fn printable(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_string();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// Total width of a report's section header line, in characters (the reference's).
@@ -56,7 +80,7 @@ pub fn report_header(title: &str) -> String {
 
 /// `    - {key:<20} {value}`.
 pub fn report_item(key: &str, value: &str) -> String {
-    format!("    - {key:<20} {value}")
+    format!("    - {key:<20} {}", printable(value))
 }
 
 /// `        - batch=1    attn=256      input_ids=1`.
@@ -100,8 +124,12 @@ pub fn version_cell(version: Option<&str>, revision: Option<&str>) -> String {
 /// Python `tabulate(tablefmt="simple")`: widths = max(cell, header + 2), two spaces
 /// between columns, a dash rule under the header, trailing spaces stripped.
 pub fn simple_table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| r.iter().map(|c| cell(c)).collect())
+        .collect();
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count() + 2).collect();
-    for row in rows {
+    for row in &rows {
         for (i, cell) in row.iter().enumerate() {
             if let Some(w) = widths.get_mut(i) {
                 *w = (*w).max(cell.chars().count());
@@ -113,7 +141,7 @@ pub fn simple_table(header: &[&str], rows: &[Vec<String>]) -> String {
     let mut text = String::with_capacity(rows.len() * 160 + 256);
     padded_line(&mut text, header.iter().copied(), &widths);
     padded_line(&mut text, rule.iter().map(String::as_str), &widths);
-    for row in rows {
+    for row in &rows {
         padded_line(&mut text, row.iter().map(String::as_str), &widths);
     }
     text
@@ -283,4 +311,42 @@ pub fn bucket_section(plan: &ModelPlan) -> Vec<String> {
         ("append", attention(&b.append)),
     ]));
     lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 13: a 70,000-character version string in one cached bundle made every
+    /// table panic ("Formatting argument out of range").
+    #[test]
+    fn tables_draw_any_width_and_escape_what_a_terminal_would_obey() {
+        let huge = "9".repeat(70_000);
+        let text = simple_table(&["A", "B"], &[vec![huge.clone(), "\x1b[31mred".into()]]);
+        let row = text.lines().nth(2).expect("row");
+        assert!(row.contains('…'), "{row}");
+        assert!(row.chars().count() < MAX_CELL + 20, "{}", row.len());
+        assert!(
+            row.contains("\\u{1b}[31mred") && !row.contains('\x1b'),
+            "{row}"
+        );
+        let text = table(&["NAME"], &[vec![huge]]);
+        assert!(text.lines().nth(1).is_some_and(|l| l.ends_with('…')));
+        assert_eq!(
+            report_item("tool", "a\nb"),
+            "    - tool                 a\\u{a}b"
+        );
+    }
+
+    #[test]
+    fn ordinary_tables_are_unchanged() {
+        assert_eq!(
+            simple_table(&["ID", "SIZE"], &[vec!["local".into(), "1.8 MiB".into()]]),
+            "ID     SIZE\n-----  -------\nlocal  1.8 MiB\n"
+        );
+        assert_eq!(
+            table(&["A", "BB"], &[vec!["xyz".into(), "1".into()]]),
+            "A    BB\nxyz  1\n"
+        );
+    }
 }

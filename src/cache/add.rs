@@ -108,6 +108,13 @@ impl Cache {
         for item in prepared {
             results.push(item.and_then(|p| {
                 let final_path = self.dir().join(&p.rel_path);
+                // Made here, under the lock: the reference's `cache rm`, holding it,
+                // removes empty snapshot directories, so one made before the lock may
+                // be gone by now (issue 13).
+                if let Some(snapshot) = final_path.parent() {
+                    std::fs::create_dir_all(snapshot)
+                        .map_err(|e| CacheError::io("create", snapshot, e))?;
+                }
                 std::fs::rename(p.temp.path(), &final_path)
                     .map_err(|e| CacheError::io("move into place", &final_path, e))?;
                 let _ = p.temp.keep();
@@ -227,8 +234,8 @@ impl Cache {
         }
     }
 
-    /// Validate one bundle and copy it to a temp file in the cache, with its snapshot
-    /// directory made ready for it.
+    /// Validate one bundle and copy it to a temp file in the cache (its snapshot directory
+    /// is made later, under the lock).
     fn prepare(
         &self,
         source: &Path,
@@ -286,10 +293,6 @@ impl Cache {
             source: source_err,
         })?;
         let rel_path = format!("models--{LOCAL_REPO}/snapshots/{uuid}/{filename}");
-        let snapshot = self
-            .dir()
-            .join(format!("models--{LOCAL_REPO}/snapshots/{uuid}"));
-        std::fs::create_dir_all(&snapshot).map_err(|e| CacheError::io("create", &snapshot, e))?;
         Ok(Prepared {
             source: source.to_path_buf(),
             manifest,

@@ -12,8 +12,9 @@ use crate::check::Running;
 pub enum Selector {
     /// Every cached bundle.
     All,
-    /// An exact repo id (`local`, `org/name`) or an exact cached file name (with `.fxb`),
-    /// which matches in every repo and snapshot.
+    /// An exact repo id (`local`, `org/name`), an exact cached file name (with `.fxb`),
+    /// which matches in every repo and snapshot, or both as `add` prints them
+    /// (`local/<file name>`).
     Name(String),
 }
 
@@ -21,7 +22,14 @@ impl Selector {
     fn matches(&self, file: &CachedFile) -> bool {
         match self {
             Selector::All => true,
-            Selector::Name(name) => *name == file.repo_id || *name == file.entry.filename,
+            Selector::Name(name) => {
+                *name == file.repo_id
+                    || *name == file.entry.filename
+                    || name
+                        .strip_suffix(file.entry.filename.as_str())
+                        .and_then(|repo| repo.strip_suffix('/'))
+                        == Some(file.repo_id.as_str())
+            }
         }
     }
 }

@@ -8,8 +8,9 @@ use super::{Globals, Hinted, Outcome};
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "A selector is an exact repo id (`local`, `org/name`) or an exact \
-cached file name (with .fxb); a file name matches in every repo and snapshot. Without -y, \
+    after_help = "A selector is an exact repo id (`local`, `org/name`), an exact \
+cached file name (with .fxb), which matches in every repo and snapshot, or both as `add` \
+prints them (`local/<file name>`). Without -y, \
 asks on a terminal and refuses when stdin is not one (exit 2, like every error here)."
 )]
 pub struct Args {

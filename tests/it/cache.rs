@@ -652,3 +652,60 @@ fn ls_skips_unchanged_snapshot_dirs_but_sees_every_change() {
         ctx.format(&in_cache(&ctx, &["cache", "ls"]))
     );
 }
+
+/// Issue 13: the reference's `cache rm`, holding the lock, removes empty snapshot
+/// directories — including one an `add` made before it took the lock. Here the "other
+/// process" removes the snapshot directory while the add waits to take the lock.
+#[test]
+fn an_add_survives_its_snapshot_directory_removed_before_it_takes_the_lock() {
+    struct RemoveSnapshots(PathBuf);
+    impl fxb::cache::AddReporter for RemoveSnapshots {
+        fn flushing(&self) {
+            let snapshots = self.0.join("models--local/snapshots");
+            for dir in fs::read_dir(&snapshots).into_iter().flatten().flatten() {
+                let _ = fs::remove_dir(dir.path()); // empty ones only, as the reference
+            }
+        }
+    }
+    let ctx = TestContext::new();
+    let cache = fxb::cache::Cache::open(ctx.path("cache")).expect("cache");
+    let bundle = reference("bundles/llama-min.fxb");
+    let results = cache
+        .add_reporting(&[bundle], &RemoveSnapshots(ctx.path("cache")))
+        .expect("the cache opens");
+    let added = results
+        .into_iter()
+        .next()
+        .expect("one result")
+        .expect("added");
+    assert!(added.path.is_file(), "{}", added.path.display());
+    assert_eq!(cache.list().expect("list").len(), 1);
+}
+
+/// Issue 13: `add` prints `Added local/<file name>`; `cache rm` takes that form too, and
+/// removes only that repo's file.
+#[test]
+fn rm_takes_the_repo_and_file_name_that_add_prints() {
+    let ctx = TestContext::new();
+    let dir = reference_cache(&ctx, "cache-index-multi.json");
+    let files = fxb::cache::Cache::open(&dir)
+        .expect("cache")
+        .list()
+        .expect("list");
+    let local = files
+        .iter()
+        .find(|f| f.repo_id == "local")
+        .expect("a local bundle");
+    let selector = format!("local/{}", local.entry.filename);
+    let removed = in_cache(&ctx, &["cache", "rm", &selector, "-y"]);
+    assert!(removed.status.success(), "{}", stderr(&removed));
+    let left = fxb::cache::Cache::open(&dir)
+        .expect("cache")
+        .list()
+        .expect("list");
+    assert_eq!(left.len(), files.len() - 1);
+    assert!(
+        left.iter()
+            .all(|f| f.entry.rel_path != local.entry.rel_path)
+    );
+}
