@@ -45,6 +45,9 @@ pub enum FingerprintError {
         #[source]
         source: std::io::Error,
     },
+    /// Not a regular file, or larger than any config (issue 13).
+    #[error(transparent)]
+    Unreadable(#[from] crate::fs::ReadError),
     #[error("`{}` is not valid JSON: {detail}", path.display())]
     NotJson { path: PathBuf, detail: String },
     #[error("`{}` has no `architectures` list to take the architecture from", path.display())]
@@ -61,18 +64,26 @@ pub enum FingerprintError {
     },
 }
 
-/// A model's config.json: `path` is the model directory or the file itself.
+/// The largest config.json read: real ones are a few KB, the largest seen ~100 KB.
+pub const MAX_CONFIG_BYTES: u64 = 16 << 20;
+
+/// A model's config.json: `path` is the model directory or the file itself. Only a
+/// regular file of at most [`MAX_CONFIG_BYTES`] is read (a FIFO would hang, `/dev/zero`
+/// would never end).
 pub fn read_config(path: &Path) -> Result<(PathBuf, Value), FingerprintError> {
     let file = if path.is_dir() {
         path.join("config.json")
     } else {
         path.to_path_buf()
     };
-    let text = std::fs::read_to_string(&file).map_err(|source| FingerprintError::Read {
-        path: file.clone(),
-        source,
-    })?;
-    let value = serde_json::from_str(&text).map_err(|e| FingerprintError::NotJson {
+    let bytes = match crate::fs::read_limited(&file, MAX_CONFIG_BYTES) {
+        Ok(bytes) => bytes,
+        Err(crate::fs::ReadError::Io { path, source }) => {
+            return Err(FingerprintError::Read { path, source });
+        }
+        Err(other) => return Err(other.into()),
+    };
+    let value = serde_json::from_slice(&bytes).map_err(|e| FingerprintError::NotJson {
         path: file.clone(),
         detail: e.to_string(),
     })?;

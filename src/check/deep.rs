@@ -118,7 +118,10 @@ pub fn read_header(path: &Path) -> Result<Vec<(String, String, Vec<u64>)>, DeepE
         path: path.to_path_buf(),
         cause,
     };
-    let mut file = std::fs::File::open(path).map_err(io)?;
+    let mut file = crate::fs::open_regular(path).map_err(|e| match e {
+        crate::fs::ReadError::Io { source, .. } => io(source),
+        other => bad(other.to_string()),
+    })?;
     let mut prefix = [0u8; 8];
     file.read_exact(&mut prefix).map_err(io)?;
     let len = u64::from_le_bytes(prefix);

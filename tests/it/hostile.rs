@@ -272,3 +272,104 @@ fn a_symlink_inside_an_extracted_directory_is_followed() {
     let output = ctx.run(&["inspect", "x"]);
     assert!(output.status.success(), "{}", stderr(&output));
 }
+
+/// Runs fxb with a watchdog: a command that has not ended after `guard` is killed and
+/// the test fails (a guard, ≥ 30× the expected time, not a timing assertion).
+fn run_guarded(
+    ctx: &TestContext,
+    args: &[&str],
+    guard: std::time::Duration,
+) -> std::process::Output {
+    let mut child = ctx
+        .command()
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("fxb starts");
+    let started = std::time::Instant::now();
+    loop {
+        if child.try_wait().expect("wait").is_some() {
+            return child.wait_with_output().expect("output");
+        }
+        if started.elapsed() > guard {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("`fxb {}` still ran after {guard:?}", args.join(" "));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Issue 13: a FIFO as config.json hung every model-directory command, `/dev/zero`
+/// behind config.json read until memory ran out, and a huge config cost ~48× its size.
+/// Each is refused now, naming the file and why.
+#[test]
+fn config_json_that_is_not_a_small_regular_file_is_refused() {
+    let ctx = TestContext::new();
+    let guard = std::time::Duration::from_secs(30);
+    let cases: [(&str, &dyn Fn(&std::path::Path)); 3] = [
+        ("fifo", &|config| {
+            let path = std::ffi::CString::new(config.as_os_str().as_encoded_bytes()).expect("path");
+            // SAFETY: a valid NUL-terminated path.
+            assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o644) }, 0, "mkfifo");
+        }),
+        ("zero", &|config| {
+            symlink("/dev/zero", config).expect("symlink")
+        }),
+        ("huge", &|config| {
+            let file = fs::File::create(config).expect("create");
+            file.set_len(17 << 20).expect("sparse 17 MiB");
+        }),
+    ];
+    for (name, make) in cases {
+        fs::create_dir_all(ctx.path(name)).expect("model dir");
+        make(&ctx.path(name).join("config.json"));
+        let dir = format!("./{name}");
+        for args in [
+            vec!["fingerprint", dir.as_str()],
+            vec!["check", dir.as_str()],
+            vec!["build", dir.as_str(), "out.fxb", "--dry-run"],
+        ] {
+            let output = run_guarded(&ctx, &args, guard);
+            assert_eq!(
+                output.status.code(),
+                Some(2),
+                "{name} {args:?}: {}",
+                stderr(&output)
+            );
+            let err = stderr(&output);
+            let expected = if name == "huge" {
+                "is larger than 16777216 bytes"
+            } else {
+                "is not a regular file"
+            };
+            assert!(
+                err.contains(expected) && err.contains("config.json"),
+                "{name} {args:?}: {err}"
+            );
+        }
+    }
+}
+
+/// Issue 13: a FIFO as `model.safetensors` hung `check --deep`.
+#[test]
+fn check_deep_refuses_a_fifo_for_weights() {
+    let ctx = TestContext::new();
+    let dir = ctx.model_dir("llama", "meta-llama--Llama-3.1-8B-Instruct.json");
+    let weights = ctx.path("llama").join("model.safetensors");
+    let path = std::ffi::CString::new(weights.as_os_str().as_encoded_bytes()).expect("path");
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o644) }, 0, "mkfifo");
+    let output = run_guarded(
+        &ctx,
+        &["check", &format!("./{dir}"), "--deep"],
+        std::time::Duration::from_secs(30),
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("is not a regular file"),
+        "{}",
+        stderr(&output)
+    );
+}
