@@ -308,7 +308,8 @@ fn run_guarded(
 fn config_json_that_is_not_a_small_regular_file_is_refused() {
     let ctx = TestContext::new();
     let guard = std::time::Duration::from_secs(30);
-    let cases: [(&str, &dyn Fn(&std::path::Path)); 3] = [
+    type Make<'a> = &'a dyn Fn(&std::path::Path);
+    let cases: [(&str, Make); 3] = [
         ("fifo", &|config| {
             let path = std::ffi::CString::new(config.as_os_str().as_encoded_bytes()).expect("path");
             // SAFETY: a valid NUL-terminated path.
