@@ -202,7 +202,14 @@ impl Globals {
 
     /// The cache, opened (created if needed).
     pub fn cache(&self) -> Result<fxb::cache::Cache, fxb::cache::CacheError> {
-        fxb::cache::Cache::open(self.cache_path())
+        let cache = fxb::cache::Cache::open(self.cache_path())?;
+        if cache.is_read_only() {
+            output::printer().note(format_args!(
+                "the cache `{}` is read-only: it is read as it is, and nothing is recorded in it",
+                cache.dir().display()
+            ));
+        }
+        Ok(cache)
     }
 }
 

@@ -77,6 +77,7 @@ impl Cache {
         paths: &[PathBuf],
         reporter: &dyn AddReporter,
     ) -> Result<Vec<Result<Added, CacheError>>, CacheError> {
+        self.writable()?;
         // Copies a killed `add` left (hidden, never indexed) only take space: clear them.
         crate::leftovers::remove_dead(self.dir(), &[ADD_TEMP]);
         // Opened before any copy is made: `syncfs` reports only the write-back errors

@@ -42,6 +42,8 @@ pub enum CacheError {
     Bundle(#[from] BundleError),
     #[error(transparent)]
     Bound(#[from] super::remove::BoundError),
+    #[error("the cache `{}` is read-only", .0.display())]
+    ReadOnly(PathBuf),
     /// `prune` by revision with no running revision to compare against.
     #[error("no runtime compiler revision is known, so no bundle can be called stale")]
     NoRuntimeRevision {
@@ -69,6 +71,10 @@ impl crate::Hint for CacheError {
             CacheError::Bundle(e) => e.hint(),
             CacheError::Io { .. } | CacheError::Write(_) => Some(
                 "check the cache directory's permissions and free space (--cache-dir to use another)"
+                    .into(),
+            ),
+            CacheError::ReadOnly(_) => Some(
+                "listing and checking work on it; to change it, use a cache you may write (--cache-dir)"
                     .into(),
             ),
             CacheError::NoRuntimeRevision { why } => Some(format!(

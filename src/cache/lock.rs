@@ -20,23 +20,47 @@ use crate::fs::{Durability, write_atomically};
 
 pub const LOCK_FILE: &str = "index.json.lock";
 
-/// The exclusive lock on `index.json.lock`, held until dropped. Functions that need the
-/// lock take `&Locked` as proof.
+/// The lock on `index.json.lock`, held until dropped. Functions that need the lock take
+/// `&Locked` as proof. On a read-only cache it is shared (or, where the lock file cannot
+/// even be opened, absent) and nothing may be written under it.
 pub(super) struct Locked {
-    _file: File,
+    _file: Option<File>,
+    exclusive: bool,
+}
+
+impl Locked {
+    /// Whether writes may happen under this lock.
+    pub(super) fn exclusive(&self) -> bool {
+        self.exclusive
+    }
 }
 
 impl Cache {
     /// Wait for the exclusive lock.
     pub(super) fn lock(&self) -> Result<Locked, CacheError> {
         let path = self.dir().join(LOCK_FILE);
+        if self.is_read_only() {
+            // Readers of a cache they cannot write wait only for its writers.
+            let file = File::open(&path).ok();
+            if let Some(file) = &file {
+                file.lock_shared()
+                    .map_err(|e| CacheError::io("lock", &path, e))?;
+            }
+            return Ok(Locked {
+                _file: file,
+                exclusive: false,
+            });
+        }
         let file = File::options()
             .create(true)
             .append(true)
             .open(&path)
             .map_err(|e| CacheError::io("open", &path, e))?;
         file.lock().map_err(|e| CacheError::io("lock", &path, e))?;
-        Ok(Locked { _file: file })
+        Ok(Locked {
+            _file: Some(file),
+            exclusive: true,
+        })
     }
 
     pub(super) fn write_index(&self, lock: &Locked, index: &Index) -> Result<(), CacheError> {
@@ -51,11 +75,14 @@ impl Cache {
     /// it was (never an empty file over the one the reference shares).
     fn write_json(
         &self,
-        _lock: &Locked,
+        lock: &Locked,
         name: &str,
         bytes: serde_json::Result<Vec<u8>>,
     ) -> Result<(), CacheError> {
         let path = self.dir().join(name);
+        if !lock.exclusive() {
+            return Err(CacheError::ReadOnly(self.dir().to_path_buf()));
+        }
         let bytes = bytes.map_err(|source| CacheError::Serialize {
             path: path.clone(),
             source,

@@ -41,7 +41,8 @@ impl Cache {
     pub fn list(&self) -> Result<Vec<CachedFile>, CacheError> {
         let lock = self.lock()?;
         let state = self.state(&lock)?;
-        if state.write {
+        // A read-only cache is answered from the reconciled view, unwritten.
+        if state.write && lock.exclusive() {
             self.write_index(&lock, &state.index)?;
         }
         Ok(self.files_of(state.index, &state.trusted))

@@ -140,6 +140,7 @@ impl Cache {
     /// downloaded repo's whole directory with its last file. Index and sidecar are
     /// updated under the lock; a file another process removed meanwhile is skipped.
     pub fn remove(&self, files: &[CachedFile]) -> Result<Removal, CacheError> {
+        self.writable()?;
         let lock = self.lock()?;
         let mut index = self.state(&lock)?.index;
         let mut sidecar = Sidecar::load(self.dir());

@@ -67,7 +67,10 @@ impl Stamps {
 
     /// Record what was seen (minus racy stamps), when it differs from the file. Losing
     /// the record only costs a full scan next time, so a failure is logged, not raised.
-    pub(super) fn save(&self, _lock: &super::lock::Locked, cache: &Path) {
+    pub(super) fn save(&self, lock: &super::lock::Locked, cache: &Path) {
+        if !lock.exclusive() {
+            return; // a read-only cache: the next writable run records them
+        }
         let cutoff = SystemTime::now()
             .checked_sub(RACY)
             .and_then(nanos)

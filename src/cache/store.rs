@@ -17,6 +17,9 @@ use crate::rules::RuleId;
 pub struct Cache {
     /// As given: `cache ls -q` prints paths under it verbatim.
     dir: PathBuf,
+    /// The directory cannot be written (a read-only mount, another user's cache): it is
+    /// read as it is, under a shared lock where one can be taken, and nothing is recorded.
+    read_only: bool,
 }
 
 /// A cached bundle, as `cache ls` shows it.
@@ -44,18 +47,54 @@ impl Cache {
     /// The cache at `dir`, created (with its lock file) if needed.
     pub fn open(dir: impl Into<PathBuf>) -> Result<Cache, CacheError> {
         let dir = dir.into();
-        std::fs::create_dir_all(&dir).map_err(|e| CacheError::io("create", &dir, e))?;
         let lock = dir.join(LOCK_FILE);
-        File::options()
-            .create(true)
-            .append(true)
-            .open(&lock)
-            .map_err(|e| CacheError::io("create", &lock, e))?;
-        Ok(Cache { dir })
+        let writable = std::fs::create_dir_all(&dir)
+            .map_err(|e| CacheError::io("create", &dir, e))
+            .and_then(|()| {
+                File::options()
+                    .create(true)
+                    .append(true)
+                    .open(&lock)
+                    .map_err(|e| CacheError::io("create", &lock, e))
+            });
+        match writable {
+            Ok(_) => Ok(Cache {
+                dir,
+                read_only: false,
+            }),
+            // An existing cache fxb may not write is still one to read (issue 13).
+            Err(CacheError::Io { source, .. })
+                if dir.is_dir()
+                    && matches!(
+                        source.kind(),
+                        std::io::ErrorKind::PermissionDenied
+                            | std::io::ErrorKind::ReadOnlyFilesystem
+                    ) =>
+            {
+                Ok(Cache {
+                    dir,
+                    read_only: true,
+                })
+            }
+            Err(e) => Err(e),
+        }
     }
 
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Whether the cache is read as it is, recording nothing ([`Cache::open`]).
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
+    /// Refuse a change to a read-only cache.
+    pub(super) fn writable(&self) -> Result<(), CacheError> {
+        if self.read_only {
+            return Err(CacheError::ReadOnly(self.dir.clone()));
+        }
+        Ok(())
     }
 
     /// What fxb recorded in its sidecar about the bundles it added (only where the file

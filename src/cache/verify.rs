@@ -38,6 +38,7 @@ impl Cache {
     /// Re-hash every cached bundle (without holding the lock: hashing takes long), then
     /// record the new hashes under it, merged with what other processes recorded.
     pub fn verify(&self) -> Result<Vec<Verified>, CacheError> {
+        // On a read-only cache the hashes are checked but not recorded.
         let files = self.list()?;
         let mut sidecar = Sidecar::load(self.dir());
         let mut results = Vec::new();
@@ -103,6 +104,9 @@ impl Cache {
             });
         }
         let lock = self.lock()?;
+        if !lock.exclusive() {
+            return Ok(results);
+        }
         // Merge with what other processes recorded meanwhile.
         let mut latest = Sidecar::load(self.dir());
         for (key, entry) in sidecar.entries {

@@ -709,3 +709,75 @@ fn rm_takes_the_repo_and_file_name_that_add_prints() {
             .all(|f| f.entry.rel_path != local.entry.rel_path)
     );
 }
+
+/// `fxb ARGS` with the cache `fxb` mounted read-only (a private mount namespace); `None`
+/// where this machine does not allow one.
+fn on_read_only_cache(ctx: &TestContext, args: &[&str]) -> Option<std::process::Output> {
+    let fxb = ctx.command();
+    let dir = ctx.path("fxb");
+    let quoted: Vec<String> = args.iter().map(|a| format!("'{a}'")).collect();
+    let script = format!(
+        "mount --bind '{d}' '{d}' && mount -o remount,bind,ro '{d}' || exit 97; exec '{bin}' --cache-dir fxb {args}",
+        d = dir.display(),
+        bin = fxb.get_program().to_string_lossy(),
+        args = quoted.join(" ")
+    );
+    let mut command = std::process::Command::new("unshare");
+    command
+        .args(["-m", "sh", "-c", &script])
+        .current_dir(ctx.root());
+    for (key, value) in fxb.get_envs() {
+        match value {
+            Some(value) => command.env(key, value),
+            None => command.env_remove(key),
+        };
+    }
+    let output = command.output().ok()?;
+    (output.status.code() != Some(97) && !stderr(&output).contains("unshare: ")).then_some(output)
+}
+
+/// Issue 13: a cache fxb cannot write (a read-only mount, another user's) was unusable:
+/// `cache ls`, `check` and `verify` opened the lock file for writing. They read it as it
+/// is now, and only the commands that change it refuse.
+#[test]
+fn a_read_only_cache_is_read_and_only_changes_are_refused() {
+    let ctx = TestContext::new();
+    reference_cache(&ctx, "cache-index-multi.json");
+    ctx.model_dir("llama", "meta-llama--Llama-3.1-8B-Instruct.json");
+    let Some(ls) = on_read_only_cache(&ctx, &["cache", "ls"]) else {
+        eprintln!("skipped: this machine allows no private read-only mount (unshare -m)");
+        return;
+    };
+    assert!(ls.status.success(), "{}", stderr(&ls));
+    assert_eq!(stdout(&ls), expected("cache-ls-multi.txt"));
+    assert!(stderr(&ls).contains("is read-only"), "{}", stderr(&ls));
+    let check = on_read_only_cache(&ctx, &["check", "./llama"]).expect("runs");
+    assert!(check.status.success(), "{}", stderr(&check));
+    assert!(
+        stdout(&check).contains("Recommended:"),
+        "{}",
+        stdout(&check)
+    );
+    // It re-hashes (a finding or not), records nothing, and does not fail on the cache.
+    let verify = on_read_only_cache(&ctx, &["cache", "verify"]).expect("runs");
+    assert_ne!(verify.status.code(), Some(2), "{}", stderr(&verify));
+    assert!(stdout(&verify).contains("file(s) checked"), "{}", stdout(&verify));
+    let added = on_read_only_cache(
+        &ctx,
+        &["add", &reference("bundles/llama-min.fxb").to_string_lossy()],
+    )
+    .expect("runs");
+    assert_eq!(added.status.code(), Some(2));
+    assert!(
+        stderr(&added).contains("is read-only"),
+        "{}",
+        stderr(&added)
+    );
+    let removed = on_read_only_cache(&ctx, &["cache", "rm", "--all", "-y"]).expect("runs");
+    assert_eq!(removed.status.code(), Some(2));
+    assert!(
+        stderr(&removed).contains("is read-only"),
+        "{}",
+        stderr(&removed)
+    );
+}
