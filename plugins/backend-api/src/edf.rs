@@ -6,9 +6,14 @@
 //! uncompressed — and decodes only `signature`. Memory stays flat whatever the size of the
 //! kernel, and no length read from the file is trusted beyond the bytes that remain.
 
+mod stream;
+
 use std::io::{self, Read, Write};
 
 use serde::{Deserialize, Serialize};
+
+use stream::{READ_AHEAD, ReadAhead};
+pub use stream::{Seekable, Sequential, SkipRead};
 
 /// The CBOR value type of the opaque parts of an EDF (`nodes`, `placeholders`, …).
 pub use ciborium::Value as CborValue;
@@ -262,77 +267,13 @@ impl Edf {
     }
 }
 
-/// A byte stream that can skip ahead cheaply when its source allows it.
-pub trait SkipRead: Read {
-    /// Skip exactly `n` bytes; an error if the stream ends first.
-    fn skip_bytes(&mut self, n: u64) -> io::Result<()>;
-}
-
-/// Skips by reading into a sink, for compressed or non-seekable streams.
-pub struct Sequential<R>(pub R);
-
-impl<R: Read> Read for Sequential<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.0.read(buf)
-    }
-}
-
-impl<R: Read> SkipRead for Sequential<R> {
-    fn skip_bytes(&mut self, n: u64) -> io::Result<()> {
-        let copied = io::copy(&mut (&mut self.0).take(n), &mut io::sink())?;
-        if copied < n {
-            return Err(io::ErrorKind::UnexpectedEof.into());
-        }
-        Ok(())
-    }
-}
-
-/// Skips by seeking, for stored zip entries and plain files. `len` bounds the stream, so
-/// a seek never lands past its end unnoticed.
-pub struct Seekable<R> {
-    inner: R,
-    remaining: u64,
-}
-
-impl<R> Seekable<R> {
-    pub fn new(inner: R, len: u64) -> Self {
-        Seekable {
-            inner,
-            remaining: len,
-        }
-    }
-}
-
-impl<R: Read> Read for Seekable<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let max = buf
-            .len()
-            .min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
-        let n = self.inner.read(&mut buf[..max])?;
-        self.remaining -= n as u64;
-        Ok(n)
-    }
-}
-
-impl<R: Read + io::Seek> SkipRead for Seekable<R> {
-    fn skip_bytes(&mut self, n: u64) -> io::Result<()> {
-        if n > self.remaining {
-            return Err(io::ErrorKind::UnexpectedEof.into());
-        }
-        let offset = i64::try_from(n).map_err(|_| io::Error::from(io::ErrorKind::InvalidData))?;
-        self.inner.seek(io::SeekFrom::Current(offset))?;
-        self.remaining -= n;
-        Ok(())
-    }
-}
-
 /// A window of exactly `remaining` bytes over another stream: the CBOR payload.
-struct Bounded<'a> {
-    inner: &'a mut dyn SkipRead,
+struct Bounded<'a, 'b> {
+    inner: &'a mut ReadAhead<'b>,
     remaining: u64,
 }
 
-impl Read for Bounded<'_> {
+impl Read for Bounded<'_, '_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let max = buf
             .len()
@@ -346,7 +287,7 @@ impl Read for Bounded<'_> {
     }
 }
 
-impl Bounded<'_> {
+impl Bounded<'_, '_> {
     fn skip(&mut self, n: u64) -> Result<(), String> {
         if n > self.remaining {
             return Err(format!(
@@ -359,27 +300,43 @@ impl Bounded<'_> {
         Ok(())
     }
 
-    fn byte(&mut self) -> Result<u8, String> {
-        let mut b = [0u8; 1];
-        self.read_exact(&mut b)
-            .map_err(|_| "the CBOR payload ends early".to_string())?;
-        Ok(b[0])
-    }
-
     /// A CBOR item head: major type and argument (`None` = indefinite length).
+    ///
+    /// This runs once per item, tens of thousands of times per kernel, so a head that
+    /// lies whole in the read-ahead buffer (nearly all do) is decoded from there in one
+    /// step rather than read a byte at a time through the `Read` layers.
     fn head(&mut self) -> Result<(u8, Option<u64>, u8), String> {
-        let initial = self.byte()?;
+        const LONGEST: usize = 9;
+        let early = |_| "the CBOR payload ends early".to_string();
+        let peeked = if self.remaining >= LONGEST as u64 {
+            self.inner.peek::<LONGEST>()
+        } else {
+            None
+        };
+        let bytes = match peeked {
+            Some(bytes) => {
+                let len = head_len(bytes[0]);
+                self.inner.consume(len);
+                self.remaining -= len as u64;
+                bytes
+            }
+            None => {
+                let mut bytes = [0u8; LONGEST];
+                self.read_exact(&mut bytes[..1]).map_err(early)?;
+                let len = head_len(bytes[0]);
+                self.read_exact(&mut bytes[1..len]).map_err(early)?;
+                bytes
+            }
+        };
+        let [initial, a, b, c, d, e, f, g, h] = bytes;
         let major = initial >> 5;
         let info = initial & 0x1f;
         let arg = match info {
             0..=23 => Some(u64::from(info)),
-            24..=27 => {
-                let width = 1usize << (info - 24);
-                let mut buf = [0u8; 8];
-                self.read_exact(&mut buf[8 - width..])
-                    .map_err(|_| "the CBOR payload ends early".to_string())?;
-                Some(u64::from_be_bytes(buf))
-            }
+            24 => Some(u64::from(a)),
+            25 => Some(u64::from(u16::from_be_bytes([a, b]))),
+            26 => Some(u64::from(u32::from_be_bytes([a, b, c, d]))),
+            27 => Some(u64::from_be_bytes([a, b, c, d, e, f, g, h])),
             31 if matches!(major, 2..=5 | 7) => None,
             _ => return Err(format!("malformed CBOR (initial byte 0x{initial:02x})")),
         };
@@ -398,68 +355,114 @@ impl Bounded<'_> {
         }
     }
 
-    fn skip_value(&mut self, depth: u32) -> Result<(), String> {
-        let head = self.head()?;
-        self.skip_after_head(head, depth)
-    }
-
-    fn skip_after_head(
-        &mut self,
-        (major, arg, info): (u8, Option<u64>, u8),
-        depth: u32,
-    ) -> Result<(), String> {
-        if depth > MAX_DEPTH {
-            return Err("CBOR nested too deeply".into());
-        }
-        match (major, arg) {
-            (0 | 1, _) => Ok(()),
-            (2 | 3, Some(len)) => self.skip(len),
-            (2 | 3, None) => loop {
-                match self.head()? {
-                    (7, None, _) => return Ok(()),
-                    (m, Some(len), _) if m == major => self.skip(len)?,
-                    _ => return Err("malformed indefinite-length CBOR string".into()),
-                }
-            },
-            (4 | 5, Some(n)) => {
-                let items = if major == 5 {
-                    n.checked_mul(2)
-                } else {
-                    Some(n)
-                };
-                let items = items.ok_or("a CBOR map is impossibly large")?;
-                for _ in 0..items {
-                    self.skip_value(depth + 1)?;
-                }
-                Ok(())
+    /// Skip one whole item (nested items included) without keeping any of it.
+    ///
+    /// A loop over an explicit stack of open containers rather than a recursion: this
+    /// runs once per item, tens of thousands of times per kernel, and the stack is
+    /// bounded by [`MAX_DEPTH`]. Items are checked in the order a recursive walk would
+    /// check them, so a malformed file fails with the same message.
+    fn skip_value(&mut self) -> Result<(), String> {
+        let mut open: Vec<Open> = Vec::new();
+        let mut head = self.head()?;
+        loop {
+            // `head` is an item at depth `open.len()`: skip it or open it.
+            let (major, arg, _) = head;
+            if open.len() > MAX_DEPTH as usize {
+                return Err("CBOR nested too deeply".into());
             }
-            (4 | 5, None) => loop {
-                let head = self.head()?;
-                if head.0 == 7 && head.1.is_none() {
-                    return Ok(());
+            match (major, arg) {
+                (0 | 1, _) | (7, Some(_)) => {}
+                (2 | 3, Some(len)) => self.skip(len)?,
+                (2 | 3, None) => loop {
+                    match self.head()? {
+                        (7, None, _) => break,
+                        (m, Some(len), _) if m == major => self.skip(len)?,
+                        _ => return Err("malformed indefinite-length CBOR string".into()),
+                    }
+                },
+                (4 | 5, Some(n)) => {
+                    let items = if major == 5 {
+                        n.checked_mul(2)
+                    } else {
+                        Some(n)
+                    };
+                    let items = items.ok_or("a CBOR map is impossibly large")?;
+                    open.push(Open::Items(items));
                 }
-                self.skip_after_head(head, depth + 1)?;
-                if major == 5 {
-                    self.skip_value(depth + 1)?;
-                }
-            },
-            (6, _) => self.skip_value(depth + 1),
-            (7, None) => Err("unexpected CBOR break".into()),
-            (7, Some(_)) => {
-                let _ = info;
-                Ok(())
+                (4, None) => open.push(Open::Array),
+                (5, None) => open.push(Open::Map { value_next: false }),
+                (6, _) => open.push(Open::Items(1)),
+                (7, None) => return Err("unexpected CBOR break".into()),
+                _ => return Err("malformed CBOR".into()),
             }
-            _ => Err("malformed CBOR".into()),
+            // The next item, closing containers that are done.
+            head = loop {
+                match open.last_mut() {
+                    None => return Ok(()),
+                    Some(Open::Items(0)) => {
+                        open.pop();
+                    }
+                    Some(Open::Items(left)) => {
+                        *left -= 1;
+                        break self.head()?;
+                    }
+                    // A break may end an indefinite container only where its next key
+                    // or element would start; as a map's value it is an error (above).
+                    Some(Open::Map { value_next }) if *value_next => {
+                        *value_next = false;
+                        break self.head()?;
+                    }
+                    Some(open_container) => {
+                        let next = self.head()?;
+                        if let (7, None, _) = next {
+                            open.pop();
+                            continue;
+                        }
+                        if let Open::Map { value_next } = open_container {
+                            *value_next = true;
+                        }
+                        break next;
+                    }
+                }
+            };
         }
     }
 }
 
+/// The bytes of an item head: the initial byte and the argument bytes it announces.
+fn head_len(initial: u8) -> usize {
+    match initial & 0x1f {
+        24 => 2,
+        25 => 3,
+        26 => 5,
+        27 => 9,
+        _ => 1,
+    }
+}
+
+/// A container [`Bounded::skip_value`] is inside of.
+enum Open {
+    /// A definite array or map (or a tag), with the items still to come.
+    Items(u64),
+    /// An indefinite-length array, ended by a break.
+    Array,
+    /// An indefinite-length map: a break or a key next, or the value of the key just read.
+    Map { value_next: bool },
+}
+
 /// Read an EDF from `stream` and return its signature (empty when the file has none, as
 /// the reference allows). `entry_size`, when known, must equal `8 + N + 16`.
+///
+/// The stream is read through a buffer of at most 64 KiB, so this may read past the
+/// EDF's end when `stream` goes on after it.
 pub fn read_signature(
     stream: &mut dyn SkipRead,
     entry_size: Option<u64>,
 ) -> Result<Signature, String> {
+    let capacity = entry_size.map_or(READ_AHEAD, |size| {
+        usize::try_from(size).map_or(READ_AHEAD, |size| size.min(READ_AHEAD))
+    });
+    let stream = &mut ReadAhead::new(stream, capacity);
     let mut prefix = [0u8; PREFIX_LEN as usize];
     stream
         .read_exact(&mut prefix)
@@ -500,7 +503,7 @@ pub fn read_signature(
                 .map_err(|e| format!("its `signature` does not decode: {e}"))?;
             signature = Some(parsed);
         } else {
-            cbor.skip_value(0)?;
+            cbor.skip_value()?;
         }
     }
     if let Some((missing, _)) = required.iter().find(|(_, seen)| !seen) {
@@ -580,6 +583,128 @@ mod tests {
         let sig = read_signature(&mut Seekable::new(io::Cursor::new(&bytes), len), Some(len))
             .expect("reads");
         assert_eq!(sig, edf.body.signature);
+    }
+
+    /// The recursive walk `skip_value` replaced, as the oracle for its results.
+    fn recursive_skip(cbor: &mut Bounded<'_, '_>, depth: u32) -> Result<(), String> {
+        let head = cbor.head()?;
+        recursive_after(cbor, head, depth)
+    }
+
+    fn recursive_after(
+        cbor: &mut Bounded<'_, '_>,
+        (major, arg, _): (u8, Option<u64>, u8),
+        depth: u32,
+    ) -> Result<(), String> {
+        if depth > MAX_DEPTH {
+            return Err("CBOR nested too deeply".into());
+        }
+        match (major, arg) {
+            (0 | 1, _) | (7, Some(_)) => Ok(()),
+            (2 | 3, Some(len)) => cbor.skip(len),
+            (2 | 3, None) => loop {
+                match cbor.head()? {
+                    (7, None, _) => return Ok(()),
+                    (m, Some(len), _) if m == major => cbor.skip(len)?,
+                    _ => return Err("malformed indefinite-length CBOR string".into()),
+                }
+            },
+            (4 | 5, Some(n)) => {
+                let items = if major == 5 {
+                    n.checked_mul(2)
+                } else {
+                    Some(n)
+                };
+                for _ in 0..items.ok_or("a CBOR map is impossibly large")? {
+                    recursive_skip(cbor, depth + 1)?;
+                }
+                Ok(())
+            }
+            (4 | 5, None) => loop {
+                let head = cbor.head()?;
+                if head.0 == 7 && head.1.is_none() {
+                    return Ok(());
+                }
+                recursive_after(cbor, head, depth + 1)?;
+                if major == 5 {
+                    recursive_skip(cbor, depth + 1)?;
+                }
+            },
+            (6, _) => recursive_skip(cbor, depth + 1),
+            (7, None) => Err("unexpected CBOR break".into()),
+            _ => Err("malformed CBOR".into()),
+        }
+    }
+
+    /// Item soups: random heads, mostly small arguments, many containers and breaks.
+    fn soup(seed: &mut u64, len: usize) -> Vec<u8> {
+        let mut next = || {
+            *seed ^= *seed << 13;
+            *seed ^= *seed >> 7;
+            *seed ^= *seed << 17;
+            *seed
+        };
+        let mut bytes = Vec::new();
+        while bytes.len() < len {
+            let r = next();
+            let major = (r % 8) as u8;
+            let info = match (r >> 8) % 16 {
+                0..=9 => ((r >> 16) % 4) as u8,
+                10 => 24,
+                11 => 25,
+                12 => 31,
+                13 => 27,
+                _ => ((r >> 16) % 32) as u8,
+            };
+            bytes.push(major << 5 | info);
+            match info {
+                24 => bytes.push((r >> 24) as u8 % 8),
+                25 => bytes.extend_from_slice(&[0, (r >> 24) as u8 % 8]),
+                27 => bytes.extend_from_slice(&[(r >> 24) as u8 & 0x80, 0, 0, 0, 0, 0, 0, 1]),
+                _ => {}
+            }
+        }
+        bytes
+    }
+
+    #[test]
+    fn the_skip_loop_fails_and_stops_where_the_recursive_walk_did() {
+        let mut cases: Vec<Vec<u8>> = vec![
+            [vec![0x81; 300], vec![0]].concat(),
+            [vec![0x81; 256], vec![0]].concat(),
+            [vec![0x9f; 257], vec![0xff; 257]].concat(),
+            vec![0xbf, 0x01, 0xff],
+            vec![0xbf, 0x01, 0x02, 0xff, 0x07],
+            vec![0x5f, 0x41, 0x00, 0x61, 0x00, 0xff],
+            vec![0x7f, 0x61, 0x00, 0xff, 0x00],
+            vec![0x9b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+            vec![0xbb, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+            vec![0xc6, 0xc6, 0x82, 0x00],
+            vec![0x1c],
+            vec![],
+        ];
+        let mut seed = 0x2545_f491_4f6c_dd1d;
+        for i in 0..20_000 {
+            cases.push(soup(&mut seed, 1 + i % 40));
+        }
+        for bytes in &cases {
+            let run = |walk: &dyn Fn(&mut Bounded<'_, '_>) -> Result<(), String>| {
+                let mut source = Sequential(&bytes[..]);
+                let mut stream = ReadAhead::new(&mut source, bytes.len() + 1);
+                let mut cbor = Bounded {
+                    inner: &mut stream,
+                    remaining: bytes.len() as u64,
+                };
+                let result = walk(&mut cbor);
+                (result, cbor.remaining)
+            };
+            let expected = run(&|c| recursive_skip(c, 0));
+            let got = run(&|c| c.skip_value());
+            match (&expected.0, &got.0) {
+                (Ok(()), Ok(())) => assert_eq!(expected.1, got.1, "{bytes:02x?}"),
+                _ => assert_eq!(expected.0, got.0, "{bytes:02x?}"),
+            }
+        }
     }
 
     #[test]
