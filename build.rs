@@ -6,6 +6,7 @@
 //! contended), with the `wasm-plugin` profile. Cargo's own change tracking makes that a
 //! no-op when nothing changed. The wasm target is installed with rustup when missing.
 
+use sha2::Digest as _;
 use std::env;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -155,9 +156,10 @@ fn build_plugins() {
     nested_cargo_build(&root, &target_dir, &args, "the wasm plugins");
 
     let wasm_dir = target_dir.join(WASM_TARGET).join("wasm-plugin");
-    let mut embedded =
-        String::from("/// First-party plugins compiled into this binary: (file name, wasm).\n");
-    embedded.push_str("pub const EMBEDDED: &[(&str, &[u8])] = &[\n");
+    let mut embedded = String::from(
+        "/// First-party plugins compiled into this binary: (file name, wasm, sha256).\n",
+    );
+    embedded.push_str("pub const EMBEDDED: &[(&str, &[u8], &str)] = &[\n");
     for (package, embed) in PLUGINS {
         let file = format!("{}.wasm", package.replace('-', "_"));
         let path = wasm_dir.join(&file);
@@ -167,8 +169,16 @@ fn build_plugins() {
             path.display()
         );
         if *embed {
+            // Hashed here, once: hashing every embedded plugin at start-up was most of
+            // what `fxb version` and `check` spent before doing anything (issue 12).
+            let bytes =
+                std::fs::read(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+            let digest: String = sha2::Sha256::digest(&bytes)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
             embedded.push_str(&format!(
-                "    ({file:?}, include_bytes!({:?})),\n",
+                "    ({file:?}, include_bytes!({:?}), {digest:?}),\n",
                 path.display().to_string()
             ));
         }

@@ -202,17 +202,32 @@ fn same_value(target: Option<&Value>, bundle: Option<&Value>) -> bool {
 /// The fields where `model` (an index entry's) differs from the target; `None` when the
 /// architectures differ.
 pub fn differences(target: &Target, model: &Map<String, Value>) -> Option<Vec<Difference>> {
+    differences_in(target, &compared_fields(target), model)
+}
+
+/// Every field a comparison with `target` looks at, sorted, once.
+fn compared_fields(target: &Target) -> Vec<&String> {
+    let mut names: Vec<&String> = target.known.iter().chain(target.fields.keys()).collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// [`differences`] over `names` ([`compared_fields`]), computed once for a whole cache.
+fn differences_in(
+    target: &Target,
+    names: &[&String],
+    model: &Map<String, Value>,
+) -> Option<Vec<Difference>> {
     if model.get("architecture").and_then(Value::as_str)
         != Some(target.fingerprint.architecture.as_str())
     {
         return None;
     }
-    let mut names: Vec<&String> = target.known.iter().chain(target.fields.keys()).collect();
-    names.sort();
-    names.dedup();
     Some(
         names
-            .into_iter()
+            .iter()
+            .copied()
             .filter(|name| !same_value(target.fields.get(*name), model.get(*name)))
             .map(|name| Difference {
                 field: name.clone(),
@@ -408,19 +423,28 @@ pub fn check_with(
     let other_compilers = &known.other_compilers;
     let mut matches = Vec::new();
     let mut near_misses = Vec::new();
+    let active_fields = compared_fields(target);
+    let other_fields: std::collections::HashMap<&RuleId, Vec<&String>> = known
+        .rule_targets
+        .iter()
+        .map(|(rule, other)| (rule, compared_fields(other)))
+        .collect();
     for file in files.iter().filter(|f| !f.missing) {
         let entry = &file.entry;
-        let target = known
+        let (target, names) = match known
             .bundle_rules
             .get(&entry.rel_path)
-            .and_then(|rule| known.rule_targets.get(rule))
-            .unwrap_or(target);
+            .and_then(|rule| Some((known.rule_targets.get(rule)?, other_fields.get(rule)?)))
+        {
+            Some((other, names)) => (other, &names[..]),
+            None => (target, &active_fields[..]),
+        };
         // Only bundles of the target's architecture are compared (and their `model`
         // objects parsed).
         if entry.architecture() != Some(target.fingerprint.architecture.as_str()) {
             continue;
         }
-        match differences(target, entry.model.map()) {
+        match differences_in(target, names, entry.model.map()) {
             Some(diff) if diff.is_empty() => {
                 let other = entry
                     .ir_revision

@@ -1,7 +1,7 @@
 //! `fxb version`: what this fxb is and which formats it speaks.
 
 use fxb::bundle::FORMAT_VERSION;
-use fxb::plugin::{embedded::EMBEDDED, inspect_module};
+use fxb::plugin::{embedded::EMBEDDED, inspect_module_with_digest};
 use fxb::schema::{EmbeddedPlugin, VersionOutput};
 
 use super::Outcome;
@@ -27,7 +27,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         ),
         embedded_plugins: EMBEDDED
             .iter()
-            .filter_map(|(_, bytes)| inspect_module(bytes).ok())
+            .filter_map(|(_, bytes, sha256)| inspect_module_with_digest(bytes, Some(sha256)).ok())
             .map(|info| EmbeddedPlugin {
                 name: info.metadata.name,
                 version: info.metadata.version,

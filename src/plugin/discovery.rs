@@ -11,7 +11,7 @@ use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use super::embedded::EMBEDDED;
-use super::module_info::{ModuleInfo, inspect_module};
+use super::module_info::{ModuleInfo, inspect_module, inspect_module_with_digest};
 use crate::source::{Source as PluginSource, files_with_extension};
 
 /// A plugin found and inspected (not compiled).
@@ -94,8 +94,8 @@ impl PluginSet {
     /// within a directory). Missing directories are fine.
     pub fn discover(search: &PluginSearch) -> Self {
         let mut set = PluginSet::default();
-        for (file, bytes) in EMBEDDED {
-            match inspect_module(bytes) {
+        for (file, bytes, sha256) in EMBEDDED {
+            match inspect_module_with_digest(bytes, Some(sha256)) {
                 Ok(info) => set.plugins.push(Discovered {
                     info,
                     source: PluginSource::Embedded(file),

@@ -38,6 +38,15 @@ pub enum ModuleProblem {
 
 /// Read a module's sections and imports. Cheap: no validation, no compilation.
 pub fn inspect_module(bytes: &[u8]) -> Result<ModuleInfo, ModuleProblem> {
+    inspect_module_with_digest(bytes, None)
+}
+
+/// [`inspect_module`], with the module's sha256 when it is already known (the embedded
+/// plugins', computed when fxb was built).
+pub fn inspect_module_with_digest(
+    bytes: &[u8],
+    sha256: Option<&str>,
+) -> Result<ModuleInfo, ModuleProblem> {
     if !bytes.starts_with(b"\0asm") {
         return Err(ModuleProblem::NotWasm);
     }
@@ -84,10 +93,13 @@ pub fn inspect_module(bytes: &[u8]) -> Result<ModuleInfo, ModuleProblem> {
             "it names no plugin or no architecture".into(),
         ));
     }
-    let sha256 = Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let sha256 = match sha256 {
+        Some(known) => known.to_string(),
+        None => Sha256::digest(bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect(),
+    };
     Ok(ModuleInfo {
         metadata,
         abi_major: major,

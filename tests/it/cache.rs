@@ -761,7 +761,11 @@ fn a_read_only_cache_is_read_and_only_changes_are_refused() {
     // It re-hashes (a finding or not), records nothing, and does not fail on the cache.
     let verify = on_read_only_cache(&ctx, &["cache", "verify"]).expect("runs");
     assert_ne!(verify.status.code(), Some(2), "{}", stderr(&verify));
-    assert!(stdout(&verify).contains("file(s) checked"), "{}", stdout(&verify));
+    assert!(
+        stdout(&verify).contains("file(s) checked"),
+        "{}",
+        stdout(&verify)
+    );
     let added = on_read_only_cache(
         &ctx,
         &["add", &reference("bundles/llama-min.fxb").to_string_lossy()],
