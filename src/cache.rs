@@ -44,13 +44,11 @@ pub fn cache_dir(explicit: Option<PathBuf>) -> PathBuf {
     })
 }
 
-/// Where compiled plugins are cached: `FXB_PLUGIN_CACHE_DIR`, else `<cache>/plugins`.
-/// Content-keyed, so several caches may share one (the tests do).
-pub fn compiled_plugin_dir(cache_dir: &std::path::Path) -> PathBuf {
-    std::env::var_os("FXB_PLUGIN_CACHE_DIR")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| cache_dir.join("plugins"))
+/// Where compiled plugins are cached: [`crate::plugin::CompiledCache::default_dir`], a
+/// directory private to the user and never under the bundle cache (`_cache_dir`), which
+/// other users may share: compiled plugins are run as native code.
+pub fn compiled_plugin_dir(_cache_dir: &std::path::Path) -> PathBuf {
+    crate::plugin::CompiledCache::default_dir()
 }
 
 /// The reference's match rule for revisions (FORMAT.md §5.2): equal when either is a
