@@ -309,7 +309,7 @@ mod tests {
     fn wasm() -> &'static [u8] {
         super::super::embedded::EMBEDDED
             .first()
-            .map(|(_, bytes)| *bytes)
+            .map(|(_, bytes, _)| *bytes)
             .expect("an embedded plugin")
     }
 
