@@ -4,7 +4,7 @@
 use fxb_plugin_api::v1::PluginMetadata;
 use fxb_plugin_api::{ABI_MAJOR, ABI_MINOR, ABI_SECTION, METADATA_SECTION};
 use sha2::{Digest, Sha256};
-use wasmparser::{Parser, Payload};
+use wasmparser::{Chunk, Parser, Payload};
 
 /// A plugin module's identity.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,8 +53,18 @@ pub fn inspect_module_with_digest(
     let mut abi = None;
     let mut metadata = None;
     let mut import = None;
-    for payload in Parser::new(0).parse_all(bytes) {
-        match payload.map_err(|e| ModuleProblem::Malformed(e.message().to_string()))? {
+    let malformed = |e: wasmparser::BinaryReaderError| ModuleProblem::Malformed(e.message().to_string());
+    let mut parser = Parser::new(0);
+    let mut rest = bytes;
+    loop {
+        let (consumed, payload) = match parser.parse(rest, true).map_err(malformed)? {
+            Chunk::Parsed { consumed, payload } => (consumed, payload),
+            Chunk::NeedMoreData(_) => {
+                return Err(ModuleProblem::Malformed("unexpected end-of-file".into()));
+            }
+        };
+        rest = rest.get(consumed..).unwrap_or_default();
+        match payload {
             Payload::CustomSection(section) if section.name() == ABI_SECTION => {
                 abi = Some(section.data().to_vec());
             }
@@ -63,11 +73,20 @@ pub fn inspect_module_with_digest(
             }
             Payload::ImportSection(reader) => {
                 for item in reader.into_imports() {
-                    let item =
-                        item.map_err(|e| ModuleProblem::Malformed(e.message().to_string()))?;
+                    let item = item.map_err(malformed)?;
                     import.get_or_insert((item.module.to_string(), item.name.to_string()));
                 }
             }
+            // Most of a module is code, which says nothing about what the plugin is:
+            // jump over it instead of walking every function body.
+            Payload::CodeSectionStart { size, .. } => {
+                parser.skip_section();
+                rest = usize::try_from(size)
+                    .ok()
+                    .and_then(|size| rest.get(size..))
+                    .ok_or_else(|| ModuleProblem::Malformed("unexpected end-of-file".into()))?;
+            }
+            Payload::End(_) => break,
             _ => {}
         }
     }
