@@ -27,11 +27,13 @@ use std::path::PathBuf;
 pub use add::{AddReporter, Added, Silent};
 pub use error::CacheError;
 pub use index::{FileEntry, Index, Repo};
-pub use lock::LOCK_FILE;
 pub use remove::{BoundError, PrunePolicy, Removal, Selection, Selector, VersionBound};
 pub use sidecar::{Compiler, Sidecar, SidecarEntry};
 pub use store::{Cache, CachedFile, Recorded};
 pub use verify::{Verified, VerifyStatus};
+
+/// The cache's lock file (the reference's), never deleted; see [`lock`] for what it guards.
+pub const LOCK_FILE: &str = "index.json.lock";
 
 /// `--cache-dir` when given, else `$XDG_CACHE_HOME/furiosa/llm/fxb`, else
 /// `~/.cache/furiosa/llm/fxb` (the reference's default).

@@ -429,6 +429,8 @@ pub fn check_with(
         .iter()
         .map(|(rule, other)| (rule, compared_fields(other)))
         .collect();
+    let mut memo: std::collections::HashMap<(RuleId, &str), Option<Vec<Difference>>> =
+        std::collections::HashMap::new();
     for file in files.iter().filter(|f| !f.missing) {
         let entry = &file.entry;
         let (target, names) = match known
@@ -444,7 +446,16 @@ pub fn check_with(
         if entry.architecture() != Some(target.fingerprint.architecture.as_str()) {
             continue;
         }
-        match differences_in(target, names, entry.model.map()) {
+        // Bundles of one model carry the same `model` text, often hundreds of them:
+        // each distinct text (under each rule) is parsed and compared once.
+        let compared = match entry.model.text() {
+            Some(text) => memo
+                .entry((target.rule(), text))
+                .or_insert_with(|| differences_in(target, names, entry.model.map()))
+                .clone(),
+            None => differences_in(target, names, entry.model.map()),
+        };
+        match compared {
             Some(diff) if diff.is_empty() => {
                 let other = entry
                     .ir_revision

@@ -148,6 +148,12 @@ impl ModelObject {
     pub fn get(&self, key: &str) -> Option<&Value> {
         self.map().get(key)
     }
+
+    /// The object's JSON text as the index holds it (`None` for one made in memory):
+    /// equal texts are equal objects.
+    pub fn text(&self) -> Option<&str> {
+        self.raw.as_ref().map(|raw| raw.get())
+    }
 }
 
 /// The `architecture` of a model object's JSON text, reading only up to it (the

@@ -12,13 +12,12 @@
 
 use std::fs::File;
 
+use super::LOCK_FILE;
 use super::error::CacheError;
 use super::index::{self, INDEX_FILE, Index};
 use super::sidecar::{SIDECAR_FILE, Sidecar};
 use super::store::Cache;
 use crate::fs::{Durability, write_atomically};
-
-pub const LOCK_FILE: &str = "index.json.lock";
 
 /// The lock on `index.json.lock`, held until dropped. Functions that need the lock take
 /// `&Locked` as proof. On a read-only cache it is shared (or, where the lock file cannot

@@ -29,6 +29,10 @@ struct Recorded {
 pub struct Stamps {
     recorded: Recorded,
     seen: HashMap<String, Option<u128>>,
+    /// Parent directories opened once, so each snapshot directory is stat-ed relative to
+    /// its parent (one path component to look up, not five: the lookups were most of
+    /// the cost of a thousand stats).
+    parents: HashMap<String, Option<std::fs::File>>,
 }
 
 fn nanos(time: SystemTime) -> Option<u128> {
@@ -43,6 +47,7 @@ impl Stamps {
                 .and_then(|b| serde_json::from_slice(&b).ok())
                 .unwrap_or_default(),
             seen: HashMap::new(),
+            parents: HashMap::new(),
         }
     }
 
@@ -51,12 +56,44 @@ impl Stamps {
         if let Some(seen) = self.seen.get(rel) {
             return *seen;
         }
-        let mtime = std::fs::metadata(cache.join(rel))
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(nanos);
+        let mtime = self.mtime_at_parent(cache, rel).or_else(|| {
+            std::fs::metadata(cache.join(rel))
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(nanos)
+        });
         self.seen.insert(rel.to_string(), mtime);
         mtime
+    }
+
+    /// `fstatat(parent, name)`, with `parent` opened once per reconciliation; `None` when
+    /// either cannot be (the caller then stats the whole path).
+    #[cfg(target_os = "linux")]
+    fn mtime_at_parent(&mut self, cache: &Path, rel: &str) -> Option<u128> {
+        use std::os::fd::AsRawFd;
+        let (parent, name) = rel.rsplit_once('/')?;
+        let dir = self
+            .parents
+            .entry(parent.to_string())
+            .or_insert_with(|| std::fs::File::open(cache.join(parent)).ok())
+            .as_ref()?;
+        let name = std::ffi::CString::new(name).ok()?;
+        let mut stat = std::mem::MaybeUninit::<libc::stat>::uninit();
+        // SAFETY: a valid descriptor, a NUL-terminated name, and room for the result.
+        let done = unsafe { libc::fstatat(dir.as_raw_fd(), name.as_ptr(), stat.as_mut_ptr(), 0) };
+        if done != 0 {
+            return None;
+        }
+        // SAFETY: fstatat succeeded, so it filled `stat`.
+        let stat = unsafe { stat.assume_init() };
+        let seconds = u128::try_from(stat.st_mtime).ok()?;
+        let nanos = u128::try_from(stat.st_mtime_nsec).ok()?;
+        Some(seconds * 1_000_000_000 + nanos)
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn mtime_at_parent(&mut self, _cache: &Path, _rel: &str) -> Option<u128> {
+        None
     }
 
     /// Whether the directory's listing is the one recorded last time.

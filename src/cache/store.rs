@@ -6,9 +6,9 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
+use super::LOCK_FILE;
 use super::error::CacheError;
 use super::index::FileEntry;
-use super::lock::LOCK_FILE;
 use super::sidecar::{Compiler, Sidecar, stamp};
 use crate::rules::RuleId;
 
@@ -101,7 +101,7 @@ impl Cache {
     /// is still the one recorded): one read of the sidecar and one stat per entry.
     pub fn recorded(&self) -> Recorded {
         let mut recorded = Recorded::default();
-        for (rel, entry) in Sidecar::load(&self.dir).entries {
+        for (rel, entry) in Sidecar::load_facts(&self.dir) {
             if entry.compiler.is_none() && entry.rule.is_none() {
                 continue;
             }

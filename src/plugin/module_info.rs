@@ -53,7 +53,8 @@ pub fn inspect_module_with_digest(
     let mut abi = None;
     let mut metadata = None;
     let mut import = None;
-    let malformed = |e: wasmparser::BinaryReaderError| ModuleProblem::Malformed(e.message().to_string());
+    let malformed =
+        |e: wasmparser::BinaryReaderError| ModuleProblem::Malformed(e.message().to_string());
     let mut parser = Parser::new(0);
     let mut rest = bytes;
     loop {
