@@ -10,7 +10,8 @@ use super::output::Stdout;
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Prints `ok` and what the file serves, or every problem as \
-`file:line:col: message` on stderr (exit 1). Checking installs nothing."
+`file:line:col: message` on stderr (exit 1) — including a valid rule whose `fxb` range \
+this fxb is outside of, which it would ignore. Checking installs nothing."
 )]
 pub struct Args {
     /// The rule file (.toml)
@@ -19,6 +20,23 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
     match check_file(&args.file) {
+        // Valid, but never loaded by this fxb (issue 13: it said `ok`).
+        Ok(rule) if !rule.compatible_with_this_fxb() => {
+            let text = std::fs::read_to_string(&args.file).unwrap_or_default();
+            let line = text
+                .lines()
+                .position(|l| l.trim_start().starts_with("fxb") && l.contains('='))
+                .map_or(1, |i| i + 1);
+            super::output::printer().diagnostic(format_args!(
+                "{}:{line}:1: `{}` {} is valid but this fxb ({}) would ignore it: its `fxb` range `{}` does not admit it",
+                args.file.display(),
+                rule.name,
+                rule.version,
+                env!("CARGO_PKG_VERSION"),
+                rule.fxb
+            ));
+            Ok(Outcome::Finding)
+        }
         Ok(rule) => {
             let mut out = Stdout::new();
             out.line(&format!(

@@ -116,6 +116,21 @@ fn rules_check_reports_positions_and_installs_nothing() {
     );
     fs::write(ctx.path("good.toml"), GENERIC).expect("write");
     insta::assert_snapshot!("good", ctx.snapshot(&["rules", "check", "good.toml"]));
+    // Issue 13: valid, but for a future fxb only — it would be ignored, so not `ok`.
+    let future = GENERIC
+        .lines()
+        .map(|l| {
+            if l.starts_with("fxb =") {
+                "fxb = \">=99.0.0\"".to_string()
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert_ne!(future, GENERIC, "the rule file has an `fxb` range");
+    fs::write(ctx.path("future.toml"), future).expect("write");
+    insta::assert_snapshot!("future", ctx.snapshot(&["rules", "check", "future.toml"]));
 }
 
 /// Through `fxb::fingerprint` — the rule file plus whichever plugin serves each
