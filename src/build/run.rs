@@ -2,7 +2,7 @@
 //! through the compiler cache or the backend; a monitor reports kernels that run past the
 //! slow-kernel threshold. Fast-fail cancels the other jobs at the first failure.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -179,6 +179,11 @@ pub fn run(jobs: &[Job], backend: &LoadedBackend, settings: &Settings<'_>) -> Ve
     let running: Mutex<HashMap<usize, Instant>> = Mutex::new(HashMap::new());
     let reports: Mutex<Vec<Option<KernelReport>>> = Mutex::new(vec![None; jobs.len()]);
     let finished = (Mutex::new(false), Condvar::new());
+    let worker_count = settings.concurrency.min(jobs.len()).max(1);
+    // Workers still running, and the condvar each signals as it leaves: the build goes
+    // on the moment the last one is done (it used to be noticed by polling every 20 ms).
+    let working = (Mutex::new(worker_count), Condvar::new());
+    let made_dirs: Mutex<HashSet<PathBuf>> = Mutex::new(HashSet::new());
     let emit = |event: BuildEvent| {
         if let Some(events) = settings.events {
             events(&event);
@@ -226,59 +231,64 @@ pub fn run(jobs: &[Job], backend: &LoadedBackend, settings: &Settings<'_>) -> Ve
                 }
             });
         }
-        let workers: Vec<_> = (0..settings.concurrency.min(jobs.len()).max(1))
-            .map(|_| {
-                scope.spawn(|| {
-                    loop {
-                        if settings.cancel.load(Ordering::Relaxed) {
-                            backend_cancel.store(true, Ordering::Relaxed);
-                        }
-                        if stopped() {
-                            break;
-                        }
-                        let index = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(job) = jobs.get(index) else { break };
-                        running
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .insert(index, Instant::now());
-                        let started = Instant::now();
-                        let (status, bytes) = compile_one(job, backend, settings, &backend_cancel);
-                        running
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .remove(&index);
-                        let failed = matches!(status, JobStatus::Failed(_));
-                        let report = KernelReport {
-                            kernel: job.kernel.clone(),
-                            bucket: job.bucket.label(),
-                            status,
-                            seconds: started.elapsed().as_secs_f64(),
-                            bytes,
-                        };
-                        reports.lock().unwrap_or_else(|e| e.into_inner())[index] =
-                            Some(report.clone());
-                        let done = done.fetch_add(1, Ordering::Relaxed) + 1;
-                        emit(BuildEvent::Finished {
-                            report,
-                            done,
-                            jobs: jobs.len(),
-                        });
-                        if failed && settings.fast_fail {
-                            stop.store(true, Ordering::Relaxed);
-                            backend_cancel.store(true, Ordering::Relaxed);
-                        }
+        for _ in 0..worker_count {
+            scope.spawn(|| {
+                let _leaving = Leaving(&working);
+                loop {
+                    if settings.cancel.load(Ordering::Relaxed) {
+                        backend_cancel.store(true, Ordering::Relaxed);
                     }
-                })
-            })
-            .collect();
+                    if stopped() {
+                        break;
+                    }
+                    let index = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(job) = jobs.get(index) else { break };
+                    running
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(index, Instant::now());
+                    let started = Instant::now();
+                    let (status, bytes) =
+                        compile_one(job, backend, settings, &backend_cancel, &made_dirs);
+                    running
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .remove(&index);
+                    let failed = matches!(status, JobStatus::Failed(_));
+                    let report = KernelReport {
+                        kernel: job.kernel.clone(),
+                        bucket: job.bucket.label(),
+                        status,
+                        seconds: started.elapsed().as_secs_f64(),
+                        bytes,
+                    };
+                    reports.lock().unwrap_or_else(|e| e.into_inner())[index] = Some(report.clone());
+                    let done = done.fetch_add(1, Ordering::Relaxed) + 1;
+                    emit(BuildEvent::Finished {
+                        report,
+                        done,
+                        jobs: jobs.len(),
+                    });
+                    if failed && settings.fast_fail {
+                        stop.store(true, Ordering::Relaxed);
+                        backend_cancel.store(true, Ordering::Relaxed);
+                    }
+                }
+            });
+        }
         // Forward a user cancel to calls already inside the backend.
-        while workers.iter().any(|w| !w.is_finished()) {
+        let (count, left) = &working;
+        let mut still_working = count.lock().unwrap_or_else(|e| e.into_inner());
+        while *still_working > 0 {
             if settings.cancel.load(Ordering::Relaxed) {
                 backend_cancel.store(true, Ordering::Relaxed);
             }
-            std::thread::sleep(Duration::from_millis(20));
+            still_working = left
+                .wait_timeout(still_working, Duration::from_millis(20))
+                .map(|(guard, _)| guard)
+                .unwrap_or_else(|e| e.into_inner().0);
         }
+        drop(still_working);
         let (lock, condvar) = &finished;
         *lock.lock().unwrap_or_else(|e| e.into_inner()) = true;
         condvar.notify_all();
@@ -310,19 +320,36 @@ pub fn run(jobs: &[Job], backend: &LoadedBackend, settings: &Settings<'_>) -> Ve
         .collect()
 }
 
+/// Counts a worker out when it leaves, however it leaves (a panic included).
+struct Leaving<'a>(&'a (Mutex<usize>, Condvar));
+
+impl Drop for Leaving<'_> {
+    fn drop(&mut self) {
+        let (count, left) = self.0;
+        *count.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
+        left.notify_all();
+    }
+}
+
 /// Compile one job (or copy it from the cache); check the file carries the signature the
-/// backend reported.
+/// backend reported. `made_dirs` are the output directories already created (all jobs
+/// share one or a few, and creating it again cost two system calls a job).
 fn compile_one(
     job: &Job,
     backend: &LoadedBackend,
     settings: &Settings<'_>,
     cancel: &AtomicBool,
+    made_dirs: &Mutex<HashSet<PathBuf>>,
 ) -> (JobStatus, u64) {
     let output = PathBuf::from(&job.request.output);
-    if let Some(parent) = output.parent()
-        && let Err(e) = std::fs::create_dir_all(parent)
-    {
-        return (JobStatus::Failed(format!("{}: {e}", parent.display())), 0);
+    if let Some(parent) = output.parent() {
+        let mut made = made_dirs.lock().unwrap_or_else(|e| e.into_inner());
+        if !made.contains(parent) {
+            if let Err(e) = std::fs::create_dir_all(parent) {
+                return (JobStatus::Failed(format!("{}: {e}", parent.display())), 0);
+            }
+            made.insert(parent.to_path_buf());
+        }
     }
     let entry = settings
         .cache

@@ -9,23 +9,54 @@
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use super::embedded::EMBEDDED;
-use super::module_info::{ModuleInfo, inspect_module, inspect_module_with_digest};
+use super::module_info::{ModuleInfo, inspect_module_with_digest, inspect_unhashed, sha256_hex};
 use crate::source::{Source as PluginSource, files_with_extension};
 
 /// A plugin found and inspected (not compiled).
 #[derive(Debug, Clone)]
 pub struct Discovered {
+    /// What the module says about itself; `info.sha256` is filled in only by
+    /// [`PluginSet::statuses`] and [`PluginSet::plugins`].
     pub info: ModuleInfo,
     pub source: PluginSource,
     bytes: Cow<'static, [u8]>,
+    sha256: OnceLock<String>,
 }
 
 impl Discovered {
+    fn new(info: ModuleInfo, source: PluginSource, bytes: Cow<'static, [u8]>) -> Self {
+        // A hash already known (an embedded plugin's) is used, not recomputed.
+        let sha256 = match info.sha256.is_empty() {
+            true => OnceLock::new(),
+            false => OnceLock::from(info.sha256.clone()),
+        };
+        Discovered {
+            info,
+            source,
+            bytes,
+            sha256,
+        }
+    }
+
     /// The module bytes.
     pub fn bytes(&self) -> &[u8] {
         &self.bytes
+    }
+
+    /// Lowercase hex sha256 of the module bytes, computed on first use: a command
+    /// hashes only the plugins it loads, not every plugin it finds.
+    pub fn sha256(&self) -> &str {
+        self.sha256.get_or_init(|| sha256_hex(&self.bytes))
+    }
+
+    /// A copy with `info.sha256` filled in.
+    fn hashed(&self) -> Discovered {
+        let mut copy = self.clone();
+        copy.info.sha256 = self.sha256().to_string();
+        copy
     }
 
     /// `` `name` (source) `` for messages.
@@ -84,6 +115,8 @@ pub fn default_plugin_dir() -> Option<PathBuf> {
 pub struct PluginSet {
     plugins: Vec<Discovered>,
     problems: Vec<PluginProblem>,
+    /// `plugins` with their hashes, for the listings; made on first use.
+    listed: OnceLock<Vec<Discovered>>,
 }
 
 /// One plugin's standing in a [`PluginSet`].
@@ -94,13 +127,14 @@ impl PluginSet {
     /// within a directory). Missing directories are fine.
     pub fn discover(search: &PluginSearch) -> Self {
         let mut set = PluginSet::default();
+        // The embedded plugins' hashes were computed when fxb was built.
         for (file, bytes, sha256) in EMBEDDED {
             match inspect_module_with_digest(bytes, Some(sha256)) {
-                Ok(info) => set.plugins.push(Discovered {
+                Ok(info) => set.plugins.push(Discovered::new(
                     info,
-                    source: PluginSource::Embedded(file),
-                    bytes: Cow::Borrowed(bytes),
-                }),
+                    PluginSource::Embedded(file),
+                    Cow::Borrowed(bytes),
+                )),
                 // A build that embeds a broken plugin is a bug, but still not fatal.
                 Err(e) => set.problems.push(PluginProblem {
                     path: PathBuf::from(file),
@@ -119,23 +153,25 @@ impl PluginSet {
             let result = std::fs::read(&path)
                 .map_err(|e| format!("cannot read it: {e}"))
                 .and_then(|bytes| {
-                    inspect_module(&bytes)
+                    inspect_unhashed(&bytes)
                         .map(|info| (info, bytes))
                         .map_err(|e| e.to_string())
                 });
             match result {
-                Ok((info, bytes)) => self.plugins.push(Discovered {
+                Ok((info, bytes)) => self.plugins.push(Discovered::new(
                     info,
-                    source: PluginSource::File(path),
-                    bytes: Cow::Owned(bytes),
-                }),
+                    PluginSource::File(path),
+                    Cow::Owned(bytes),
+                )),
                 Err(message) => self.problems.push(PluginProblem { path, message }),
             }
         }
     }
 
+    /// Every plugin, in discovery order, with `info.sha256` filled in.
     pub fn plugins(&self) -> &[Discovered] {
-        &self.plugins
+        self.listed
+            .get_or_init(|| self.plugins.iter().map(Discovered::hashed).collect())
     }
 
     pub fn problems(&self) -> &[PluginProblem] {
@@ -150,14 +186,7 @@ impl PluginSet {
 
     /// The plugin that claims `claim` literally, user plugins first.
     fn claimant(&self, claim: &str) -> Option<&Discovered> {
-        self.plugins
-            .iter()
-            .find(|p| p.is_user() && p.claims(claim))
-            .or_else(|| {
-                self.plugins
-                    .iter()
-                    .find(|p| !p.is_user() && p.claims(claim))
-            })
+        claimant_in(&self.plugins, claim)
     }
 
     /// A plugin by name (the first found, user plugins first).
@@ -170,13 +199,23 @@ impl PluginSet {
             .or_else(|| self.plugins.iter().find(named))
     }
 
-    /// Each plugin with the architectures it serves and those taken by another.
+    /// Each plugin (with `info.sha256` filled in) with the architectures it serves and
+    /// those taken by another.
     pub fn statuses(&self) -> Vec<PluginStatus<'_>> {
+        let plugins = self.plugins();
         crate::source::standings(
-            &self.plugins,
+            plugins,
             |p| &p.info.metadata.architectures,
-            |architecture| self.claimant(architecture),
+            |architecture| claimant_in(plugins, architecture),
             Discovered::label,
         )
     }
+}
+
+/// The plugin in `plugins` that claims `claim` literally, user plugins first.
+fn claimant_in<'a>(plugins: &'a [Discovered], claim: &str) -> Option<&'a Discovered> {
+    plugins
+        .iter()
+        .find(|p| p.is_user() && p.claims(claim))
+        .or_else(|| plugins.iter().find(|p| !p.is_user() && p.claims(claim)))
 }

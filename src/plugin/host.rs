@@ -216,7 +216,7 @@ impl PluginHost {
     /// Compile (or load from the cache) and pre-instantiate a discovered plugin.
     pub fn load(&self, plugin: &Discovered) -> Result<LoadedPlugin, PluginCallError> {
         let label = plugin.label();
-        let sha256 = &plugin.info.sha256;
+        let sha256 = plugin.sha256();
         if let Some(pre) = self.loaded.lock().ok().and_then(|l| l.get(sha256).cloned()) {
             return Ok(LoadedPlugin {
                 label,
@@ -231,14 +231,14 @@ impl PluginHost {
         };
         let module = self
             .cache
-            .module(engine(), &plugin.info.sha256, plugin.bytes())
+            .module(engine(), sha256, plugin.bytes())
             .map_err(|e| fail(CallFailure::Load(format!("{e:#}"))))?;
         let linker: Linker<CallState> = Linker::new(engine());
         let pre = linker
             .instantiate_pre(&module)
             .map_err(|e| fail(CallFailure::Load(format!("{e:#}"))))?;
         if let Ok(mut loaded) = self.loaded.lock() {
-            loaded.insert(sha256.clone(), pre.clone());
+            loaded.insert(sha256.to_string(), pre.clone());
         }
         Ok(LoadedPlugin {
             label,

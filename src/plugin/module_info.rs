@@ -12,7 +12,8 @@ pub struct ModuleInfo {
     pub metadata: PluginMetadata,
     pub abi_major: u32,
     pub abi_minor: u32,
-    /// Lowercase hex sha256 of the module bytes.
+    /// Lowercase hex sha256 of the module bytes. Left empty for the plugins of a
+    /// [`super::PluginSet`] until it lists them: use [`super::Discovered::sha256`].
     pub sha256: String,
 }
 
@@ -36,17 +37,36 @@ pub enum ModuleProblem {
     Imports { module: String, name: String },
 }
 
-/// Read a module's sections and imports. Cheap: no validation, no compilation.
+/// Read a module's sections and imports and hash it. Cheap: no validation, no
+/// compilation.
 pub fn inspect_module(bytes: &[u8]) -> Result<ModuleInfo, ModuleProblem> {
-    inspect_module_with_digest(bytes, None)
+    let mut info = inspect_unhashed(bytes)?;
+    info.sha256 = sha256_hex(bytes);
+    Ok(info)
 }
 
-/// [`inspect_module`], with the module's sha256 when it is already known (the embedded
-/// plugins', computed when fxb was built).
+/// [`inspect_module`] with the module's sha256 when it is already known (the embedded
+/// plugins', computed when fxb was built), else hashed.
 pub fn inspect_module_with_digest(
     bytes: &[u8],
     sha256: Option<&str>,
 ) -> Result<ModuleInfo, ModuleProblem> {
+    let mut info = inspect_unhashed(bytes)?;
+    info.sha256 = sha256.map_or_else(|| sha256_hex(bytes), str::to_string);
+    Ok(info)
+}
+
+/// The lowercase hex sha256 of `bytes`.
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// [`inspect_module`] without the hash, which costs more than the rest (a millisecond
+/// for the embedded plugins, on every start of every command).
+pub(crate) fn inspect_unhashed(bytes: &[u8]) -> Result<ModuleInfo, ModuleProblem> {
     if !bytes.starts_with(b"\0asm") {
         return Err(ModuleProblem::NotWasm);
     }
@@ -113,17 +133,10 @@ pub fn inspect_module_with_digest(
             "it names no plugin or no architecture".into(),
         ));
     }
-    let sha256 = match sha256 {
-        Some(known) => known.to_string(),
-        None => Sha256::digest(bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect(),
-    };
     Ok(ModuleInfo {
         metadata,
         abi_major: major,
         abi_minor: minor,
-        sha256,
+        sha256: String::new(),
     })
 }
