@@ -140,10 +140,11 @@ impl Write for AtomicFile {
     }
 }
 
-/// A hidden temp file in `dir` for `name`: `.{name}.XXXXXX.tmp`, mode 0666 before the
+/// A hidden temp file in `dir` for `name`: `.{name}.{pid}.XXXXXX.tmp` (the pid tells a
+/// later run a killed process's leftover, [`crate::leftovers`]), mode 0666 before the
 /// umask. Removed when dropped unless persisted.
 pub fn temp_file_in(dir: &Path, name: &str) -> std::io::Result<tempfile::NamedTempFile> {
-    let prefix = format!(".{name}.");
+    let prefix = format!(".{name}.{}.", std::process::id());
     let mut builder = tempfile::Builder::new();
     builder.prefix(&prefix).suffix(".tmp");
     // The mode is passed to open(2), so the kernel applies the umask, as it would to a

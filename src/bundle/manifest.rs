@@ -133,9 +133,9 @@ impl Manifest {
 
     /// The manifest as the reference writes it: pretty JSON, 2-space indent, no trailing
     /// newline.
-    pub fn to_json_bytes(&self) -> Vec<u8> {
-        // Serializing plain data into memory cannot fail: every key is a string.
-        serde_json::to_vec_pretty(self).unwrap_or_default()
+    pub fn to_json_bytes(&self) -> Result<Vec<u8>, serde_json::Error> {
+        // An error, never an empty manifest: a bundle without one is unreadable.
+        serde_json::to_vec_pretty(self)
     }
 
     /// Tensor parallel size, with the reference's default of 8 when `parallel_config` is
@@ -342,7 +342,7 @@ mod tests {
     fn a_reference_manifest_rewrites_byte_for_byte() {
         let manifest = parse_manifest(REFERENCE.as_bytes()).expect("parses");
         assert_eq!(
-            String::from_utf8_lossy(&manifest.to_json_bytes()),
+            String::from_utf8_lossy(&manifest.to_json_bytes().expect("serializes")),
             REFERENCE
         );
     }

@@ -11,8 +11,8 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+use crate::fs::{AtomicFile, Durability};
 use chrono::{DateTime, Datelike, Timelike, Utc};
-use tempfile::NamedTempFile;
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipWriter};
 
@@ -61,19 +61,8 @@ impl BundleWriter {
     /// (pass the manifest's `created_at` for reproducible output).
     pub fn create(output: impl AsRef<Path>, timestamp: DateTime<Utc>) -> Result<Self, BundleError> {
         let output = output.as_ref().to_path_buf();
-        let dir = match output.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let file_name = output
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "bundle".into());
-        let temp = tempfile::Builder::new()
-            .prefix(&format!(".{file_name}.{}.", std::process::id()))
-            .suffix(".tmp")
-            .tempfile_in(&dir)
-            .map_err(|e| BundleError::io("create a temporary file in", &dir, e))?;
+        // Temp file beside the output, fsync, rename, fsync of the directory.
+        let temp = AtomicFile::create(&output, Durability::Durable).map_err(write_error)?;
         let options = SimpleFileOptions::default()
             .compression_method(CompressionMethod::Stored)
             .last_modified_time(dos_time(timestamp))
@@ -164,7 +153,9 @@ impl BundleWriter {
                 name: missing.into(),
             });
         }
-        let bytes = manifest.to_json_bytes();
+        let bytes = manifest
+            .to_json_bytes()
+            .map_err(|e| BundleError::io("serialize the manifest of", &output, e.into()))?;
         let write_err =
             |e: zip::result::ZipError| BundleError::io("write", &output, std::io::Error::other(e));
         self.zip
@@ -177,17 +168,7 @@ impl BundleWriter {
         let temp = buffered
             .into_file()
             .map_err(|e| BundleError::io("write", &output, e))?;
-        temp.as_file()
-            .sync_all()
-            .map_err(|e| BundleError::io("sync", &output, e))?;
-        let size = temp
-            .as_file()
-            .metadata()
-            .map_err(|e| BundleError::io("read", &output, e))?
-            .len();
-        temp.persist(&output)
-            .map_err(|e| BundleError::io("rename a temporary file to", &output, e.error))?;
-        sync_parent(&output);
+        let size = temp.commit().map_err(write_error)?;
         Ok(WrittenBundle {
             path: output,
             size,
@@ -202,7 +183,7 @@ impl BundleWriter {
 /// system calls per entry; here an archive of small entries goes out in a few large
 /// writes, and a large entry costs one write per [`WRITE_BUFFER`] plus one for its patch.
 struct PatchBuffer {
-    file: NamedTempFile,
+    file: AtomicFile,
     /// The bytes of file offsets `start..start + buf.len()`, not yet written.
     buf: Vec<u8>,
     start: u64,
@@ -213,7 +194,7 @@ struct PatchBuffer {
 }
 
 impl PatchBuffer {
-    fn new(file: NamedTempFile) -> Self {
+    fn new(file: AtomicFile) -> Self {
         PatchBuffer {
             file,
             buf: Vec::with_capacity(WRITE_BUFFER),
@@ -226,8 +207,9 @@ impl PatchBuffer {
     /// Write the buffer out; it then starts at the cursor.
     fn write_out(&mut self) -> std::io::Result<()> {
         if !self.buf.is_empty() {
-            self.file.seek(SeekFrom::Start(self.start))?;
-            self.file.write_all(&self.buf)?;
+            let file = self.file.as_file_mut();
+            file.seek(SeekFrom::Start(self.start))?;
+            file.write_all(&self.buf)?;
             self.buf.clear();
         }
         self.start = self.cursor;
@@ -235,7 +217,7 @@ impl PatchBuffer {
     }
 
     /// Everything written out; the file.
-    fn into_file(mut self) -> std::io::Result<NamedTempFile> {
+    fn into_file(mut self) -> std::io::Result<AtomicFile> {
         self.write_out()?;
         Ok(self.file)
     }
@@ -280,6 +262,15 @@ impl Seek for PatchBuffer {
             )
         })?;
         Ok(self.cursor)
+    }
+}
+
+/// A failed replacement of the output, as the bundle's error.
+fn write_error(e: crate::fs::WriteError) -> BundleError {
+    BundleError::Io {
+        action: e.action,
+        path: e.path,
+        source: e.source,
     }
 }
 
@@ -356,7 +347,9 @@ mod tests {
     #[test]
     fn the_patch_buffer_writes_what_a_file_would_hold() {
         let dir = tempfile::tempdir().expect("dir");
-        let mut buffered = PatchBuffer::new(NamedTempFile::new_in(dir.path()).expect("temp"));
+        let out = dir.path().join("out.fxb");
+        let mut buffered =
+            PatchBuffer::new(AtomicFile::create(&out, Durability::Cache).expect("temp"));
         let mut model = std::io::Cursor::new(Vec::new());
         let mut seed = 0x9e37_79b9_7f4a_7c15u64;
         let mut next = |bound: u64| {
@@ -394,10 +387,11 @@ mod tests {
                 }
             }
         }
-        let file = buffered.into_file().expect("written");
-        assert_eq!(
-            std::fs::read(file.path()).expect("read"),
-            model.into_inner()
-        );
+        buffered
+            .into_file()
+            .expect("written")
+            .commit()
+            .expect("renamed");
+        assert_eq!(std::fs::read(&out).expect("read"), model.into_inner());
     }
 }
