@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use super::embedded::EMBEDDED;
-use super::module_info::{ModuleInfo, inspect_unhashed, sha256_hex};
+use super::module_info::{ModuleInfo, inspect_embedded, inspect_unhashed, sha256_hex};
 use crate::source::{Source as PluginSource, files_with_extension};
 
 /// A plugin found and inspected (not compiled).
@@ -123,7 +123,7 @@ impl PluginSet {
     pub fn discover(search: &PluginSearch) -> Self {
         let mut set = PluginSet::default();
         for (file, bytes) in EMBEDDED {
-            match inspect_unhashed(bytes) {
+            match inspect_embedded(bytes) {
                 Ok(info) => set.plugins.push(Discovered::new(
                     info,
                     PluginSource::Embedded(file),
