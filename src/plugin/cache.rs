@@ -344,6 +344,18 @@ mod tests {
     }
 
     #[test]
+    fn a_directory_of_another_user_is_refused() {
+        let root = tempfile::tempdir().expect("temp dir");
+        let dir = root.path().join("plugins");
+        private_dir(&dir).expect("created");
+        // Only root may give a directory away; elsewhere there is nothing to check.
+        if std::os::unix::fs::chown(&dir, Some(65534), None).is_ok() {
+            let refusal = private_dir(&dir).expect_err("refused");
+            assert!(refusal.contains("belongs to user 65534"), "{refusal}");
+        }
+    }
+
+    #[test]
     fn a_file_others_may_write_or_a_cut_short_one_is_refused() {
         let root = tempfile::tempdir().expect("temp dir");
         let cache = CompiledCache::new(root.path().join("plugins"));

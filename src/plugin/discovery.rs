@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use super::embedded::EMBEDDED;
-use super::module_info::{ModuleInfo, inspect_module_with_digest, inspect_unhashed, sha256_hex};
+use super::module_info::{ModuleInfo, inspect_embedded, inspect_unhashed, sha256_hex};
 use crate::source::{Source as PluginSource, files_with_extension};
 
 /// A plugin found and inspected (not compiled).
@@ -129,7 +129,10 @@ impl PluginSet {
         let mut set = PluginSet::default();
         // The embedded plugins' hashes were computed when fxb was built.
         for (file, bytes, sha256) in EMBEDDED {
-            match inspect_module_with_digest(bytes, Some(sha256)) {
+            match inspect_embedded(bytes).map(|info| ModuleInfo {
+                sha256: sha256.to_string(),
+                ..info
+            }) {
                 Ok(info) => set.plugins.push(Discovered::new(
                     info,
                     PluginSource::Embedded(file),

@@ -70,47 +70,148 @@ pub(crate) fn inspect_unhashed(bytes: &[u8]) -> Result<ModuleInfo, ModuleProblem
     if !bytes.starts_with(b"\0asm") {
         return Err(ModuleProblem::NotWasm);
     }
-    let mut abi = None;
-    let mut metadata = None;
-    let mut import = None;
-    let malformed =
-        |e: wasmparser::BinaryReaderError| ModuleProblem::Malformed(e.message().to_string());
-    let mut parser = Parser::new(0);
-    let mut rest = bytes;
-    loop {
-        let (consumed, payload) = match parser.parse(rest, true).map_err(malformed)? {
-            Chunk::Parsed { consumed, payload } => (consumed, payload),
-            Chunk::NeedMoreData(_) => {
-                return Err(ModuleProblem::Malformed("unexpected end-of-file".into()));
-            }
-        };
-        rest = rest.get(consumed..).unwrap_or_default();
+    // Most of a module is code, which says nothing of what the plugin is, and walking
+    // its function bodies was most of the time every command spent finding plugins. So
+    // the code section is skipped, checking only the framing the parser would have
+    // checked; a module where anything fails is parsed again in full, so that it is
+    // refused in the parser's own words.
+    let sections = match sections_skipping_code(bytes, Bodies::Check) {
+        Some(sections) => sections,
+        None => all_sections(bytes)?,
+    };
+    identify(sections)
+}
+
+/// [`inspect_unhashed`] for a module built into this binary, whose function bodies are
+/// not even framed: reading their sizes touched every page of every embedded module, a
+/// millisecond of every start. The build made them, and a test checks each is read as a
+/// full parse reads it.
+pub(crate) fn inspect_embedded(bytes: &[u8]) -> Result<ModuleInfo, ModuleProblem> {
+    if !bytes.starts_with(b"\0asm") {
+        return Err(ModuleProblem::NotWasm);
+    }
+    let sections = match sections_skipping_code(bytes, Bodies::Trust) {
+        Some(sections) => sections,
+        None => all_sections(bytes)?,
+    };
+    identify(sections)
+}
+
+/// What [`sections_skipping_code`] checks of the function bodies it skips.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Bodies {
+    /// That they fill the code section exactly, as the parser would.
+    Check,
+    /// Nothing: the module is this binary's own.
+    Trust,
+}
+
+/// The sections [`inspect_unhashed`] reads.
+#[derive(Default)]
+struct Sections {
+    abi: Option<Vec<u8>>,
+    metadata: Option<Vec<u8>>,
+    import: Option<(String, String)>,
+}
+
+impl Sections {
+    fn take(&mut self, payload: Payload<'_>) -> Result<(), ModuleProblem> {
         match payload {
             Payload::CustomSection(section) if section.name() == ABI_SECTION => {
-                abi = Some(section.data().to_vec());
+                self.abi = Some(section.data().to_vec());
             }
             Payload::CustomSection(section) if section.name() == METADATA_SECTION => {
-                metadata = Some(section.data().to_vec());
+                self.metadata = Some(section.data().to_vec());
             }
             Payload::ImportSection(reader) => {
                 for item in reader.into_imports() {
-                    let item = item.map_err(malformed)?;
-                    import.get_or_insert((item.module.to_string(), item.name.to_string()));
+                    let item =
+                        item.map_err(|e| ModuleProblem::Malformed(e.message().to_string()))?;
+                    self.import
+                        .get_or_insert((item.module.to_string(), item.name.to_string()));
                 }
             }
-            // Most of a module is code, which says nothing about what the plugin is:
-            // jump over it instead of walking every function body.
-            Payload::CodeSectionStart { size, .. } => {
-                parser.skip_section();
-                rest = usize::try_from(size)
-                    .ok()
-                    .and_then(|size| rest.get(size..))
-                    .ok_or_else(|| ModuleProblem::Malformed("unexpected end-of-file".into()))?;
-            }
-            Payload::End(_) => break,
             _ => {}
         }
+        Ok(())
     }
+}
+
+/// Every payload, function bodies included.
+fn all_sections(bytes: &[u8]) -> Result<Sections, ModuleProblem> {
+    let mut sections = Sections::default();
+    for payload in Parser::new(0).parse_all(bytes) {
+        sections.take(payload.map_err(|e| ModuleProblem::Malformed(e.message().to_string()))?)?;
+    }
+    Ok(sections)
+}
+
+/// The payloads with the code section skipped; `None` at the first thing that does not
+/// parse (including function bodies that do not fill the code section exactly).
+fn sections_skipping_code(mut bytes: &[u8], bodies: Bodies) -> Option<Sections> {
+    let mut sections = Sections::default();
+    let mut parser = Parser::new(0);
+    loop {
+        let Ok(Chunk::Parsed { consumed, payload }) = parser.parse(bytes, true) else {
+            return None;
+        };
+        bytes = bytes.get(consumed..)?;
+        match payload {
+            Payload::CodeSectionStart { count, size, .. } => {
+                let size = usize::try_from(size).ok()?;
+                if bodies == Bodies::Check && !bodies_fill(bytes.get(..size)?, count) {
+                    return None;
+                }
+                parser.skip_section();
+                bytes = bytes.get(size..)?;
+            }
+            Payload::End(_) => return Some(sections),
+            other => sections.take(other).ok()?,
+        }
+    }
+}
+
+/// Whether `section` is exactly `count` function bodies, each a LEB128 size and that
+/// many bytes: what the parser checks of a code section when it walks it.
+fn bodies_fill(mut section: &[u8], count: u32) -> bool {
+    for _ in 0..count {
+        let Some((size, used)) = var_u32(section) else {
+            return false;
+        };
+        match usize::try_from(size)
+            .ok()
+            .and_then(|size| section.get(used.checked_add(size)?..))
+        {
+            Some(rest) => section = rest,
+            None => return false,
+        }
+    }
+    section.is_empty()
+}
+
+/// An unsigned LEB128 `u32` as wasmparser accepts it (at most five bytes, no bits past
+/// the 32nd) and its length.
+fn var_u32(bytes: &[u8]) -> Option<(u32, usize)> {
+    let mut value = 0u32;
+    for (index, &byte) in bytes.iter().take(5).enumerate() {
+        if index == 4 && byte >= 0x10 {
+            return None;
+        }
+        value |= u32::from(byte & 0x7f) << (7 * index);
+        if byte & 0x80 == 0 {
+            return Some((value, index + 1));
+        }
+    }
+    None
+}
+
+/// The ABI version and metadata of a module's sections, checked.
+fn identify(sections: Sections) -> Result<ModuleInfo, ModuleProblem> {
+    let Sections {
+        abi,
+        metadata,
+        import,
+    } = sections;
     let abi = abi.ok_or(ModuleProblem::NoAbi)?;
     let abi = String::from_utf8(abi)
         .map_err(|e| ModuleProblem::BadAbi(String::from_utf8_lossy(e.as_bytes()).into_owned()))?;
@@ -139,4 +240,72 @@ pub(crate) fn inspect_unhashed(bytes: &[u8]) -> Result<ModuleInfo, ModuleProblem
         abi_minor: minor,
         sha256: String::new(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the full parse says, hash aside: the oracle for the fast path.
+    fn full(bytes: &[u8]) -> Result<ModuleInfo, ModuleProblem> {
+        if !bytes.starts_with(b"\0asm") {
+            return Err(ModuleProblem::NotWasm);
+        }
+        identify(all_sections(bytes)?)
+    }
+
+    /// The hashes the build computed are the modules' (they key the compiled cache).
+    #[test]
+    fn the_embedded_plugins_build_time_hashes_are_their_hashes() {
+        for (file, bytes, sha256) in super::super::embedded::EMBEDDED {
+            assert_eq!(sha256_hex(bytes), *sha256, "{file}");
+        }
+    }
+
+    #[test]
+    fn skipping_the_code_changes_no_verdict() {
+        let embedded = super::super::embedded::EMBEDDED;
+        for (_, bytes, _) in embedded {
+            assert!(sections_skipping_code(bytes, Bodies::Check).is_some());
+            assert!(sections_skipping_code(bytes, Bodies::Trust).is_some());
+            assert_eq!(inspect_unhashed(bytes), full(bytes));
+            assert_eq!(inspect_embedded(bytes), full(bytes));
+        }
+        let (_, module, _) = embedded.first().expect("an embedded plugin");
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |bound: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % bound as u64) as usize
+        };
+        for _ in 0..300 {
+            let mut bytes = module.to_vec();
+            let at = next(bytes.len());
+            bytes[at] = next(256) as u8;
+            assert_eq!(inspect_unhashed(&bytes), full(&bytes), "byte {at} changed");
+            let cut = next(bytes.len());
+            assert_eq!(
+                inspect_unhashed(&bytes[..cut]),
+                full(&bytes[..cut]),
+                "cut at {cut}"
+            );
+        }
+    }
+
+    #[test]
+    fn leb128_sizes_read_as_wasmparser_reads_them() {
+        assert_eq!(var_u32(&[0x05]), Some((5, 1)));
+        assert_eq!(var_u32(&[0x80, 0x01]), Some((128, 2)));
+        assert_eq!(
+            var_u32(&[0xff, 0xff, 0xff, 0xff, 0x0f]),
+            Some((u32::MAX, 5))
+        );
+        assert_eq!(var_u32(&[0xff, 0xff, 0xff, 0xff, 0x10]), None);
+        assert_eq!(var_u32(&[0x80, 0x80, 0x80, 0x80, 0x80, 0x00]), None);
+        assert_eq!(var_u32(&[0x80]), None);
+        assert!(bodies_fill(&[0x01, 0x0b, 0x00], 2));
+        assert!(!bodies_fill(&[0x01, 0x0b, 0x00], 1));
+        assert!(!bodies_fill(&[0x02, 0x0b], 1));
+    }
 }
