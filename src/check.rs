@@ -238,6 +238,24 @@ fn differences_in(
     )
 }
 
+/// A `model` object's fields as one string, in key order, each value as its JSON text: equal
+/// strings are equal objects whatever order their keys were written in (the reference
+/// writes them in no fixed order). Reads the text without building any value.
+fn canonical_fields(text: &str) -> Option<String> {
+    let fields: std::collections::BTreeMap<
+        std::borrow::Cow<'_, str>,
+        &serde_json::value::RawValue,
+    > = serde_json::from_str(text).ok()?;
+    let mut key = String::with_capacity(text.len());
+    for (name, value) in fields {
+        key.push_str(&name);
+        key.push('\0');
+        key.push_str(value.get());
+        key.push('\0');
+    }
+    Some(key)
+}
+
 /// A compatible cached bundle and how it ranks.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Match {
@@ -429,7 +447,7 @@ pub fn check_with(
         .iter()
         .map(|(rule, other)| (rule, compared_fields(other)))
         .collect();
-    let mut memo: std::collections::HashMap<(RuleId, &str), Option<Vec<Difference>>> =
+    let mut memo: std::collections::HashMap<(RuleId, String), Option<Vec<Difference>>> =
         std::collections::HashMap::new();
     for file in files.iter().filter(|f| !f.missing) {
         let entry = &file.entry;
@@ -446,11 +464,11 @@ pub fn check_with(
         if entry.architecture() != Some(target.fingerprint.architecture.as_str()) {
             continue;
         }
-        // Bundles of one model carry the same `model` text, often hundreds of them:
-        // each distinct text (under each rule) is parsed and compared once.
-        let compared = match entry.model.text() {
-            Some(text) => memo
-                .entry((target.rule(), text))
+        // Bundles of one model carry the same `model` object, often hundreds of them:
+        // each distinct one (under each rule) is parsed and compared once.
+        let compared = match entry.model.text().and_then(canonical_fields) {
+            Some(key) => memo
+                .entry((target.rule(), key))
                 .or_insert_with(|| differences_in(target, names, entry.model.map()))
                 .clone(),
             None => differences_in(target, names, entry.model.map()),
@@ -577,6 +595,17 @@ mod tests {
         model.insert("architecture".into(), "LlamaForCausalLM".into());
         edit(&mut model);
         differences(&t, &model).is_some_and(|d| d.is_empty())
+    }
+
+    #[test]
+    fn model_objects_compare_as_one_whatever_their_key_order() {
+        let a = canonical_fields(r#"{"architecture": "L", "hidden_size": 4096, "r": {"f": 8.0}}"#);
+        let b = canonical_fields(r#"{"r": {"f": 8.0}, "hidden_size": 4096, "architecture": "L"}"#);
+        let c = canonical_fields(r#"{"architecture": "L", "hidden_size": 4097, "r": {"f": 8.0}}"#);
+        assert!(a.is_some());
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert_eq!(canonical_fields("[1]"), None);
     }
 
     /// FORMAT.md §5.2: the reference's answers to 25 edits of a cached `model` object.
