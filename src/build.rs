@@ -4,6 +4,7 @@
 //!
 //! ```
 //! use fxb::build::{ArtifactBuilder, BucketConfig, CompilerCacheSetting, ParallelConfig, Toolchain};
+//! use fxb::toolchain::ToolchainOptions;
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! # let work = tempfile::tempdir()?;
@@ -14,7 +15,10 @@
 //! #   "num_attention_heads": 4, "num_key_value_heads": 2, "num_hidden_layers": 2,
 //! #   "vocab_size": 1000, "max_position_embeddings": 2048, "rms_norm_eps": 1e-05}"#)?;
 //! let built = ArtifactBuilder::new(model.to_str().unwrap())
-//!     .toolchain(Toolchain::discover(&Default::default(), &work.path().join("cache")))
+//!     .toolchain(Toolchain::discover(&ToolchainOptions {
+//!         compiled_plugin_dir: Some(work.path().join("plugins")),
+//!         ..Default::default()
+//!     }))
 //!     .compiler_cache(CompilerCacheSetting::Disabled)
 //!     .bucket_config(BucketConfig {
 //!         prefill_buckets: vec![(1, 128)],
@@ -359,12 +363,9 @@ impl ArtifactBuilder {
     }
 
     fn toolchain_or_default(&mut self) -> Toolchain {
-        self.toolchain.take().unwrap_or_else(|| {
-            Toolchain::discover(
-                &Default::default(),
-                &crate::cache::cache_dir(crate::fs::user_dirs::dir_from_env("FXB_CACHE_DIR")),
-            )
-        })
+        self.toolchain
+            .take()
+            .unwrap_or_else(|| Toolchain::discover(&Default::default()))
     }
 
     /// Resolve config, convert, fingerprint and plan without compiling (`--dry-run`).

@@ -46,13 +46,6 @@ pub fn cache_dir(explicit: Option<PathBuf>) -> PathBuf {
     })
 }
 
-/// Where compiled plugins are cached: [`crate::plugin::CompiledCache::default_dir`], a
-/// directory private to the user and never under the bundle cache (`_cache_dir`), which
-/// other users may share: compiled plugins are run as native code.
-pub fn compiled_plugin_dir(_cache_dir: &std::path::Path) -> PathBuf {
-    crate::plugin::CompiledCache::default_dir()
-}
-
 /// The reference's match rule for revisions (FORMAT.md §5.2): equal when either is a
 /// prefix of the other (`ae27d44` and `ae27d44cd8-modified` match `ae27d44cd8`);
 /// case-sensitive; an unknown revision never matches.

@@ -154,8 +154,9 @@ impl Globals {
         let options = fxb::toolchain::ToolchainOptions {
             plugin_dirs: self.plugin_dirs.clone(),
             rules_dirs: self.rules_dirs.clone(),
+            compiled_plugin_dir: None,
         };
-        let tools = fxb::toolchain::Toolchain::discover(&options, &self.cache_path());
+        let tools = fxb::toolchain::Toolchain::discover(&options);
         for skipped in tools.problems() {
             tracing::warn!(
                 "skipped {} `{}`: {}",

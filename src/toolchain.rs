@@ -5,7 +5,7 @@
 //! Discovery never fails: an unreadable plugin or rule file is skipped and reported in
 //! [`Toolchain::problems`], for the front end to show.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::plugin::{CompiledCache, Limits, PluginHost, PluginSearch, PluginSet};
 use crate::rules::RuleSet;
@@ -24,6 +24,9 @@ pub struct ToolchainOptions {
     pub plugin_dirs: Vec<PathBuf>,
     /// `--rules-dir`, before `FXB_RULES_DIR`.
     pub rules_dirs: Vec<PathBuf>,
+    /// Where compiled plugins are cached (default: [`CompiledCache::default_dir`], private
+    /// to the user, never the bundle cache other users share).
+    pub compiled_plugin_dir: Option<PathBuf>,
 }
 
 /// A plugin or rule file that was skipped, and why.
@@ -36,16 +39,16 @@ pub struct Skipped {
 }
 
 impl Toolchain {
-    /// The embedded rules and plugins plus those in the user's directories, compiled
-    /// plugins cached for `cache_dir` (see [`crate::cache::compiled_plugin_dir`]).
-    pub fn discover(options: &ToolchainOptions, cache_dir: &Path) -> Toolchain {
+    /// The embedded rules and plugins plus those in the user's directories.
+    pub fn discover(options: &ToolchainOptions) -> Toolchain {
+        let compiled = options
+            .compiled_plugin_dir
+            .clone()
+            .unwrap_or_else(CompiledCache::default_dir);
         Toolchain {
             rules: RuleSet::load(&crate::rules::search_dirs(&options.rules_dirs)),
             plugins: PluginSet::discover(&PluginSearch::from_env(&options.plugin_dirs)),
-            host: PluginHost::new(
-                CompiledCache::new(crate::cache::compiled_plugin_dir(cache_dir)),
-                Limits::default(),
-            ),
+            host: PluginHost::new(CompiledCache::new(compiled), Limits::default()),
         }
     }
 
