@@ -234,6 +234,16 @@ pub fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
     Ok(bytes)
 }
 
+/// This process's umask, read (never set: umask(2) is process-wide, and setting it to read
+/// it races with every thread creating files). Linux only; `None` elsewhere.
+pub fn current_umask() -> Option<u32> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Umask:"))
+        .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
+}
+
 /// The user's directories, read from the environment in this one place.
 pub mod user_dirs {
     use std::path::PathBuf;
@@ -312,13 +322,7 @@ mod tests {
         let path = dir.path().join("x");
         write_atomically(&path, b"x", Durability::Cache).expect("write");
         let mode = std::fs::metadata(&path).expect("stat").permissions().mode() & 0o777;
-        // Read, not set: umask(2) is process-wide and other tests create files.
-        let status = std::fs::read_to_string("/proc/self/status").expect("status");
-        let umask = status
-            .lines()
-            .find_map(|l| l.strip_prefix("Umask:"))
-            .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
-            .expect("umask");
+        let umask = current_umask().expect("umask");
         assert_eq!(mode, 0o666 & !umask);
     }
 

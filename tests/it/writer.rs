@@ -95,12 +95,7 @@ fn the_archive_layout_is_the_reference_layout() {
         .permissions()
         .mode()
         & 0o777;
-    let status = std::fs::read_to_string("/proc/self/status").expect("status");
-    let umask = status
-        .lines()
-        .find_map(|l| l.strip_prefix("Umask:"))
-        .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
-        .expect("umask");
+    let umask = fxb::fs::current_umask().expect("umask");
     assert_eq!(mode, 0o666 & !umask);
 }
 
