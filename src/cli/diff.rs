@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use fxb::bundle::{Bundle, DiffSide, SignatureDiff, diff_bundles};
 
 use super::Outcome;
+use fxb::report::printable;
+
 use super::output::{Stdout, stdout_color};
 
 const RED: &str = "\x1b[31m";
@@ -85,11 +87,13 @@ fn render(args: &Args, diff: &SignatureDiff, color: bool) -> String {
     ];
     for entry in &diff.entries {
         for (i, line) in entry.lines.iter().enumerate() {
+            // Kernel names come from the bundles: a terminal must not obey them.
+            let text = printable(&line.text);
             lines.push(match line.side {
-                DiffSide::Left => paint(RED, &format!("-{}", line.text)),
-                DiffSide::Right => paint(GREEN, &format!("+{}", line.text)),
-                DiffSide::Both if i == 0 => format!(" {}", paint(BOLD, &line.text)),
-                DiffSide::Both => format!(" {}", line.text),
+                DiffSide::Left => paint(RED, &format!("-{text}")),
+                DiffSide::Right => paint(GREEN, &format!("+{text}")),
+                DiffSide::Both if i == 0 => format!(" {}", paint(BOLD, &text)),
+                DiffSide::Both => format!(" {text}"),
             });
         }
         lines.push(String::new());
@@ -114,14 +118,10 @@ fn render(args: &Args, diff: &SignatureDiff, color: bool) -> String {
                 .map_or_else(|| "(absent)".to_string(), |v| v.to_string())
         };
         for field in &diff.manifest {
-            lines.push(paint(
-                RED,
-                &format!("- {} = {}", field.field, value(&field.left)),
-            ));
-            lines.push(paint(
-                GREEN,
-                &format!("+ {} = {}", field.field, value(&field.right)),
-            ));
+            // Field names come from the manifests (values are JSON, escaped already).
+            let name = printable(&field.field);
+            lines.push(paint(RED, &format!("- {name} = {}", value(&field.left))));
+            lines.push(paint(GREEN, &format!("+ {name} = {}", value(&field.right))));
         }
     }
     let mut text = lines.join("\n");

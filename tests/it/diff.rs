@@ -135,3 +135,28 @@ fn colour_on_request() {
     no_color_env.args(["diff", "x1", "x3"]).env("NO_COLOR", "1");
     assert!(!stdout(&no_color_env.output().expect("runs")).contains('\x1b'));
 }
+
+/// Issue 13: names read from a bundle reach the terminal escaped, never as escape
+/// sequences it would obey (here a manifest field named with an ANSI colour code).
+#[test]
+fn names_from_a_bundle_are_printed_escaped() {
+    let ctx = TestContext::new();
+    ctx.copy_reference_bundle("llama-min.fxb", "llama-min.fxb");
+    assert!(
+        ctx.run(&["unpack", "llama-min.fxb", "odd"])
+            .status
+            .success()
+    );
+    let text = fs::read_to_string(ctx.path("odd/manifest.json")).expect("manifest");
+    let text = text.replacen(
+        "\"architecture\": \"LlamaForCausalLM\",",
+        "\"architecture\": \"LlamaForCausalLM\",\n    \"\\u001b[2Jevil\": 1,",
+        1,
+    );
+    fs::write(ctx.path("odd/manifest.json"), text).expect("write");
+    let output = ctx.run(&["diff", "llama-min.fxb", "odd"]);
+    assert_eq!(output.status.code(), Some(1));
+    let out = stdout(&output);
+    assert!(!out.contains('\x1b'), "{out:?}");
+    assert!(out.contains("\\u{1b}[2Jevil"), "{out}");
+}
