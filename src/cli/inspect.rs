@@ -103,7 +103,11 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         })?;
     } else {
         for (entry, (inputs, outputs)) in entries {
-            out.line(&format!("{} ({}):", entry.kernel, entry.bucket))?;
+            out.line(&format!(
+                "{} ({}):",
+                fxb::report::printable(&entry.kernel),
+                fxb::report::printable(&entry.bucket)
+            ))?;
             out.line("  Inputs:")?;
             for line in inputs {
                 out.line(&line)?;

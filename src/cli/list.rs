@@ -35,7 +35,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let mut out = Stdout::new();
     if !args.long && !args.json {
         for name in names {
-            out.line(name)?;
+            out.line(&fxb::report::printable(name))?;
         }
         out.finish()?;
         return Ok(Outcome::Clean);
@@ -85,7 +85,10 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
                 FileStatus::Missing => "missing",
                 FileStatus::Unnamed => "unnamed",
             };
-            out.line(&format!("{size:>12}  {status:<8}  {}", file.name))?;
+            out.line(&format!(
+                "{size:>12}  {status:<8}  {}",
+                fxb::report::printable(&file.name)
+            ))?;
         }
     }
     out.finish()?;

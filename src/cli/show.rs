@@ -74,7 +74,11 @@ fn render(s: &BundleSummary) -> String {
         s.kernels.len()
     )));
     lines.push(item("mtp", if s.mtp { "included" } else { "not included" }));
-    lines.extend(s.kernels.iter().map(|k| format!("    - {k}")));
+    lines.extend(
+        s.kernels
+            .iter()
+            .map(|k| format!("    - {}", fxb::report::printable(k))),
+    );
     lines.push(String::new());
 
     let b = &s.buckets;
