@@ -17,6 +17,9 @@ use super::manifest::MANIFEST_FILE;
 use super::reader::{Bundle, BundleKind};
 use super::writer::{BundleWriter, WrittenBundle, canonical_entry_order, sync_parent};
 
+/// `unpack` stages into `{parent}/.fxb-unpack.<pid>.<random>`.
+const UNPACK_STAGING: &str = ".fxb-unpack.";
+
 /// What `unpack` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnpackReport {
@@ -66,10 +69,15 @@ pub fn unpack(bundle_path: &Path, target: &Path) -> Result<UnpackReport, BundleE
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
+    // What an unpack killed by a signal left (named with its pid) only takes space.
+    crate::leftovers::remove_dead(&parent, &[UNPACK_STAGING]);
     let staging = tempfile::Builder::new()
-        .prefix(".fxb-unpack.")
+        .prefix(&format!("{UNPACK_STAGING}{}.", std::process::id()))
         .tempdir_in(&parent)
         .map_err(|e| BundleError::io("create a temporary directory in", &parent, e))?;
+    // Opened before the first write, for the one flush of them all.
+    let staging_dir =
+        File::open(staging.path()).map_err(|e| BundleError::io("open", staging.path(), e))?;
 
     let mut files = 0;
     let mut bytes = 0;
@@ -87,10 +95,15 @@ pub fn unpack(bundle_path: &Path, target: &Path) -> Result<UnpackReport, BundleE
         let mut out = File::create_new(&destination)
             .map_err(|e| BundleError::io("create", &destination, e))?;
         bytes += bundle.copy_entry(&entry.name, &mut out)?;
+        // On Linux all are flushed at once below: an fsync per file made 70,000 entries
+        // take minutes (issue 13).
+        #[cfg(not(target_os = "linux"))]
         out.sync_all()
             .map_err(|e| BundleError::io("sync", &destination, e))?;
         files += 1;
     }
+    crate::fs::sync_file_system(&staging_dir, std::iter::empty())
+        .map_err(|e| BundleError::io("flush", staging.path(), e))?;
     if target_exists {
         std::fs::remove_dir(target).map_err(|e| BundleError::io("replace", target, e))?;
     }

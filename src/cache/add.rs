@@ -202,37 +202,15 @@ impl Cache {
             .collect()
     }
 
-    /// Make everything written under the cache durable: `syncfs(2)` on Linux (through
-    /// `cache_dir`, the cache directory opened before the writing began), else an fsync
-    /// of each of `files`.
+    /// Make everything written under the cache durable ([`crate::fs::sync_file_system`]
+    /// through `cache_dir`, the cache directory opened before the writing began).
     fn flush<'f>(
         &self,
         cache_dir: &File,
         files: impl Iterator<Item = &'f File>,
     ) -> Result<(), CacheError> {
-        #[cfg(target_os = "linux")]
-        {
-            use std::os::fd::AsRawFd;
-            let _ = files;
-            // SAFETY: a valid open descriptor for the duration of the call.
-            if unsafe { libc::syncfs(cache_dir.as_raw_fd()) } != 0 {
-                return Err(CacheError::io(
-                    "flush the file system of",
-                    self.dir(),
-                    std::io::Error::last_os_error(),
-                ));
-            }
-            Ok(())
-        }
-        #[cfg(not(target_os = "linux"))]
-        {
-            let _ = cache_dir;
-            for file in files {
-                file.sync_all()
-                    .map_err(|e| CacheError::io("sync", self.dir(), e))?;
-            }
-            Ok(())
-        }
+        crate::fs::sync_file_system(cache_dir, files)
+            .map_err(|e| CacheError::io("flush the file system of", self.dir(), e))
     }
 
     /// Validate one bundle and copy it to a temp file in the cache (its snapshot directory

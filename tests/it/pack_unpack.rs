@@ -164,3 +164,24 @@ fn pack_and_unpack_json() {
     );
     insta::assert_snapshot!("pack", ctx.snapshot(&["pack", "--json", "x", "y.fxb"]));
 }
+
+/// Issue 13: an unpack killed by a signal left its `.fxb-unpack.*` staging directory
+/// for good. It is named with its process id now, and the next unpack beside it removes
+/// it once that process is gone (a live process's is left alone).
+#[test]
+fn an_interrupted_unpack_is_cleaned_up_by_the_next_one() {
+    let ctx = TestContext::new();
+    ctx.copy_reference_bundle("llama-min.fxb", "llama-min.fxb");
+    // pid_max is at most 2^22: this process cannot exist.
+    let dead = ctx.path(".fxb-unpack.4999999.AbCdEf");
+    let live = ctx.path(&format!(".fxb-unpack.{}.XyZ", std::process::id()));
+    for dir in [&dead, &live] {
+        fs::create_dir_all(dir.join("edfs")).expect("leftover");
+        fs::write(dir.join("edfs/half.edf"), b"half").expect("leftover file");
+    }
+    let output = ctx.run(&["unpack", "llama-min.fxb", "out"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(!dead.exists(), "the dead process's staging dir is removed");
+    assert!(live.exists(), "a live process's staging dir stays");
+    assert!(ctx.path("out/manifest.json").is_file());
+}
