@@ -341,8 +341,13 @@ impl Bundle {
         out: &mut dyn std::io::Write,
     ) -> Result<u64, BundleError> {
         let bundle_path = self.path.clone();
+        let expected_crc = self.archived_crc32(name);
         let (mut stream, size) = self.open_entry(name)?;
-        let copied = std::io::copy(&mut (&mut stream).take(size), out)
+        let mut out = CrcWriter {
+            inner: out,
+            crc: crc32fast::Hasher::new(),
+        };
+        let copied = std::io::copy(&mut (&mut stream).take(size), &mut out)
             .map_err(|e| read_error(&bundle_path, name, e))?;
         let mut probe = [0u8; 1];
         let extra = stream
@@ -355,7 +360,49 @@ impl Bundle {
                 detail: format!("does not hold the {size} bytes it declares"),
             });
         }
+        // The bytes are read anyway: a corrupt entry is refused, not copied on (issue 13:
+        // `unpack` wrote corrupted kernels without a word).
+        let crc = out.crc.finalize();
+        if let Some(expected) = expected_crc.filter(|expected| *expected != crc) {
+            return Err(BundleError::Inconsistent {
+                path: bundle_path,
+                name: name.into(),
+                detail: format!(
+                    "is corrupt: its bytes have CRC-32 {crc:08x}, the archive records {expected:08x}"
+                ),
+            });
+        }
         Ok(copied)
+    }
+
+    /// The CRC-32 the central directory records for an archived entry (`None` for an
+    /// extracted directory, or where the entry cannot be found: `open_entry` says why).
+    fn archived_crc32(&mut self, name: &str) -> Option<u32> {
+        match &mut self.source {
+            Source::Archive(archive) => {
+                let index = archive.index_for_name(name)?;
+                archive.by_index_data(index).ok().map(|data| data.crc32())
+            }
+            Source::Directory { .. } => None,
+        }
+    }
+}
+
+/// A writer that computes the CRC-32 of what passes through it.
+struct CrcWriter<'a> {
+    inner: &'a mut dyn std::io::Write,
+    crc: crc32fast::Hasher,
+}
+
+impl std::io::Write for CrcWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.crc.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
     }
 }
 

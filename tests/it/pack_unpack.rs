@@ -185,3 +185,30 @@ fn an_interrupted_unpack_is_cleaned_up_by_the_next_one() {
     assert!(live.exists(), "a live process's staging dir stays");
     assert!(ctx.path("out/manifest.json").is_file());
 }
+
+/// Issue 13: `unpack` never checked entries' CRC-32, so a corrupted kernel was written
+/// out as if whole. It is refused now, naming the entry, and nothing appears.
+#[test]
+fn unpack_refuses_an_entry_whose_bytes_do_not_match_its_crc() {
+    let ctx = TestContext::new();
+    let bundle = ctx.copy_reference_bundle("llama-min.fxb", "bad.fxb");
+    let mut bytes = fs::read(&bundle).expect("read");
+    // Well inside the first entry's data (its local header is under 100 bytes), far
+    // from the central directory at the end.
+    bytes[200_000] ^= 0x5a;
+    fs::write(&bundle, bytes).expect("write");
+    let output = ctx.run(&["unpack", "bad.fxb", "out"]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let err = stderr(&output);
+    assert!(
+        err.contains("edfs/first_tokenwise_tw1.edf") && err.contains("is corrupt"),
+        "{err}"
+    );
+    assert!(!ctx.path("out").exists());
+    assert!(
+        dir_listing(ctx.root())
+            .iter()
+            .all(|name| !name.starts_with(".fxb-unpack.")),
+        "no staging left"
+    );
+}
