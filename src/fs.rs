@@ -80,6 +80,13 @@ impl AtomicFile {
             .unwrap_or_default();
         let temp = temp_file_in(dir, &name)
             .map_err(|e| WriteError::new("create a temporary file beside", path, e))?;
+        // A file being replaced keeps its mode (an `index.json` a shared cache's owner made
+        // group-readable stays so); a new one gets 0666 less the umask.
+        if let Ok(existing) = std::fs::metadata(path) {
+            temp.as_file()
+                .set_permissions(existing.permissions())
+                .map_err(|e| WriteError::new("set the mode of a temporary file beside", path, e))?;
+        }
         Ok(AtomicFile {
             temp,
             path: path.to_path_buf(),
@@ -352,6 +359,20 @@ mod tests {
         let mode = std::fs::metadata(&path).expect("stat").permissions().mode() & 0o777;
         let umask = current_umask().expect("umask");
         assert_eq!(mode, 0o666 & !umask);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_replaced_file_keeps_its_mode() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("index.json");
+        write_atomically(&path, b"old", Durability::Cache).expect("write");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).expect("chmod");
+        write_atomically(&path, b"new", Durability::Cache).expect("replace");
+        let mode = std::fs::metadata(&path).expect("stat").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o640);
+        assert_eq!(std::fs::read(&path).expect("read"), b"new");
     }
 
     #[test]

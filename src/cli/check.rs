@@ -81,9 +81,12 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<Outcome> {
     }
     out.finish()?;
     if report.matches.is_empty() {
-        printer().hint(
-            "build one (`fxb build`) and `fxb add` it; --explain lists same-architecture near misses",
-        );
+        // Issue 14: never suggest the option the user already gave.
+        printer().hint(if args.explain {
+            "build one (`fxb build`) and `fxb add` it"
+        } else {
+            "build one (`fxb build`) and `fxb add` it; --explain lists same-architecture near misses"
+        });
         return Ok(Outcome::Finding);
     }
     let weights_ok = weights.as_ref().is_none_or(|w| w.mismatches.is_empty());
