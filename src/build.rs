@@ -486,7 +486,9 @@ impl ArtifactBuilder {
             CompilerCacheSetting::Default => Some(CompilerCache::new(default_compiler_cache_dir())),
             CompilerCacheSetting::Dir(dir) => Some(CompilerCache::new(dir.clone())),
         };
+        // Checked before the first compile, not found after the last (issue 14).
         let out_dir = staging::output_dir(&output);
+        check_output(&output, &out_dir)?;
         staging::remove_stale(&out_dir, &output);
         let staging = staging::Staging::create(&out_dir).map_err(|e| BuildError::Output {
             path: output.clone(),
@@ -540,6 +542,27 @@ impl ArtifactBuilder {
 }
 
 /// `.fxb` appended when the path has no extension.
+/// Whether a bundle can be written at `output` (in `dir`): not a directory, a file name,
+/// an existing directory to hold it.
+fn check_output(output: &Path, dir: &Path) -> Result<(), BuildError> {
+    let refuse = |cause: String| {
+        Err(BuildError::Output {
+            path: output.to_path_buf(),
+            cause,
+        })
+    };
+    if output.is_dir() || output.file_name().is_none() {
+        return refuse("it is a directory; name the bundle file (e.g. `out/model.fxb`)".into());
+    }
+    if dir.exists() && !dir.is_dir() {
+        return refuse(format!("`{}` is not a directory", dir.display()));
+    }
+    if !dir.is_dir() {
+        return refuse(format!("its directory `{}` does not exist", dir.display()));
+    }
+    Ok(())
+}
+
 pub fn output_path(output: &Path) -> PathBuf {
     let mut output = output.to_path_buf();
     if output.extension().is_none() {

@@ -320,11 +320,21 @@ fn bad_inputs_are_clear_errors() {
         "output_under_a_file",
         ctx.snapshot(&["build", &model, "file/out.fxb", "--no-compiler-cache"])
     );
+    // Issue 14: an output that is a directory is refused before compiling, not after.
+    fs::create_dir_all(ctx.path("dir.fxb")).expect("dir");
+    insta::assert_snapshot!(
+        "output_is_a_directory",
+        ctx.snapshot(&["build", &model, "dir.fxb", "--no-compiler-cache"])
+    );
+    insta::assert_snapshot!(
+        "output_is_the_current_directory",
+        ctx.snapshot(&["build", &model, "./", "--no-compiler-cache"])
+    );
     insta::assert_snapshot!(
         "hub_model",
         ctx.snapshot(&["build", "meta-llama/Llama-3.1-8B", "out"])
     );
-    assert_only(&ctx, &["empty", "file"]);
+    assert_only(&ctx, &["empty", "file", "dir.fxb"]);
 }
 
 fn sigint(pid: u32) {
