@@ -35,15 +35,18 @@ const AFTER_HELP: &str = "\
 Exit codes: 0 success, 1 a finding (bundles differ, files missing), 2 an error.
 Where fxb differs from the reference `fxb` (furiosa-llm): it exits 2 on errors where the
 reference exits 1; it prints kernels and tool versions in a stable (sorted) order where
-the reference's order is random; every command takes `--json`.
+the reference's order is random; every command that prints a report takes `--json`.
 Logging: -v / -vv, or FXB_LOG (e.g. FXB_LOG=debug) for full control.";
 
-/// Build, fetch, cache, check and inspect FXB bundles.
+/// The heading global options are listed under in every command's help.
+const GLOBAL: &str = "Global options";
+
+/// Build, cache, check and inspect FXB bundles.
 #[derive(Debug, Parser)]
 #[command(name = "fxb", version, about, after_help = AFTER_HELP, disable_version_flag = true)]
 struct Cli {
     /// More log output on stderr (-v info, -vv debug, -vvv trace); FXB_LOG overrides.
-    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    #[arg(short, long, action = clap::ArgAction::Count, global = true, help_heading = GLOBAL)]
     verbose: u8,
 
     #[command(flatten)]
@@ -134,17 +137,19 @@ enum PluginsCommand {
 pub struct Globals {
     /// Print only data: no notes, warnings or progress on stderr (errors still print;
     /// `cache ls -q` prints paths only)
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, help_heading = GLOBAL)]
     pub quiet: bool,
     /// Also load plugins from this directory (repeatable; before FXB_PLUGIN_PATH and the
     /// user plugin dir)
-    #[arg(long = "plugin-dir", value_name = "DIR", global = true)]
+    #[arg(long = "plugin-dir", value_name = "DIR", global = true, help_heading = GLOBAL)]
     pub plugin_dirs: Vec<std::path::PathBuf>,
     /// Also load rule files from this directory (repeatable; before FXB_RULES_DIR)
-    #[arg(long = "rules-dir", value_name = "DIR", global = true)]
+    #[arg(long = "rules-dir", value_name = "DIR", global = true, help_heading = GLOBAL)]
     pub rules_dirs: Vec<std::path::PathBuf>,
-    /// The fxb cache directory [default: $XDG_CACHE_HOME/furiosa/llm/fxb]
-    #[arg(long, value_name = "DIR", global = true, env = "FXB_CACHE_DIR")]
+    /// The bundle cache directory [default: $XDG_CACHE_HOME/furiosa/llm/fxb] (not the
+    /// compiler cache: `build --compiler-cache-dir`; nor the compiled plugins:
+    /// FXB_PLUGIN_CACHE_DIR)
+    #[arg(long, value_name = "DIR", global = true, help_heading = GLOBAL, env = "FXB_CACHE_DIR")]
     pub cache_dir: Option<std::path::PathBuf>,
 }
 
