@@ -64,7 +64,10 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<Outcome> {
     if args.json {
         out.json(&report)?;
     } else if args.paths.len() > 1 || !report.failed.is_empty() {
-        out.line("")?;
+        // A blank line after the list of what was added, none before nothing.
+        if !report.added.is_empty() {
+            out.line("")?;
+        }
         out.line(&format!(
             "{} added, {} failed",
             report.added.len(),

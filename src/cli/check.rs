@@ -89,6 +89,15 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<Outcome> {
         });
         return Ok(Outcome::Finding);
     }
+    // Issue 14: a local path never consults the cache when served (FORMAT.md §3), so the
+    // recommendation is only usable by naming it.
+    if let Some(chosen) = report.recommended() {
+        printer().note(format_args!(
+            "serving `{}` loads only a .fxb inside that directory (a local path never consults the cache): pass `--fxb {}`, or serve the model by its Hub id",
+            args.target,
+            chosen.path.display()
+        ));
+    }
     let weights_ok = weights.as_ref().is_none_or(|w| w.mismatches.is_empty());
     Ok(if weights_ok {
         Outcome::Clean
