@@ -275,6 +275,10 @@ pub struct Match {
     pub recommended: bool,
     /// The fingerprint rule the comparison used (`generic 1.0.0`).
     pub rule: RuleId,
+    /// When the bundle entered the cache (the index's `downloaded_at`): the last tie-break.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub added_at: String,
 }
 
 /// A bundle of the same architecture that is not compatible, and why.
@@ -502,6 +506,7 @@ pub fn check_with(
                         .map(|r| revisions_match(entry.llm_revision.as_deref(), r)),
                     same_repo: repo_id == Some(file.repo_id.as_str()),
                     recommended: false,
+                    added_at: entry.downloaded_at.clone(),
                     rule: target.rule(),
                 });
             }
@@ -526,6 +531,9 @@ pub fn check_with(
         key(b)
             .cmp(&key(a))
             .then_with(|| b.filename.as_bytes().cmp(a.filename.as_bytes()))
+            // Two builds within one minute share a standard name: the newest wins
+            // (issue 14), by when it entered the cache (RFC 3339 sorts as text).
+            .then_with(|| b.added_at.cmp(&a.added_at))
     });
     if let Some(first) = matches.first_mut() {
         first.recommended = true;

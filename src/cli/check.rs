@@ -13,7 +13,8 @@ use fxb::report::{simple_table, version_cell};
     after_help = "The target's config.json goes through `--convert auto`, is \
 fingerprinted with the active rule, and is compared with the `model` object of every cached \
 bundle in the index (bundles are not opened). Ranking: compiler revision match, runtime \
-match, same repo id, file name (descending); the first is recommended, as in the reference. \
+match, same repo id, file name (descending), then the newest in the cache (two builds within a \
+minute share a standard name); the first is recommended, as in the reference. \
 `— match`/`— stale` need the runtime's compiler revision (--runtime-revision, \
 FXB_RUNTIME_REVISION); the host backend knows none, so without it fxb shows versions only. \
 Exit 1 when nothing is compatible."

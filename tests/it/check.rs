@@ -453,3 +453,33 @@ fn a_bundle_made_under_an_older_rule_is_checked_with_that_rule() {
     // records no rule, so the active 9.0.0 applies and the new field sets it apart.
     insta::assert_snapshot!(ctx.format(&out));
 }
+
+/// Issue 14: two different builds made within one minute share a standard file name.
+/// `check` recommends the one that entered the cache last, not whichever came first.
+#[test]
+fn of_two_bundles_with_one_name_the_newest_is_recommended() {
+    let ctx = TestContext::new();
+    ctx.model_dir("llama", "meta-llama--Llama-3.1-8B-Instruct.json");
+    ctx.copy_reference_bundle("llama-min.fxb", "a.fxb");
+    assert!(ctx.run(&["unpack", "a.fxb", "b"]).status.success());
+    let manifest = fs::read_to_string(ctx.path("b/manifest.json")).expect("manifest");
+    let newer_uuid = "00000000-0000-4000-8000-000000000042";
+    let manifest = manifest.replace("d3669b5b-f564-493e-b495-4474ef88451c", newer_uuid);
+    fs::write(ctx.path("b/manifest.json"), manifest).expect("write");
+    assert!(ctx.run(&["pack", "b", "b.fxb"]).status.success());
+    for bundle in ["a.fxb", "b.fxb"] {
+        let added = ctx.run(&["--cache-dir", "fxb", "add", bundle]);
+        assert!(added.status.success(), "{}", stderr(&added));
+    }
+    let checked = ctx.run(&["--cache-dir", "fxb", "check", "./llama", "--json"]);
+    let report: serde_json::Value = serde_json::from_slice(&checked.stdout).expect("json");
+    let matches = report["matches"].as_array().expect("matches");
+    assert_eq!(matches.len(), 2);
+    assert_eq!(
+        matches[0]["filename"], matches[1]["filename"],
+        "one standard name"
+    );
+    assert_eq!(matches[0]["recommended"], true);
+    let chosen = matches[0]["path"].as_str().expect("path");
+    assert!(chosen.contains(newer_uuid), "{chosen}");
+}
