@@ -11,9 +11,15 @@ use fxb::report::{simple_table, version_cell};
     after_help = "Reads the index, never the bundles (it is reconciled with the \
 disk first: entries whose file is gone are dropped, bundles the index lacks are added). \
 Rows are sorted by repo id, then file name. `(missing)` marks a snapshot whose blob is gone. \
+Two builds made within one minute share a file name: -l shows their snapshots and when each \
+was added (`check` recommends the newest). \
 With -q (--quiet), only the paths of the cached bundles are printed."
 )]
 pub struct Args {
+    /// Also show what tells bundles of one name apart: the snapshot (an added bundle's
+    /// uuid, a download's commit) and when it entered the cache
+    #[arg(short, long)]
+    long: bool,
     /// Print as JSON
     #[arg(long)]
     json: bool,
@@ -44,7 +50,7 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<Outcome> {
             .iter()
             .map(|f| {
                 let e = &f.entry;
-                vec![
+                let mut row = vec![
                     f.repo_id.clone(),
                     e.architecture().unwrap_or("-").to_string(),
                     human_size(e.size_bytes),
@@ -55,11 +61,16 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<Outcome> {
                     } else {
                         e.filename.clone()
                     },
-                ]
+                ];
+                if args.long {
+                    row.push(e.revision.clone());
+                    row.push(e.downloaded_at.clone());
+                }
+                row
             })
             .collect();
-        // The reference's column names.
-        let header = [
+        // The reference's column names, then fxb's.
+        let mut header = vec![
             "REPO ID",
             "ARCH",
             "SIZE",
@@ -67,6 +78,9 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<Outcome> {
             "FURIOSA-LLM",
             "FXB FILE",
         ];
+        if args.long {
+            header.extend(["SNAPSHOT", "ADDED"]);
+        }
         out.raw(&simple_table(&header, &rows))?;
         let total: u64 = files.iter().map(|f| f.entry.size_bytes).sum();
         out.line("")?;

@@ -482,4 +482,16 @@ fn of_two_bundles_with_one_name_the_newest_is_recommended() {
     assert_eq!(matches[0]["recommended"], true);
     let chosen = matches[0]["path"].as_str().expect("path");
     assert!(chosen.contains(newer_uuid), "{chosen}");
+    // `cache ls -l` shows what tells the two rows apart: snapshot and time added.
+    let listed = ctx.run(&["--cache-dir", "fxb", "cache", "ls", "-l"]);
+    let text = stdout(&listed);
+    let header = text.lines().next().unwrap_or_default();
+    assert!(
+        header.contains("SNAPSHOT") && header.ends_with("ADDED"),
+        "{text}"
+    );
+    assert!(
+        text.contains(newer_uuid) && text.contains("d3669b5b-f564-493e-b495-4474ef88451c"),
+        "{text}"
+    );
 }
