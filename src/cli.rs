@@ -268,6 +268,16 @@ impl RuntimeArgs {
     }
 }
 
+/// Tell the user when a directory here was taken for a model name that could also be a
+/// Hub repo id (issue 14: the path wins, as `transformers` reads it).
+pub fn note_shadowed_hub_id(name: &str) {
+    if fxb::model::shadows_hub_id(name) {
+        output::printer().note(format_args!(
+            "`{name}` is read as the directory here, not as the Hub repository of that name"
+        ));
+    }
+}
+
 /// What a command found, beyond success or failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {

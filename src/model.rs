@@ -1,6 +1,8 @@
 //! How a user names a model: a local directory or a Hugging Face Hub repo id. One rule
-//! for every command, decided here (the reference's: a name starting with `.` or `/` is
-//! a path; anything else is a Hub id).
+//! for every command, decided here: written `./x` or `/x` it is always a path (the
+//! reference's rule); otherwise a path that exists is a path (as `transformers` reads
+//! it); anything else is a Hub id. Where an existing path could also be read as a repo
+//! id, [`shadows_hub_id`] says so, for the front end to tell the user.
 //!
 //! The Hub is not connected yet, so a front end asks [`local_dir`] for a directory and
 //! gets an error naming what is not supported, with the spelling that would work.
@@ -16,12 +18,36 @@ pub enum ModelName<'a> {
 
 impl<'a> ModelName<'a> {
     pub fn parse(text: &'a str) -> ModelName<'a> {
-        if text.starts_with('.') || text.starts_with('/') {
+        if written_as_path(text) || Path::new(text).exists() {
             ModelName::Local(Path::new(text))
         } else {
             ModelName::Hub(text)
         }
     }
+}
+
+/// `./x`, `../x` or `/x`: a path whatever exists.
+fn written_as_path(text: &str) -> bool {
+    text.starts_with('.') || text.starts_with('/')
+}
+
+/// Whether `text` names an existing directory that could also be read as a Hub repo id
+/// (`name` or `org/name`): the directory wins, and the user should know. (A file, such
+/// as a `config.json` given directly, is no model repository to confuse it with.)
+pub fn shadows_hub_id(text: &str) -> bool {
+    !written_as_path(text) && Path::new(text).is_dir() && looks_like_repo_id(text)
+}
+
+/// `name` or `org/name`, each part of letters, digits, `-`, `_` and `.`.
+fn looks_like_repo_id(text: &str) -> bool {
+    let parts: Vec<&str> = text.split('/').collect();
+    parts.len() <= 2
+        && parts.iter().all(|part| {
+            !part.is_empty()
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        })
 }
 
 /// What a command needs the model for, in its own words.
@@ -51,7 +77,7 @@ impl crate::Hint for ModelError {
             ModelError::HubNotSupported { purpose, id } => match purpose.hub_hint {
                 Some(hint) => hint.to_string(),
                 None => format!(
-                    "pass a local model directory as a path starting with `.` or `/` (e.g. `./{id}`)"
+                    "pass a local model directory (`{id}` is not one here; `./DIR` is always read as a path)"
                 ),
             },
             ModelError::NoModelDir { purpose, .. } => purpose.dir_hint.to_string(),
@@ -71,5 +97,36 @@ pub fn local_dir(name: &str, purpose: Purpose) -> Result<&Path, ModelError> {
             id: id.to_string(),
             purpose,
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_existing_path_is_a_path_and_anything_else_a_hub_id() {
+        let dir = tempfile::tempdir().expect("dir");
+        let here = dir.path().join("llama31");
+        std::fs::create_dir_all(&here).expect("model dir");
+        let existing = here.to_string_lossy().into_owned();
+        assert_eq!(
+            ModelName::parse(&existing),
+            ModelName::Local(Path::new(&existing))
+        );
+        assert_eq!(
+            ModelName::parse("./nowhere"),
+            ModelName::Local(Path::new("./nowhere"))
+        );
+        assert_eq!(
+            ModelName::parse("Qwen/Qwen3-8B-FP8-surely-not-a-dir-here"),
+            ModelName::Hub("Qwen/Qwen3-8B-FP8-surely-not-a-dir-here")
+        );
+        assert!(looks_like_repo_id("Qwen/Qwen3-8B-FP8"));
+        assert!(looks_like_repo_id("gpt2"));
+        assert!(!looks_like_repo_id("a/b/c"));
+        assert!(!looks_like_repo_id("a b"));
+        // An absolute path is written as a path: it shadows nothing.
+        assert!(!shadows_hub_id(&existing));
     }
 }

@@ -25,7 +25,8 @@ furiosa_compiler). Unlike the reference, the summary, --build-report and --json 
 need the vendor compiler and are refused with the host backend."
 )]
 pub struct Args {
-    /// A local model directory (a path starting with `.` or `/`) holding config.json
+    /// A local model directory holding config.json (`./DIR` is always a path; a bare name
+    /// is a path when it exists, else a Hub id)
     model: String,
     /// Where to write the .fxb (`.fxb` appended when it has no extension)
     output_path: PathBuf,
@@ -133,6 +134,7 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 pub fn run(args: Args, globals: &Globals) -> anyhow::Result<Outcome> {
+    super::note_shadowed_hub_id(&args.model);
     let backend_dirs = fxb::backend::search_dirs();
     let backend = fxb::backend::select(args.backend.as_deref(), &backend_dirs)?;
     let vendor_only: Vec<&'static str> = [

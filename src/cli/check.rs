@@ -20,7 +20,8 @@ FXB_RUNTIME_REVISION); the host backend knows none, so without it fxb shows vers
 Exit 1 when nothing is compatible."
 )]
 pub struct Args {
-    /// A local model directory (a path starting with `.` or `/`) holding config.json
+    /// A local model directory holding config.json (`./DIR` is always a path; a bare name
+    /// is a path when it exists, else a Hub id)
     target: String,
     /// Also list same-architecture bundles that differ, with each differing field
     #[arg(long)]
@@ -37,6 +38,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args, globals: &Globals) -> anyhow::Result<Outcome> {
+    super::note_shadowed_hub_id(&args.target);
     let dir = fxb::model::local_dir(
         &args.target,
         fxb::model::Purpose {

@@ -31,6 +31,19 @@ pub struct Args {
 }
 
 pub fn run(args: Args, globals: &Globals) -> anyhow::Result<Outcome> {
+    let name = args.model.to_string_lossy();
+    super::note_shadowed_hub_id(&name);
+    if let fxb::model::ModelName::Hub(id) = fxb::model::ModelName::parse(&name) {
+        return Err(fxb::model::ModelError::HubNotSupported {
+            id: id.to_string(),
+            purpose: fxb::model::Purpose {
+                hub: "fingerprinting Hub repositories",
+                hub_hint: None,
+                dir_hint: "",
+            },
+        }
+        .into());
+    }
     let (file, config) = read_config(&args.model)?;
     let tools = globals.toolchain();
     let (rules, plugins, host) = (&tools.rules, &tools.plugins, &tools.host);

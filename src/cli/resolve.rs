@@ -16,7 +16,8 @@ supported yet). A local path never consults the cache. fxb reads revisions from 
 where the reference parses file names, and says when the reference would choose otherwise."
 )]
 pub struct Args {
-    /// A local model directory (a path starting with `.` or `/`)
+    /// A local model directory (`./DIR` is always a path; a bare name is a path when it
+    /// exists, else a Hub id)
     model: String,
     /// Use this bundle as-is
     #[arg(long, value_name = "PATH")]
@@ -30,6 +31,7 @@ pub struct Args {
 
 pub fn run(args: Args, globals: &Globals) -> anyhow::Result<Outcome> {
     let _ = globals;
+    super::note_shadowed_hub_id(&args.model);
     let (running, _) = args.runtime.running()?;
     // With --fxb the model is not looked at (the reference's order, step 1).
     let dir = match &args.fxb {

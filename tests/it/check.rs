@@ -495,3 +495,37 @@ fn of_two_bundles_with_one_name_the_newest_is_recommended() {
         "{text}"
     );
 }
+
+/// Issue 14: one rule for paths and Hub ids in every command. `llama31` holding a
+/// config.json is that directory (with a note that it shadows the Hub id of that name);
+/// a name that is no path here is a Hub id, for `fingerprint` too.
+#[test]
+fn an_existing_directory_is_a_path_in_every_command() {
+    let ctx = TestContext::new();
+    ctx.model_dir("llama31", "meta-llama--Llama-3.1-8B-Instruct.json");
+    for args in [
+        vec!["check", "llama31"],
+        vec!["build", "llama31", "x.fxb", "--dry-run"],
+        vec!["fingerprint", "llama31"],
+    ] {
+        let output = ctx.run(&args);
+        assert_ne!(
+            output.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        assert!(
+            stderr(&output).contains("`llama31` is read as the directory here"),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+    }
+    let hub = ctx.run(&["fingerprint", "Qwen/Qwen3-8B-FP8"]);
+    assert_eq!(hub.status.code(), Some(2));
+    assert!(
+        stderr(&hub).contains("looks like a Hugging Face Hub id"),
+        "{}",
+        stderr(&hub)
+    );
+}
