@@ -370,14 +370,14 @@ pub fn parse_rule(text: &str) -> Result<RuleFile, Vec<Diagnostic>> {
         }]
     })?;
     let mut problems = Vec::new();
-    let mut complain = |key: &str, message: String| {
-        let (line, column) = key_position(text, key);
+    let mut complain_at = |(line, column): (usize, usize), message: String| {
         problems.push(Diagnostic {
             line,
             column,
             message,
         });
     };
+    let mut complain = |key: &str, message: String| complain_at(key_position(text, key), message);
     if rule.schema_version != RULE_SCHEMA_VERSION {
         complain(
             "schema-version",
@@ -435,8 +435,8 @@ pub fn parse_rule(text: &str) -> Result<RuleFile, Vec<Diagnostic>> {
             .chain(preset.decode.iter().flat_map(|d| &d.attention));
         let bad_size = sizes.any(|s| *s == 0) || preset.decode.iter().any(|d| d.batch == 0);
         if preset.tensor_parallel_size == 0 || bad_size || preset.prefill.is_empty() {
-            complain(
-                "presets",
+            complain_at(
+                preset_position(text, &preset.name),
                 format!(
                     "preset `{}`: sizes, batches and tensor-parallel-size must be positive, with at least one prefill size",
                     preset.name
@@ -444,8 +444,8 @@ pub fn parse_rule(text: &str) -> Result<RuleFile, Vec<Diagnostic>> {
             );
         }
         if !preset.encoder && preset.decode.is_empty() {
-            complain(
-                "presets",
+            complain_at(
+                preset_position(text, &preset.name),
                 format!(
                     "preset `{}` is generative but has no decode rows",
                     preset.name
@@ -472,6 +472,21 @@ pub fn check_file(path: &Path) -> Result<RuleFile, Vec<Diagnostic>> {
     parse_rule(&text)
 }
 
+/// Where the preset named `name` is declared (its `name = "…"` line), else its table.
+fn preset_position(text: &str, name: &str) -> (usize, usize) {
+    let quoted = format!("{name:?}");
+    for (index, line) in text.lines().enumerate() {
+        let trimmed = line.trim_start();
+        if let Some(rest) = trimmed.strip_prefix("name")
+            && let Some(value) = rest.trim_start().strip_prefix('=')
+            && value.trim() == quoted
+        {
+            return (index + 1, line.len() - trimmed.len() + 1);
+        }
+    }
+    key_position(text, "presets")
+}
+
 /// 1-based line and column (in characters) of a byte offset.
 fn position(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
@@ -487,8 +502,9 @@ fn key_position(text: &str, key: &str) -> (usize, usize) {
         let is_assignment = trimmed
             .strip_prefix(key)
             .is_some_and(|rest| rest.trim_start().starts_with('='));
-        let is_table =
-            trimmed.starts_with('[') && trimmed.trim_end().ends_with(&format!(".{key}]"));
+        let table = trimmed.trim_end();
+        let is_table = trimmed.starts_with('[')
+            && (table.ends_with(&format!(".{key}]")) || table.ends_with(&format!(".{key}]]")));
         if is_assignment || is_table {
             return (index + 1, line.len() - trimmed.len() + 1);
         }
@@ -499,6 +515,29 @@ fn key_position(text: &str, key: &str) -> (usize, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 13: a preset's problem pointed at a placeholder `1:1`; it points at the
+    /// preset's own `name = …` line now.
+    #[test]
+    fn a_preset_problem_points_at_the_preset() {
+        let text = include_str!("../rules/llama.toml").replacen(
+            "tensor-parallel-size = 8",
+            "tensor-parallel-size = 0",
+            1,
+        );
+        let problems = parse_rule(&text).expect_err("refused");
+        let line = text
+            .lines()
+            .position(|l| l.trim() == "name = \"Llama-3.1-8B\"")
+            .expect("the preset")
+            + 1;
+        assert_eq!(
+            (problems[0].line, problems[0].column),
+            (line, 1),
+            "{problems:?}"
+        );
+        assert!(problems[0].message.contains("Llama-3.1-8B"));
+    }
 
     #[test]
     fn rule_ids_read_from_manifests_and_strings() {
