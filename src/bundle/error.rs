@@ -24,6 +24,9 @@ pub enum BundleError {
     #[error("`{}` is a truncated zip archive: {detail}", path.display())]
     Truncated { path: PathBuf, detail: String },
 
+    #[error("`{}` is a corrupt zip archive: {detail}", path.display())]
+    Corrupt { path: PathBuf, detail: String },
+
     #[error("`{}` has no `manifest.json`", path.display())]
     NoManifest { path: PathBuf, directory: bool },
 
@@ -117,6 +120,9 @@ impl crate::Hint for BundleError {
                 "pass a `.fxb` bundle or an extracted artifact directory (one with `manifest.json`)"
                     .into(),
             ),
+            BundleError::Corrupt { .. } => {
+                Some("the archive is damaged, not just short: fetch or build it again".into())
+            }
             BundleError::Truncated { .. } => {
                 Some("the file was cut short (an interrupted copy or download?): fetch it again".into())
             }

@@ -93,7 +93,19 @@ impl Bundle {
             ZipError::Io(e) if e.kind() != std::io::ErrorKind::UnexpectedEof => {
                 BundleError::io("read", &path, e)
             }
-            other if starts_like_zip => BundleError::Truncated {
+            // Only a missing end of the archive says "cut short"; anything else in a
+            // file that starts as a zip is damage (issue 13: every one was "truncated").
+            ZipError::Io(e) if starts_like_zip => BundleError::Truncated {
+                path: path.clone(),
+                detail: e.to_string(),
+            },
+            other if starts_like_zip && names_a_missing_end(&zip_detail(&other)) => {
+                BundleError::Truncated {
+                    path: path.clone(),
+                    detail: zip_detail(&other),
+                }
+            }
+            other if starts_like_zip => BundleError::Corrupt {
                 path: path.clone(),
                 detail: zip_detail(&other),
             },
@@ -404,6 +416,20 @@ impl std::io::Write for CrcWriter<'_> {
     fn flush(&mut self) -> std::io::Result<()> {
         self.inner.flush()
     }
+}
+
+/// Whether a zip error says the archive's end (its central directory) is missing: what a
+/// file cut short looks like.
+fn names_a_missing_end(detail: &str) -> bool {
+    let detail = detail.to_ascii_lowercase().replace('-', " ");
+    [
+        "central directory end",
+        "eocd",
+        "end of central directory",
+        "unexpected end",
+    ]
+    .iter()
+    .any(|sign| detail.contains(sign))
 }
 
 fn validate_central_directory(

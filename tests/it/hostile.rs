@@ -374,3 +374,28 @@ fn check_deep_refuses_a_fifo_for_weights() {
         stderr(&output)
     );
 }
+
+/// Issue 13: a damaged archive was called "truncated" (and the hint said to fetch it
+/// again because it was cut short) whatever the damage. A whole-length file whose
+/// central directory is damaged is "corrupt"; a cut one stays "truncated".
+#[test]
+fn a_damaged_archive_is_corrupt_not_truncated() {
+    let ctx = TestContext::new();
+    let bundle = ctx.copy_reference_bundle("llama-min.fxb", "damaged.fxb");
+    let mut bytes = fs::read(&bundle).expect("read");
+    // The second central-directory header's signature: the file keeps its length.
+    let central: Vec<usize> = bytes
+        .windows(4)
+        .enumerate()
+        .filter(|(_, w)| *w == b"PK\x01\x02")
+        .map(|(i, _)| i)
+        .collect();
+    let second = *central.get(1).expect("two central headers");
+    bytes[second + 2] = 0x09;
+    fs::write(&bundle, bytes).expect("write");
+    let output = ctx.run(&["show", "damaged.fxb"]);
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    assert!(err.contains("is a corrupt zip archive"), "{err}");
+    assert!(!err.contains("truncated"), "{err}");
+}
