@@ -399,3 +399,21 @@ fn a_damaged_archive_is_corrupt_not_truncated() {
     assert!(err.contains("is a corrupt zip archive"), "{err}");
     assert!(!err.contains("truncated"), "{err}");
 }
+
+/// Issue 13: a safetensors header is bounded as the format bounds it (100,000,000 bytes):
+/// a file claiming more is refused before anything is read, naming the claim.
+#[test]
+fn check_deep_refuses_a_header_larger_than_the_format_allows() {
+    let ctx = TestContext::new();
+    let dir = ctx.model_dir("llama", "meta-llama--Llama-3.1-8B-Instruct.json");
+    let mut bytes = 150_000_000u64.to_le_bytes().to_vec();
+    bytes.extend_from_slice(b"{}");
+    fs::write(ctx.path("llama/model.safetensors"), bytes).expect("write");
+    let output = ctx.run(&["check", &format!("./{dir}"), "--deep"]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("a 150000000-byte header"),
+        "{}",
+        stderr(&output)
+    );
+}
