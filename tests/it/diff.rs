@@ -10,6 +10,19 @@ use crate::common::{
     TestContext, read_reference, reference_manifest, signatures_of, stdout, write_bundle,
 };
 
+/// `llama-min.fxb` in the test dir, and unpacked into `dir` with `field` (a JSON
+/// `"key": value`) added to its manifest's `model` object after `architecture`.
+fn unpack_with_model_field(ctx: &TestContext, dir: &str, field: &str) {
+    ctx.copy_reference_bundle("llama-min.fxb", "llama-min.fxb");
+    assert!(ctx.run(&["unpack", "llama-min.fxb", dir]).status.success());
+    let manifest = ctx.path(&format!("{dir}/manifest.json"));
+    let text = fs::read_to_string(&manifest).expect("manifest");
+    let anchor = "\"architecture\": \"LlamaForCausalLM\",";
+    assert!(text.contains(anchor), "the manifest names its architecture");
+    let text = text.replacen(anchor, &format!("{anchor}\n    {field},"), 1);
+    fs::write(&manifest, text).expect("write");
+}
+
 #[test]
 fn identical_bundles_print_the_reference_summary_and_exit_zero() {
     let ctx = TestContext::new();
@@ -29,19 +42,11 @@ fn identical_bundles_print_the_reference_summary_and_exit_zero() {
 #[test]
 fn a_manifest_difference_is_reported_after_the_reference_summary() {
     let ctx = TestContext::new();
-    ctx.copy_reference_bundle("llama-min.fxb", "llama-min.fxb");
-    assert!(
-        ctx.run(&["unpack", "llama-min.fxb", "hub"])
-            .status
-            .success()
+    unpack_with_model_field(
+        &ctx,
+        "hub",
+        "\"hub_repo_id\": \"meta-llama/Llama-3.1-8B-Instruct\"",
     );
-    let text = fs::read_to_string(ctx.path("hub/manifest.json")).expect("manifest");
-    let text = text.replacen(
-        "\"architecture\": \"LlamaForCausalLM\",",
-        "\"architecture\": \"LlamaForCausalLM\",\n    \"hub_repo_id\": \"meta-llama/Llama-3.1-8B-Instruct\",",
-        1,
-    );
-    fs::write(ctx.path("hub/manifest.json"), text).expect("write");
     fs::create_dir_all(ctx.path("out")).expect("out");
     assert!(
         ctx.run(&["pack", "hub", "out/llama-hub.fxb"])
@@ -141,19 +146,7 @@ fn colour_on_request() {
 #[test]
 fn names_from_a_bundle_are_printed_escaped() {
     let ctx = TestContext::new();
-    ctx.copy_reference_bundle("llama-min.fxb", "llama-min.fxb");
-    assert!(
-        ctx.run(&["unpack", "llama-min.fxb", "odd"])
-            .status
-            .success()
-    );
-    let text = fs::read_to_string(ctx.path("odd/manifest.json")).expect("manifest");
-    let text = text.replacen(
-        "\"architecture\": \"LlamaForCausalLM\",",
-        "\"architecture\": \"LlamaForCausalLM\",\n    \"\\u001b[2Jevil\": 1,",
-        1,
-    );
-    fs::write(ctx.path("odd/manifest.json"), text).expect("write");
+    unpack_with_model_field(&ctx, "odd", "\"\\u001b[2Jevil\": 1");
     let output = ctx.run(&["diff", "llama-min.fxb", "odd"]);
     assert_eq!(output.status.code(), Some(1));
     let out = stdout(&output);
