@@ -18,7 +18,7 @@ pub use crate::source::Source as PluginSource;
 pub use cache::CompiledCache;
 pub use discovery::{Discovered, PluginProblem, PluginSearch, PluginSet, PluginStatus};
 pub use host::{CallFailure, Limits, LoadedPlugin, PluginCallError, PluginHost};
-pub use module_info::{ModuleInfo, ModuleProblem, inspect_module, inspect_module_with_digest};
+pub use module_info::{ModuleInfo, ModuleProblem, inspect_module};
 
 /// Plugins compiled into this binary by the build script.
 pub mod embedded {

@@ -1,7 +1,7 @@
 //! `fxb version`: what this fxb is and which formats it speaks.
 
 use fxb::bundle::FORMAT_VERSION;
-use fxb::plugin::{embedded::EMBEDDED, inspect_module_with_digest};
+use fxb::plugin::{PluginSearch, PluginSet, PluginSource};
 use fxb::schema::{EmbeddedPlugin, VersionOutput};
 
 use super::Outcome;
@@ -25,12 +25,13 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             fxb_plugin_api::ABI_MAJOR,
             fxb_plugin_api::ABI_MINOR
         ),
-        embedded_plugins: EMBEDDED
+        embedded_plugins: PluginSet::discover(&PluginSearch::default())
+            .plugins()
             .iter()
-            .filter_map(|(_, bytes, sha256)| inspect_module_with_digest(bytes, Some(sha256)).ok())
-            .map(|info| EmbeddedPlugin {
-                name: info.metadata.name,
-                version: info.metadata.version,
+            .filter(|p| matches!(p.source, PluginSource::Embedded(_)))
+            .map(|p| EmbeddedPlugin {
+                name: p.info.metadata.name.clone(),
+                version: p.info.metadata.version.clone(),
             })
             .collect(),
         embedded_rules: fxb::rules::RuleSet::embedded()

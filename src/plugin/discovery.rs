@@ -9,54 +9,31 @@
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 
 use super::embedded::EMBEDDED;
-use super::module_info::{ModuleInfo, inspect_embedded, inspect_unhashed, sha256_hex};
+use super::module_info::{ModuleInfo, inspect_embedded, inspect_module};
 use crate::source::{Source as PluginSource, files_with_extension};
 
 /// A plugin found and inspected (not compiled).
 #[derive(Debug, Clone)]
 pub struct Discovered {
-    /// What the module says about itself; `info.sha256` is filled in only by
-    /// [`PluginSet::statuses`] and [`PluginSet::plugins`].
+    /// What the module says about itself, and its sha256: an embedded plugin's computed
+    /// when fxb was built, a file's when it is found (user plugins are few; hashing every
+    /// embedded one at start-up was most of what a command spent finding plugins).
     pub info: ModuleInfo,
     pub source: PluginSource,
     bytes: Cow<'static, [u8]>,
-    sha256: OnceLock<String>,
 }
 
 impl Discovered {
-    fn new(info: ModuleInfo, source: PluginSource, bytes: Cow<'static, [u8]>) -> Self {
-        // A hash already known (an embedded plugin's) is used, not recomputed.
-        let sha256 = match info.sha256.is_empty() {
-            true => OnceLock::new(),
-            false => OnceLock::from(info.sha256.clone()),
-        };
-        Discovered {
-            info,
-            source,
-            bytes,
-            sha256,
-        }
-    }
-
     /// The module bytes.
     pub fn bytes(&self) -> &[u8] {
         &self.bytes
     }
 
-    /// Lowercase hex sha256 of the module bytes, computed on first use: a command
-    /// hashes only the plugins it loads, not every plugin it finds.
+    /// Lowercase hex sha256 of the module bytes.
     pub fn sha256(&self) -> &str {
-        self.sha256.get_or_init(|| sha256_hex(&self.bytes))
-    }
-
-    /// A copy with `info.sha256` filled in.
-    fn hashed(&self) -> Discovered {
-        let mut copy = self.clone();
-        copy.info.sha256 = self.sha256().to_string();
-        copy
+        &self.info.sha256
     }
 
     /// `` `name` (source) `` for messages.
@@ -115,8 +92,6 @@ pub fn default_plugin_dir() -> Option<PathBuf> {
 pub struct PluginSet {
     plugins: Vec<Discovered>,
     problems: Vec<PluginProblem>,
-    /// `plugins` with their hashes, for the listings; made on first use.
-    listed: OnceLock<Vec<Discovered>>,
 }
 
 /// One plugin's standing in a [`PluginSet`].
@@ -133,11 +108,11 @@ impl PluginSet {
                 sha256: sha256.to_string(),
                 ..info
             }) {
-                Ok(info) => set.plugins.push(Discovered::new(
+                Ok(info) => set.plugins.push(Discovered {
                     info,
-                    PluginSource::Embedded(file),
-                    Cow::Borrowed(bytes),
-                )),
+                    source: PluginSource::Embedded(file),
+                    bytes: Cow::Borrowed(bytes),
+                }),
                 // A build that embeds a broken plugin is a bug, but still not fatal.
                 Err(e) => set.problems.push(PluginProblem {
                     path: PathBuf::from(file),
@@ -156,25 +131,24 @@ impl PluginSet {
             let result = std::fs::read(&path)
                 .map_err(|e| format!("cannot read it: {e}"))
                 .and_then(|bytes| {
-                    inspect_unhashed(&bytes)
+                    inspect_module(&bytes)
                         .map(|info| (info, bytes))
                         .map_err(|e| e.to_string())
                 });
             match result {
-                Ok((info, bytes)) => self.plugins.push(Discovered::new(
+                Ok((info, bytes)) => self.plugins.push(Discovered {
                     info,
-                    PluginSource::File(path),
-                    Cow::Owned(bytes),
-                )),
+                    source: PluginSource::File(path),
+                    bytes: Cow::Owned(bytes),
+                }),
                 Err(message) => self.problems.push(PluginProblem { path, message }),
             }
         }
     }
 
-    /// Every plugin, in discovery order, with `info.sha256` filled in.
+    /// Every plugin, in discovery order.
     pub fn plugins(&self) -> &[Discovered] {
-        self.listed
-            .get_or_init(|| self.plugins.iter().map(Discovered::hashed).collect())
+        &self.plugins
     }
 
     pub fn problems(&self) -> &[PluginProblem] {
@@ -202,10 +176,9 @@ impl PluginSet {
             .or_else(|| self.plugins.iter().find(named))
     }
 
-    /// Each plugin (with `info.sha256` filled in) with the architectures it serves and
-    /// those taken by another.
+    /// Each plugin with the architectures it serves and those taken by another.
     pub fn statuses(&self) -> Vec<PluginStatus<'_>> {
-        let plugins = self.plugins();
+        let plugins = &self.plugins;
         crate::source::standings(
             plugins,
             |p| &p.info.metadata.architectures,

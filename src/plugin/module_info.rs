@@ -45,19 +45,8 @@ pub fn inspect_module(bytes: &[u8]) -> Result<ModuleInfo, ModuleProblem> {
     Ok(info)
 }
 
-/// [`inspect_module`] with the module's sha256 when it is already known (the embedded
-/// plugins', computed when fxb was built), else hashed.
-pub fn inspect_module_with_digest(
-    bytes: &[u8],
-    sha256: Option<&str>,
-) -> Result<ModuleInfo, ModuleProblem> {
-    let mut info = inspect_unhashed(bytes)?;
-    info.sha256 = sha256.map_or_else(|| sha256_hex(bytes), str::to_string);
-    Ok(info)
-}
-
 /// The lowercase hex sha256 of `bytes`.
-pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -67,19 +56,7 @@ pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
 /// [`inspect_module`] without the hash, which costs more than the rest (a millisecond
 /// for the embedded plugins, on every start of every command).
 pub(crate) fn inspect_unhashed(bytes: &[u8]) -> Result<ModuleInfo, ModuleProblem> {
-    if !bytes.starts_with(b"\0asm") {
-        return Err(ModuleProblem::NotWasm);
-    }
-    // Most of a module is code, which says nothing of what the plugin is, and walking
-    // its function bodies was most of the time every command spent finding plugins. So
-    // the code section is skipped, checking only the framing the parser would have
-    // checked; a module where anything fails is parsed again in full, so that it is
-    // refused in the parser's own words.
-    let sections = match sections_skipping_code(bytes, Bodies::Check) {
-        Some(sections) => sections,
-        None => all_sections(bytes)?,
-    };
-    identify(sections)
+    inspect_skipping_code(bytes, Bodies::Check)
 }
 
 /// [`inspect_unhashed`] for a module built into this binary, whose function bodies are
@@ -87,10 +64,18 @@ pub(crate) fn inspect_unhashed(bytes: &[u8]) -> Result<ModuleInfo, ModuleProblem
 /// millisecond of every start. The build made them, and a test checks each is read as a
 /// full parse reads it.
 pub(crate) fn inspect_embedded(bytes: &[u8]) -> Result<ModuleInfo, ModuleProblem> {
+    inspect_skipping_code(bytes, Bodies::Trust)
+}
+
+/// Most of a module is code, which says nothing of what the plugin is, and walking its
+/// function bodies was most of the time every command spent finding plugins. So the code
+/// section is skipped (its bodies framed as `bodies` says); a module where anything fails
+/// is parsed again in full, so that it is refused in the parser's own words.
+fn inspect_skipping_code(bytes: &[u8], bodies: Bodies) -> Result<ModuleInfo, ModuleProblem> {
     if !bytes.starts_with(b"\0asm") {
         return Err(ModuleProblem::NotWasm);
     }
-    let sections = match sections_skipping_code(bytes, Bodies::Trust) {
+    let sections = match sections_skipping_code(bytes, bodies) {
         Some(sections) => sections,
         None => all_sections(bytes)?,
     };
