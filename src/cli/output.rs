@@ -27,27 +27,25 @@ static PRINTER: OnceLock<Printer> = OnceLock::new();
 
 /// Set the process's printer once, from the global options.
 pub fn init_printer(quiet: bool) {
-    let terminal = std::io::stderr().is_terminal();
-    let _ = PRINTER.set(Printer {
-        quiet,
-        color: terminal && std::env::var_os("NO_COLOR").is_none(),
-        terminal,
-    });
+    let _ = PRINTER.set(Printer::detect(quiet));
 }
 
-/// The process's printer (quiet off, colour by the terminal, before [`init_printer`]).
+/// The process's printer (quiet off before [`init_printer`]).
 pub fn printer() -> Printer {
-    *PRINTER.get_or_init(|| {
-        let terminal = std::io::stderr().is_terminal();
-        Printer {
-            quiet: false,
-            color: terminal && std::env::var_os("NO_COLOR").is_none(),
-            terminal,
-        }
-    })
+    *PRINTER.get_or_init(|| Printer::detect(false))
 }
 
 impl Printer {
+    /// From stderr (a terminal or not) and `NO_COLOR`.
+    fn detect(quiet: bool) -> Printer {
+        let terminal = std::io::stderr().is_terminal();
+        Printer {
+            quiet,
+            color: terminal && std::env::var_os("NO_COLOR").is_none(),
+            terminal,
+        }
+    }
+
     /// `label: message` on stderr, the label coloured on a terminal.
     fn labelled(self, label: &str, ansi: &str, message: impl Display) {
         let label = if self.color {
