@@ -300,7 +300,7 @@ pub fn main() -> ExitCode {
             };
         }
     };
-    init_logging(cli.verbose);
+    init_logging(cli.verbose, cli.globals.quiet);
     output::init_printer(cli.globals.quiet);
     let result = match cli.command {
         Command::Show(args) => show::run(args),
@@ -337,8 +337,10 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn init_logging(verbose: u8) {
+fn init_logging(verbose: u8, quiet: bool) {
+    // `-q` keeps stderr to errors: warnings are logged, so they go too.
     let level = match verbose {
+        0 if quiet => "error",
         0 => "warn",
         1 => "info",
         2 => "debug",
