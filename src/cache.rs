@@ -26,7 +26,7 @@ use std::path::PathBuf;
 
 pub use add::{AddReporter, Added, Silent};
 pub use error::CacheError;
-pub use index::{FileEntry, Index, Repo};
+pub use index::{FileEntry, Index, ModelObject, Repo};
 pub use remove::{BoundError, PrunePolicy, Removal, Selection, Selector, VersionBound};
 pub use sidecar::{Compiler, Sidecar, SidecarEntry};
 pub use store::{Cache, CachedFile, Recorded};

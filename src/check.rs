@@ -238,6 +238,38 @@ fn differences_in(
     )
 }
 
+/// Compares cached `model` objects with one target, each distinct object once.
+struct Comparer<'t> {
+    target: &'t Target,
+    /// [`compared_fields`] of the target.
+    names: Vec<&'t String>,
+    /// By [`canonical_fields`].
+    seen: std::collections::HashMap<String, Option<Vec<Difference>>>,
+}
+
+impl<'t> Comparer<'t> {
+    fn new(target: &'t Target) -> Self {
+        Comparer {
+            target,
+            names: compared_fields(target),
+            seen: std::collections::HashMap::new(),
+        }
+    }
+
+    /// [`differences`] of `model` from the target.
+    fn compare(&mut self, model: &crate::cache::ModelObject) -> Option<Vec<Difference>> {
+        let (target, names) = (self.target, &self.names);
+        match model.text().and_then(canonical_fields) {
+            Some(key) => self
+                .seen
+                .entry(key)
+                .or_insert_with(|| differences_in(target, names, model.map()))
+                .clone(),
+            None => differences_in(target, names, model.map()),
+        }
+    }
+}
+
 /// A `model` object's fields as one string, in key order, each value as its JSON text: equal
 /// strings are equal objects whatever order their keys were written in (the reference
 /// writes them in no fixed order). Reads the text without building any value.
@@ -445,39 +477,28 @@ pub fn check_with(
     let other_compilers = &known.other_compilers;
     let mut matches = Vec::new();
     let mut near_misses = Vec::new();
-    let active_fields = compared_fields(target);
-    let other_fields: std::collections::HashMap<&RuleId, Vec<&String>> = known
+    // One comparer per target (the active rule's, and each other installed rule a
+    // bundle was made with): its field list is sorted once, and bundles of one model,
+    // which carry the same `model` object (often hundreds), are compared once.
+    let mut active = Comparer::new(target);
+    let mut others: std::collections::HashMap<&RuleId, Comparer> = known
         .rule_targets
         .iter()
-        .map(|(rule, other)| (rule, compared_fields(other)))
+        .map(|(rule, other)| (rule, Comparer::new(other)))
         .collect();
-    let mut memo: std::collections::HashMap<(RuleId, String), Option<Vec<Difference>>> =
-        std::collections::HashMap::new();
     for file in files.iter().filter(|f| !f.missing) {
         let entry = &file.entry;
-        let (target, names) = match known
-            .bundle_rules
-            .get(&entry.rel_path)
-            .and_then(|rule| Some((known.rule_targets.get(rule)?, other_fields.get(rule)?)))
-        {
-            Some((other, names)) => (other, &names[..]),
-            None => (target, &active_fields[..]),
+        let comparer = match known.bundle_rules.get(&entry.rel_path) {
+            Some(rule) => others.get_mut(rule).unwrap_or(&mut active),
+            None => &mut active,
         };
+        let target = comparer.target;
         // Only bundles of the target's architecture are compared (and their `model`
         // objects parsed).
         if entry.architecture() != Some(target.fingerprint.architecture.as_str()) {
             continue;
         }
-        // Bundles of one model carry the same `model` object, often hundreds of them:
-        // each distinct one (under each rule) is parsed and compared once.
-        let compared = match entry.model.text().and_then(canonical_fields) {
-            Some(key) => memo
-                .entry((target.rule(), key))
-                .or_insert_with(|| differences_in(target, names, entry.model.map()))
-                .clone(),
-            None => differences_in(target, names, entry.model.map()),
-        };
-        match compared {
+        match comparer.compare(&entry.model) {
             Some(diff) if diff.is_empty() => {
                 let other = entry
                     .ir_revision

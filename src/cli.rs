@@ -163,12 +163,7 @@ impl Globals {
         };
         let tools = fxb::toolchain::Toolchain::discover(&options);
         for skipped in tools.problems() {
-            tracing::warn!(
-                "skipped {} `{}`: {}",
-                skipped.kind,
-                skipped.path.display(),
-                skipped.message
-            );
+            warn_skipped(skipped.kind, &skipped.path, &skipped.message);
         }
         tools
     }
@@ -179,11 +174,7 @@ impl Globals {
             &self.plugin_dirs,
         ));
         for problem in set.problems() {
-            tracing::warn!(
-                "skipped plugin `{}`: {}",
-                problem.path.display(),
-                problem.message
-            );
+            warn_skipped("plugin", &problem.path, &problem.message);
         }
         set
     }
@@ -192,11 +183,7 @@ impl Globals {
     pub fn rule_set(&self) -> fxb::rules::RuleSet {
         let set = fxb::rules::RuleSet::load(&fxb::rules::search_dirs(&self.rules_dirs));
         for problem in set.problems() {
-            tracing::warn!(
-                "skipped rule file `{}`: {}",
-                problem.path.display(),
-                problem.message
-            );
+            warn_skipped("rule file", &problem.path, &problem.message);
         }
         set
     }
@@ -217,6 +204,11 @@ impl Globals {
         }
         Ok(cache)
     }
+}
+
+/// `warning: skipped {kind} `{path}`: {message}` for a plugin or rule file not used.
+fn warn_skipped(kind: &str, path: &std::path::Path, message: &str) {
+    tracing::warn!("skipped {kind} `{}`: {message}", path.display());
 }
 
 /// The reference spells the parallelism options `-tp 8` / `-pp 2`: one dash, two letters,
