@@ -20,9 +20,11 @@ use crate::fs::safe_component;
 use crate::rules::RuleId;
 
 const LOCAL_REPO: &str = "local";
-/// `add` copies each bundle to `<cache>/.fxb-add-<pid>-<random>.tmp` first. The reference
-/// only looks into `models--*` directories.
-const ADD_TEMP: &str = ".fxb-add-";
+/// `add` copies each bundle to `<cache>/.fxb-add.<pid>.<random>.tmp` first
+/// ([`crate::fs::temp_file_in`]). The reference only looks into `models--*` directories.
+const ADD_TEMP: &str = "fxb-add";
+/// Leftovers to clear: this fxb's, and those of earlier ones (`.fxb-add-<pid>-…`).
+const ADD_LEFTOVERS: &[&str] = &[".fxb-add.", ".fxb-add-"];
 
 /// What `add` did with one bundle.
 #[derive(Debug, Clone, PartialEq)]
@@ -79,7 +81,7 @@ impl Cache {
     ) -> Result<Vec<Result<Added, CacheError>>, CacheError> {
         self.writable()?;
         // Copies a killed `add` left (hidden, never indexed) only take space: clear them.
-        crate::leftovers::remove_dead(self.dir(), &[ADD_TEMP]);
+        crate::leftovers::remove_dead(self.dir(), ADD_LEFTOVERS);
         // Opened before any copy is made: `syncfs` reports only the write-back errors
         // that happen after its descriptor was opened, and each copy's write-back starts
         // as soon as it is written.
@@ -230,11 +232,9 @@ impl Cache {
         } else {
             None
         };
-        let temp = tempfile::Builder::new()
-            .prefix(&format!("{ADD_TEMP}{}-", std::process::id()))
-            .suffix(".tmp")
-            .permissions(bundle_permissions())
-            .tempfile_in(self.dir())
+        // Created 0666 less the umask, as `cp` would create it: the reference and other
+        // users of a shared cache read it.
+        let temp = crate::fs::temp_file_in(self.dir(), ADD_TEMP)
             .map_err(|e| CacheError::io("create a temporary file in", self.dir(), e))?;
         let copied = super::copy::copy_hashing(source, meta.len(), temp.as_file(), &|bytes| {
             reporter.copied(bytes)
@@ -304,13 +304,6 @@ fn stopped(path: &Path) -> CacheError {
         path,
         std::io::Error::other("the copying thread stopped"),
     )
-}
-
-/// A cached bundle is created 0666 before the umask, as `cp` would create it (the
-/// reference and other users of a shared cache read it), not tempfile's 0600.
-fn bundle_permissions() -> std::fs::Permissions {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::Permissions::from_mode(0o666)
 }
 
 /// A compiler other than the vendor's (the index already holds `furiosa_compiler`).

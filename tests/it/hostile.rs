@@ -301,6 +301,13 @@ fn run_guarded(
     }
 }
 
+/// A named pipe at `path`: reading it blocks until a writer comes, which none will.
+fn mkfifo(path: &std::path::Path) {
+    let path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).expect("path");
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o644) }, 0, "mkfifo");
+}
+
 /// Issue 13: a FIFO as config.json hung every model-directory command, `/dev/zero`
 /// behind config.json read until memory ran out, and a huge config cost ~48× its size.
 /// Each is refused now, naming the file and why.
@@ -310,11 +317,7 @@ fn config_json_that_is_not_a_small_regular_file_is_refused() {
     let guard = std::time::Duration::from_secs(30);
     type Make<'a> = &'a dyn Fn(&std::path::Path);
     let cases: [(&str, Make); 3] = [
-        ("fifo", &|config| {
-            let path = std::ffi::CString::new(config.as_os_str().as_encoded_bytes()).expect("path");
-            // SAFETY: a valid NUL-terminated path.
-            assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o644) }, 0, "mkfifo");
-        }),
+        ("fifo", &|config| mkfifo(config)),
         ("zero", &|config| {
             symlink("/dev/zero", config).expect("symlink")
         }),
@@ -358,10 +361,7 @@ fn config_json_that_is_not_a_small_regular_file_is_refused() {
 fn check_deep_refuses_a_fifo_for_weights() {
     let ctx = TestContext::new();
     let dir = ctx.model_dir("llama", "meta-llama--Llama-3.1-8B-Instruct.json");
-    let weights = ctx.path("llama").join("model.safetensors");
-    let path = std::ffi::CString::new(weights.as_os_str().as_encoded_bytes()).expect("path");
-    // SAFETY: a valid NUL-terminated path.
-    assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o644) }, 0, "mkfifo");
+    mkfifo(&ctx.path("llama").join("model.safetensors"));
     let output = run_guarded(
         &ctx,
         &["check", &format!("./{dir}"), "--deep"],
