@@ -10,10 +10,7 @@ const STAGING_PREFIX: &str = ".fxb-build-";
 
 /// The output's directory (`.` for a bare file name).
 pub fn output_dir(output: &Path) -> PathBuf {
-    match output.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    }
+    crate::fs::parent_dir(output).to_path_buf()
 }
 
 /// A staging directory, removed on drop.

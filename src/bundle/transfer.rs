@@ -15,7 +15,7 @@ use super::entry_name::validate_entry_name;
 use super::error::BundleError;
 use super::manifest::MANIFEST_FILE;
 use super::reader::{Bundle, BundleKind};
-use super::writer::{BundleWriter, WrittenBundle, canonical_entry_order, sync_parent};
+use super::writer::{BundleWriter, WrittenBundle, canonical_entry_order};
 
 /// `unpack` stages into `{parent}/.fxb-unpack.<pid>.<random>`.
 const UNPACK_STAGING: &str = ".fxb-unpack.";
@@ -65,10 +65,7 @@ pub fn unpack(bundle_path: &Path, target: &Path) -> Result<UnpackReport, BundleE
         }
         Err(_) => false,
     };
-    let parent = match target.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
+    let parent = crate::fs::parent_dir(target).to_path_buf();
     // What an unpack killed by a signal left (named with its pid) only takes space.
     crate::leftovers::remove_dead(&parent, &[UNPACK_STAGING]);
     let staging = tempfile::Builder::new()
@@ -112,7 +109,7 @@ pub fn unpack(bundle_path: &Path, target: &Path) -> Result<UnpackReport, BundleE
         let _ = std::fs::remove_dir_all(&staged);
         BundleError::io("rename a temporary directory to", target, e)
     })?;
-    sync_parent(target);
+    crate::fs::sync_dir(crate::fs::parent_dir(target));
     Ok(UnpackReport {
         directory: target.to_path_buf(),
         files,

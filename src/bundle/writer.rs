@@ -7,7 +7,6 @@
 //! failed or interrupted write never leaves a file at the output path.
 
 use std::collections::HashSet;
-use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
@@ -271,17 +270,6 @@ fn write_error(e: crate::fs::WriteError) -> BundleError {
         action: e.action,
         path: e.path,
         source: e.source,
-    }
-}
-
-/// Make a rename durable. Best effort: some filesystems refuse to fsync a directory.
-pub(crate) fn sync_parent(path: &Path) {
-    let parent = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    if let Ok(dir) = File::open(parent) {
-        let _ = dir.sync_all();
     }
 }
 
