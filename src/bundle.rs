@@ -37,6 +37,7 @@
 //! # }
 //! ```
 
+mod checksum;
 mod diff;
 
 mod entry_name;
@@ -48,6 +49,7 @@ mod summary;
 mod transfer;
 mod writer;
 
+pub use checksum::{ArchivedEntry, ChecksumMismatch, ChecksumStream};
 pub use diff::{DiffLine, DiffSide, EntryDiff, FieldDiff, SignatureDiff, diff_bundles};
 pub use entry_name::validate_entry_name;
 pub use error::BundleError;

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use fxb_plugin_api::v1::{FingerprintRequest, FingerprintResponse};
+use fxb_plugin_api::v1::FingerprintResponse;
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::Value;
@@ -163,10 +163,10 @@ pub fn fingerprint_with_rule(
         source: Box::new(source),
     };
     let loaded = host.load(plugin).map_err(plugin_error)?;
-    let request = FingerprintRequest {
-        config: config.clone(),
-        architecture: Some(architecture),
-        rule: serde_json::to_value(fingerprint_rule).unwrap_or(Value::Null),
+    let request = FingerprintCall {
+        config,
+        architecture: &architecture,
+        rule: fingerprint_rule,
     };
     let reply: FingerprintResponse = loaded.call("fingerprint", &request).map_err(plugin_error)?;
     Ok(Fingerprint {
@@ -177,6 +177,15 @@ pub fn fingerprint_with_rule(
         plugin: plugin.info.metadata.name.clone(),
         plugin_version: plugin.info.metadata.version.clone(),
     })
+}
+
+/// A [`FingerprintRequest`](fxb_plugin_api::v1::FingerprintRequest) as the host sends it: borrowed, so a config is serialized
+/// straight into the call's input rather than cloned first.
+#[derive(Serialize)]
+struct FingerprintCall<'a> {
+    config: &'a Value,
+    architecture: &'a str,
+    rule: &'a crate::rules::FingerprintRule,
 }
 
 /// One field that differs between two fingerprints (`None` = absent on that side).
@@ -236,6 +245,31 @@ pub fn render_fields(fields: &BTreeMap<String, String>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_borrowed_call_is_the_plugin_request() {
+        use fxb_plugin_api::v1::FingerprintRequest;
+        let rules = RuleSet::embedded();
+        let (_, rule) = rules
+            .fingerprint_rule("LlamaForCausalLM")
+            .expect("embedded generic rule");
+        let config = serde_json::json!({"architectures": ["LlamaForCausalLM"], "hidden_size": 8});
+        let sent = serde_json::to_value(FingerprintCall {
+            config: &config,
+            architecture: "LlamaForCausalLM",
+            rule,
+        })
+        .expect("serializes");
+        let read: FingerprintRequest = serde_json::from_value(sent).expect("a plugin reads it");
+        assert_eq!(
+            read,
+            FingerprintRequest {
+                config,
+                architecture: Some("LlamaForCausalLM".into()),
+                rule: serde_json::to_value(rule).expect("serializes"),
+            }
+        );
+    }
 
     fn print(arch: &str, fields: &[(&str, &str)]) -> Fingerprint {
         Fingerprint {

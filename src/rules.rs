@@ -160,6 +160,10 @@ pub struct FingerprintRule {
     /// Fields a config must have (positive integers); otherwise it is refused.
     #[serde(default)]
     pub required: Vec<String>,
+    /// Fields that must be positive integers (or `null`) when the config has them: layer
+    /// and head counts, which the plan divides by and sizes with.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub counts: Vec<String>,
     /// A nested section to read the fields from when the config has it (`text_config`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nested_config: Option<String>,

@@ -240,6 +240,28 @@ impl Bundle {
         }
     }
 
+    /// What the central directory records of each entry, for checking their CRC-32 as
+    /// the archive streams past ([`super::ChecksumStream`]); `None` for an extracted
+    /// directory, which records none.
+    pub fn archived_entries(&self) -> Option<Vec<super::ArchivedEntry>> {
+        let Source::Archive(archive) = &self.source else {
+            return None;
+        };
+        // Every index was read when the bundle was opened (validate_central_directory).
+        let entries = (0..archive.len())
+            .filter_map(|i| archive.by_index_data(i).ok())
+            .filter(|entry| !entry.is_dir())
+            .map(|entry| super::ArchivedEntry {
+                name: String::from_utf8_lossy(entry.name_raw()).into_owned(),
+                header_start: entry.header_start(),
+                compressed_size: entry.compressed_size(),
+                crc32: entry.crc32(),
+                stored: entry.compression() == CompressionMethod::Stored,
+            })
+            .collect();
+        Some(entries)
+    }
+
     /// Open one entry for streaming. Returns the stream and the entry's size.
     ///
     /// In a directory, the entry must be a regular file inside it (a symlink may point

@@ -15,7 +15,7 @@ use super::error::CacheError;
 use super::index::FileEntry;
 use super::sidecar::{Compiler, Sidecar, SidecarEntry, stamp};
 use super::store::{Cache, now};
-use crate::bundle::{Bundle, Manifest, standard_file_name};
+use crate::bundle::{Bundle, BundleError, ChecksumStream, Manifest, standard_file_name};
 use crate::fs::safe_component;
 use crate::rules::RuleId;
 
@@ -224,22 +224,39 @@ impl Cache {
         reporter: &dyn AddReporter,
     ) -> Result<Prepared, CacheError> {
         let large = meta.len() >= super::copy::PIPELINE_FROM;
-        // A large bundle is validated before it is copied (a few reads, against gigabytes
-        // of copying); a small one after, when the copy has brought it into the page
-        // cache: validating it cold costs about as much as copying it.
-        let early = if large {
-            Some(Bundle::open(source)?.into_manifest())
-        } else {
-            None
-        };
         // Created 0666 less the umask, as `cp` would create it: the reference and other
         // users of a shared cache read it.
         let temp = crate::fs::temp_file_in(self.dir(), ADD_TEMP)
             .map_err(|e| CacheError::io("create a temporary file in", self.dir(), e))?;
-        let copied = super::copy::copy_hashing(source, meta.len(), temp.as_file(), &|bytes| {
-            reporter.copied(bytes)
-        })
-        .map_err(|e| CacheError::io("copy", source, e))?;
+        let copy_error = |e| CacheError::io("copy", source, e);
+        let progress = |bytes| reporter.copied(bytes);
+        // The copy's bytes are hashed and their entries' CRC-32 checked in the same pass
+        // (issue 13: corrupt bundles were added, and their corruption hashed as theirs).
+        let (bundle, checksums, copied) = if large {
+            // Validated before it is copied: a few reads, against gigabytes of copying.
+            let bundle = Bundle::open(source)?;
+            let mut checksums = ChecksumStream::new(bundle.archived_entries().unwrap_or_default());
+            let copied = super::copy::copy_large(source, temp.as_file(), &progress, &mut |b| {
+                checksums.feed(b)
+            })
+            .map_err(copy_error)?;
+            (bundle, checksums, copied)
+        } else {
+            // Validated after it is copied, when the copy has brought it into the page
+            // cache: validating it cold costs about as much as copying it.
+            let bytes =
+                super::copy::copy_small(source, temp.as_file(), &progress).map_err(copy_error)?;
+            let bundle = Bundle::open(source)?;
+            let mut checksums = ChecksumStream::new(bundle.archived_entries().unwrap_or_default());
+            let sha256 = super::copy::hash_copy(temp.as_file(), bytes, &mut |b| checksums.feed(b))
+                .map_err(copy_error)?;
+            let copied = super::copy::Copied {
+                bytes,
+                sha256,
+                flushed: false,
+            };
+            (bundle, checksums, copied)
+        };
         // The copy's bytes are the ones hashed; a file rewritten after it was validated
         // would still be a different bundle from the one validated.
         if copied.bytes != meta.len() {
@@ -253,10 +270,19 @@ impl Cache {
                 )),
             ));
         }
-        let manifest = match early {
-            Some(manifest) => manifest,
-            None => Bundle::open(source)?.into_manifest(),
-        };
+        let mut bundle = bundle;
+        let unchecked = checksums
+            .finish()
+            .map_err(|mismatch| BundleError::Inconsistent {
+                path: source.to_path_buf(),
+                name: mismatch.name,
+                detail: mismatch.detail,
+            })?;
+        // Compressed entries (which the reference never writes) are checked by reading.
+        for name in unchecked {
+            bundle.copy_entry(&name, &mut std::io::sink())?;
+        }
+        let manifest = bundle.into_manifest();
         let uuid = manifest
             .uuid
             .clone()

@@ -54,30 +54,49 @@ pub(super) struct Copied {
     pub flushed: bool,
 }
 
-/// Copy all of `source` (`len` bytes when it was validated) into `out`, an empty file
-/// opened for reading and writing, and hash the bytes copied; `progress` is told the
-/// bytes written as they are (from another thread for large files).
-pub(super) fn copy_hashing(
+/// Copy all of a large `source` into `out`, an empty file opened for reading and
+/// writing, through the direct-I/O pipeline, and hash the bytes copied; `observe` sees
+/// the same bytes in order (on this thread), `progress` the bytes written as they are
+/// (from another thread). The copy is flushed before this returns.
+pub(super) fn copy_large(
     source: &std::path::Path,
-    len: u64,
     out: &File,
     progress: &(dyn Fn(u64) + Sync),
+    observe: &mut dyn FnMut(&[u8]),
 ) -> std::io::Result<Copied> {
-    if len >= PIPELINE_FROM {
-        let input = Input::open(source, true)?;
-        let (bytes, sha256) = pipelined(&input, &mut Output::new(out), progress)?;
-        out.sync_data()?;
-        return Ok(Copied {
-            bytes,
-            sha256,
-            flushed: true,
-        });
-    }
+    let input = Input::open(source, true)?;
+    let (bytes, sha256) = pipelined(&input, &mut Output::new(out), progress, observe)?;
+    out.sync_data()?;
+    Ok(Copied {
+        bytes,
+        sha256,
+        flushed: true,
+    })
+}
+
+/// Copy all of a small `source` into `out` (an empty file) in the kernel, starting its
+/// write-back; the bytes copied. [`hash_copy`] then hashes the copy from the page cache
+/// and the caller's batch flush completes it.
+pub(super) fn copy_small(
+    source: &std::path::Path,
+    out: &File,
+    progress: &(dyn Fn(u64) + Sync),
+) -> std::io::Result<u64> {
     let input = File::open(source)?;
     hint(&input, Hint::ReadSequentially);
     let bytes = std::io::copy(&mut &input, &mut &*out)?;
     progress(bytes);
     hint(out, Hint::StartWriteBack);
+    Ok(bytes)
+}
+
+/// The sha256 of the first `bytes` bytes of `out` (a copy just made, in the page cache);
+/// `observe` sees the same bytes in order.
+pub(super) fn hash_copy(
+    out: &File,
+    bytes: u64,
+    observe: &mut dyn FnMut(&[u8]),
+) -> std::io::Result<String> {
     let mut hasher = Sha256::new();
     // Mapping costs more than reading a little (unmapping in a process with other
     // threads interrupts every core to flush its TLB), and some file systems cannot map.
@@ -85,7 +104,10 @@ pub(super) fn copy_hashing(
         .then(|| Mapping::new(out, bytes))
         .and_then(Result::ok)
     {
-        Some(mapping) => hasher.update(mapping.bytes()),
+        Some(mapping) => {
+            hasher.update(mapping.bytes());
+            observe(mapping.bytes());
+        }
         None => {
             let mut buffer = vec![0u8; READ_BACK];
             let mut offset = 0;
@@ -95,19 +117,19 @@ pub(super) fn copy_hashing(
                     return Err(std::io::ErrorKind::UnexpectedEof.into());
                 }
                 hasher.update(&buffer[..n]);
+                observe(&buffer[..n]);
                 offset += n as u64;
             }
         }
     }
-    Ok(Copied {
-        bytes,
-        sha256: hex(&hasher.finalize()),
-        flushed: false,
-    })
+    Ok(hex(&hasher.finalize()))
 }
 
-/// The sha256 of the file at `path`, and its length.
-pub(super) fn hash_file(path: &std::path::Path) -> std::io::Result<(u64, String)> {
+/// The sha256 of the file at `path`, and its length; `observe` sees its bytes in order.
+pub(super) fn hash_file(
+    path: &std::path::Path,
+    observe: &mut dyn FnMut(&[u8]),
+) -> std::io::Result<(u64, String)> {
     let input = Input::open(path, false)?;
     let mut chunk = Chunk::new();
     let mut hasher = Sha256::new();
@@ -118,6 +140,7 @@ pub(super) fn hash_file(path: &std::path::Path) -> std::io::Result<(u64, String)
             return Ok((bytes, hex(&hasher.finalize())));
         }
         hasher.update(&chunk.bytes()[..n]);
+        observe(&chunk.bytes()[..n]);
         bytes += n as u64;
     }
 }
@@ -129,6 +152,7 @@ fn pipelined(
     input: &Input,
     out: &mut Output,
     progress: &(dyn Fn(u64) + Sync),
+    observe: &mut dyn FnMut(&[u8]),
 ) -> std::io::Result<(u64, String)> {
     type Read = std::io::Result<(Chunk, usize)>;
     let (free_tx, free_rx) = mpsc::sync_channel::<Chunk>(IN_FLIGHT);
@@ -174,6 +198,7 @@ fn pipelined(
                 }
                 Ok((chunk, n)) => {
                     hasher.update(&chunk.bytes()[..n]);
+                    observe(&chunk.bytes()[..n]);
                     if hashed_tx.send((chunk, n, bytes)).is_err() {
                         break; // the writer failed; its error is reported below
                     }
@@ -475,7 +500,16 @@ mod tests {
             .create_new(true)
             .open(&target)
             .expect("create");
-        let copied = copy_hashing(&source, data.len() as u64, &out, &|_| {}).expect("copies");
+        let copied = if data.len() as u64 >= PIPELINE_FROM {
+            copy_large(&source, &out, &|_| {}, &mut |_| {}).expect("copies")
+        } else {
+            let bytes = copy_small(&source, &out, &|_| {}).expect("copies");
+            Copied {
+                bytes,
+                sha256: hash_copy(&out, bytes, &mut |_| {}).expect("hashes"),
+                flushed: false,
+            }
+        };
         (copied, std::fs::read(&target).expect("read"))
     }
 
@@ -528,7 +562,7 @@ mod tests {
         let data = vec![9u8; CHUNK + 17];
         std::fs::write(&path, &data).expect("write");
         assert_eq!(
-            hash_file(&path).expect("hashes"),
+            hash_file(&path, &mut |_| {}).expect("hashes"),
             (data.len() as u64, sha(&data))
         );
     }

@@ -5,7 +5,7 @@
 use super::error::CacheError;
 use super::sidecar::{Sidecar, SidecarEntry, stamp};
 use super::store::{Cache, CachedFile, now};
-use crate::bundle::Bundle;
+use crate::bundle::{Bundle, BundleError, ChecksumStream};
 
 /// `cache verify`'s finding for one entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
@@ -62,20 +62,41 @@ impl Cache {
                 .get(&file.entry.rel_path)
                 .filter(|e| Some(e.size) == size_now)
                 .map(|e| e.sha256.clone());
-            let hashed = super::copy::hash_file(&path).map_err(|e| e.to_string());
+            // The entries' CRC-32 are checked in the same pass as the hash: a bundle the
+            // reference added (or an older fxb, which did not check) may be corrupt.
+            let opened = Bundle::open(&path);
+            let entries = opened.as_ref().ok().and_then(Bundle::archived_entries);
+            let mut checksums = ChecksumStream::new(entries.unwrap_or_default());
+            let hashed = super::copy::hash_file(&path, &mut |b| checksums.feed(b))
+                .map_err(|e| e.to_string());
+            let damage = match opened {
+                Err(e) => Some(e.to_string()),
+                Ok(mut bundle) => checksums
+                    .finish()
+                    .map_err(|mismatch| BundleError::Inconsistent {
+                        path: path.clone(),
+                        name: mismatch.name,
+                        detail: mismatch.detail,
+                    })
+                    .and_then(|unchecked| {
+                        unchecked.iter().try_for_each(|name| {
+                            bundle.copy_entry(name, &mut std::io::sink()).map(drop)
+                        })
+                    })
+                    .err()
+                    .map(|e| e.to_string()),
+            };
             let (status, detail) = match (hashed, recorded) {
                 (Err(e), _) => (VerifyStatus::Corrupt, Some(format!("cannot read: {e}"))),
-                (Ok((_, sha)), Some(recorded)) if sha == recorded => (VerifyStatus::Ok, None),
-                (Ok((_, sha)), Some(recorded)) => (
+                (Ok((_, sha)), Some(recorded)) if sha != recorded => (
                     VerifyStatus::Corrupt,
                     Some(format!("sha256 {sha}, recorded {recorded}")),
                 ),
+                (Ok(_), _) if damage.is_some() => (VerifyStatus::Corrupt, damage),
+                (Ok(_), Some(_)) => (VerifyStatus::Ok, None),
                 (Ok((size, sha)), None) => {
-                    let problem = if size != file.entry.size_bytes {
-                        Some(format!("{size} bytes, indexed {}", file.entry.size_bytes))
-                    } else {
-                        Bundle::open(&path).err().map(|e| e.to_string())
-                    };
+                    let problem = (size != file.entry.size_bytes)
+                        .then(|| format!("{size} bytes, indexed {}", file.entry.size_bytes));
                     match problem {
                         Some(problem) => (VerifyStatus::Corrupt, Some(problem)),
                         None => {

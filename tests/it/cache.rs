@@ -362,6 +362,88 @@ fn verify_finds_corrupt_and_missing_bundles() {
     );
 }
 
+/// llama-min with one byte of a kernel's data changed: the same length, a valid zip, only
+/// the entry's CRC-32 tells.
+fn corrupt_llama_min(path: &Path) {
+    let mut bytes = fs::read(reference("bundles/llama-min.fxb")).expect("read");
+    // Inside `edfs/mid_tokenwise_tw1.edf` (bytes ~301,400 to ~724,100).
+    bytes[500_000] ^= 0x01;
+    fs::write(path, bytes).expect("write");
+}
+
+/// Issue 13: `add` took corrupt bundles without a word (and `cache verify` then called the
+/// copy fine, having hashed the corrupt bytes). The CRC-32 of every entry is checked as the
+/// bytes are copied now; nothing is indexed or left behind.
+#[test]
+fn add_refuses_a_bundle_whose_bytes_do_not_match_their_crc() {
+    let ctx = TestContext::new();
+    corrupt_llama_min(&ctx.path("corrupt.fxb"));
+    let output = in_cache(&ctx, &["add", "corrupt.fxb"]);
+    assert_ne!(output.status.code(), Some(0));
+    let err = stderr(&output);
+    assert!(
+        err.contains("edfs/mid_tokenwise_tw1.edf")
+            && err.contains("is corrupt: its bytes have CRC-32"),
+        "{err}"
+    );
+    assert!(err.contains("corrupt.fxb"), "{err}");
+    let listing = crate::common::dir_listing(&ctx.path("fxb"));
+    assert!(
+        !listing
+            .iter()
+            .any(|f| f.ends_with(".fxb") || f.contains(".tmp")),
+        "{listing:?}"
+    );
+    // A good bundle still goes in beside it.
+    let both = in_cache(
+        &ctx,
+        &[
+            "add",
+            "corrupt.fxb",
+            &reference("bundles/llama-min.fxb").to_string_lossy(),
+        ],
+    );
+    assert_ne!(both.status.code(), Some(0));
+    assert_eq!(
+        stdout(&in_cache(&ctx, &["cache", "ls", "-q"]))
+            .lines()
+            .count(),
+        1
+    );
+}
+
+/// Issue 13: a corrupt bundle put in the cache by the reference (which checks nothing) is
+/// found by `cache verify` through its entries' CRC-32.
+#[test]
+fn verify_finds_a_corrupt_entry_the_reference_added() {
+    let ctx = TestContext::new();
+    let dir = reference_cache(&ctx, "cache-index.json");
+    let index: Value =
+        serde_json::from_slice(&fs::read(dir.join("index.json")).expect("index")).expect("json");
+    let rel = index["repos"]
+        .as_object()
+        .and_then(|repos| repos.values().next())
+        .and_then(|repo| repo["files"][0]["rel_path"].as_str())
+        .expect("a file")
+        .to_string();
+    corrupt_llama_min(&dir.join(&rel));
+    let found = in_cache(&ctx, &["cache", "verify", "--json"]);
+    assert_eq!(found.status.code(), Some(1), "{}", stderr(&found));
+    let json: Value = serde_json::from_slice(&found.stdout).expect("json");
+    let corrupt: Vec<&Value> = json
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| r["status"] == "corrupt")
+        .collect();
+    assert_eq!(corrupt.len(), 1, "{json}");
+    let detail = corrupt[0]["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains("edfs/mid_tokenwise_tw1.edf") && detail.contains("CRC-32"),
+        "{json}"
+    );
+}
+
 /// Copies of llama-min with their own uuid and creation minute, so each has its own
 /// snapshot directory and standard name.
 fn distinct_bundles(ctx: &TestContext, count: usize) -> Vec<(PathBuf, String)> {

@@ -417,3 +417,38 @@ fn check_deep_refuses_a_header_larger_than_the_format_allows() {
         stderr(&output)
     );
 }
+
+/// Issue 13: `fingerprint` and `build` took objects, lists, fractions and negative numbers
+/// as layer and head counts and fingerprinted them; each is refused now, naming the field.
+#[test]
+fn counts_that_are_not_positive_integers_are_refused() {
+    let ctx = TestContext::new();
+    let base = crate::common::fixture_config("meta-llama--Llama-3.1-8B-Instruct.json");
+    let cases = [
+        ("num_hidden_layers", serde_json::json!(-32)),
+        ("num_key_value_heads", serde_json::json!({"n": 8})),
+        ("head_dim", serde_json::json!([128])),
+        ("num_hidden_layers", serde_json::json!(2.5)),
+    ];
+    for (i, (field, value)) in cases.into_iter().enumerate() {
+        let mut config = base.clone();
+        config[field] = value.clone();
+        let dir = ctx.model_dir_with(&format!("m{i}"), &config);
+        for args in [
+            vec!["fingerprint", dir.as_str()],
+            vec!["build", dir.as_str(), "out.fxb", "--dry-run"],
+        ] {
+            let output = ctx.run(&args);
+            let err = stderr(&output);
+            assert_eq!(
+                output.status.code(),
+                Some(2),
+                "{field}={value} {args:?}: {err}"
+            );
+            assert!(
+                err.contains(&format!("`{field}` must be a positive integer")),
+                "{field}={value} {args:?}: {err}"
+            );
+        }
+    }
+}

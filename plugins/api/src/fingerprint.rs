@@ -13,6 +13,7 @@ use crate::v1::{FingerprintRequest, FingerprintResponse, PluginError};
 struct Rule<'a> {
     fields: Vec<&'a str>,
     required: Vec<&'a str>,
+    counts: Vec<&'a str>,
     nested: Option<&'a str>,
     quantization_section: Option<&'a str>,
     quantization_fields: Vec<&'a str>,
@@ -58,6 +59,7 @@ impl<'a> Rule<'a> {
         Ok(Rule {
             fields: strings("fields")?,
             required: strings("required")?,
+            counts: strings("counts")?,
             nested: rule.get("nested-config").and_then(Value::as_str),
             quantization_section: quantization
                 .and_then(|q| q.get("section"))
@@ -115,10 +117,28 @@ pub fn standard(request: FingerprintRequest) -> Result<FingerprintResponse, Plug
             Some(v) if positive_integer(v).is_none() => {
                 return Err(PluginError::invalid_field(
                     format!("{prefix}{name}"),
-                    format!("`{prefix}{name}` must be a positive integer, found {v}"),
+                    format!(
+                        "`{prefix}{name}` must be a positive integer, found {}",
+                        shown(v)
+                    ),
                 ));
             }
             Some(_) => {}
+        }
+    }
+    for name in &rule.counts {
+        match section.get(*name) {
+            None | Some(Value::Null) => {}
+            Some(v) if positive_integer(v).is_some() => {}
+            Some(v) => {
+                return Err(PluginError::invalid_field(
+                    format!("{prefix}{name}"),
+                    format!(
+                        "`{prefix}{name}` must be a positive integer (or null), found {}",
+                        shown(v)
+                    ),
+                ));
+            }
         }
     }
     for (field, numerator, denominator) in &rule.derived {
@@ -155,6 +175,17 @@ pub fn standard(request: FingerprintRequest) -> Result<FingerprintResponse, Plug
     })
 }
 
+/// A config value as an error message shows it: short, so a hostile config cannot make a
+/// message megabytes long.
+fn shown(value: &Value) -> String {
+    const LIMIT: usize = 60;
+    let text = value.to_string();
+    match text.char_indices().nth(LIMIT) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text,
+    }
+}
+
 fn positive_integer(value: &Value) -> Option<u64> {
     value.as_u64().filter(|n| *n > 0)
 }
@@ -177,6 +208,7 @@ mod tests {
         json!({
             "fields": ["hidden_size", "num_attention_heads", "rms_norm_eps", "rope_scaling", "head_dim", "sliding_window"],
             "required": ["hidden_size", "num_attention_heads"],
+            "counts": ["num_hidden_layers", "head_dim"],
             "nested-config": "text_config",
             "quantization": {"section": "quantization_config", "fields": ["quant_method"]},
             "derived": {"head_dim": {"divide": ["hidden_size", "num_attention_heads"]}}
@@ -238,5 +270,48 @@ mod tests {
         })
         .expect_err("refused");
         assert!(err.message.contains("not divisible"), "{err}");
+    }
+
+    #[test]
+    fn refuses_counts_that_are_not_positive_integers() {
+        for bad in [
+            json!(-1),
+            json!(0),
+            json!(2.5),
+            json!([32]),
+            json!({"n": 32}),
+            json!("32"),
+        ] {
+            let config = json!({"architectures": ["X"], "hidden_size": 10, "num_attention_heads": 2, "num_hidden_layers": bad});
+            let err = standard(FingerprintRequest {
+                config,
+                architecture: None,
+                rule: rule(),
+            })
+            .expect_err("refused");
+            assert_eq!(err.field.as_deref(), Some("num_hidden_layers"), "{err}");
+            assert!(err.message.contains("positive integer"), "{err}");
+        }
+        let huge = json!({"architectures": ["X"], "hidden_size": 10, "num_attention_heads": 2, "head_dim": "x".repeat(100_000)});
+        let err = standard(FingerprintRequest {
+            config: huge,
+            architecture: None,
+            rule: rule(),
+        })
+        .expect_err("refused");
+        assert!(
+            err.message.len() < 300,
+            "a bounded message: {} bytes",
+            err.message.len()
+        );
+        for fine in [json!(null), json!(32)] {
+            let config = json!({"architectures": ["X"], "hidden_size": 10, "num_attention_heads": 2, "num_hidden_layers": fine, "head_dim": null});
+            standard(FingerprintRequest {
+                config,
+                architecture: None,
+                rule: rule(),
+            })
+            .expect("accepted");
+        }
     }
 }
