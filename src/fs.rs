@@ -269,6 +269,22 @@ pub fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
     Ok(bytes)
 }
 
+/// The bytes an unprivileged writer may still use on the file system holding `path`
+/// (`statvfs`'s available blocks: what is reserved for root is not counted).
+pub fn available_space(path: &Path) -> std::io::Result<u64> {
+    let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, "a NUL in the path"))?;
+    let mut stats = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: a NUL-terminated path and a buffer statvfs fills when it returns 0.
+    if unsafe { libc::statvfs(c_path.as_ptr(), stats.as_mut_ptr()) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: statvfs returned 0, so it filled the buffer.
+    let stats = unsafe { stats.assume_init() };
+    #[allow(clippy::useless_conversion)] // the field types differ between targets
+    Ok(u64::from(stats.f_bavail).saturating_mul(u64::from(stats.f_frsize)))
+}
+
 /// This process's umask, read (never set: umask(2) is process-wide, and setting it to read
 /// it races with every thread creating files). Linux only; `None` elsewhere.
 pub fn current_umask() -> Option<u32> {

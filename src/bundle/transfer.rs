@@ -66,6 +66,23 @@ pub fn unpack(bundle_path: &Path, target: &Path) -> Result<UnpackReport, BundleE
         Err(_) => false,
     };
     let parent = crate::fs::parent_dir(target).to_path_buf();
+    // The central directory's sizes are what will be written (each entry is copied to
+    // exactly its declared size): refuse up front what the disk cannot hold, rather than
+    // fill it (issue 13: a 2.6 MB bundle wrote 1 GiB).
+    let entries = bundle.entries()?;
+    let needed = entries
+        .iter()
+        .fold(0u64, |sum, entry| sum.saturating_add(entry.size));
+    if let Ok(available) = crate::fs::available_space(&parent)
+        && needed > available
+    {
+        return Err(BundleError::Refused {
+            path: target.into(),
+            detail: format!(
+                "is on a file system with {available} bytes free, too few for the {needed} bytes the bundle's entries declare"
+            ),
+        });
+    }
     // What an unpack killed by a signal left (named with its pid) only takes space.
     crate::leftovers::remove_dead(&parent, &[UNPACK_STAGING]);
     let staging = tempfile::Builder::new()
@@ -78,7 +95,7 @@ pub fn unpack(bundle_path: &Path, target: &Path) -> Result<UnpackReport, BundleE
 
     let mut files = 0;
     let mut bytes = 0;
-    for entry in bundle.entries()? {
+    for entry in entries {
         let relative = safe_relative_path(bundle_path, &entry.name)?;
         let destination = staging.path().join(&relative);
         if entry.is_dir {

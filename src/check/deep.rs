@@ -109,7 +109,23 @@ impl Dims {
     }
 }
 
-/// Read one file's header: tensor name → (dtype, shape).
+/// The bits one element of a safetensors dtype takes; `None` for a dtype the format does
+/// not define.
+fn dtype_bits(dtype: &str) -> Option<u64> {
+    Some(match dtype {
+        "F4" => 4,
+        "F6_E2M3" | "F6_E3M2" => 6,
+        "BOOL" | "U8" | "I8" | "F8_E5M2" | "F8_E4M3" | "F8_E8M0" => 8,
+        "I16" | "U16" | "F16" | "BF16" => 16,
+        "I32" | "U32" | "F32" => 32,
+        "I64" | "U64" | "F64" | "C64" => 64,
+        _ => return None,
+    })
+}
+
+/// Read one file's header: tensor name → (dtype, shape). Each tensor's dtype must be one
+/// the format defines and its `data_offsets` must lie in the file and hold exactly its
+/// shape's bytes (issue 13: unknown dtypes and offsets past the end were accepted).
 pub fn read_header(path: &Path) -> Result<Vec<(String, String, Vec<u64>)>, DeepError> {
     let io = |source| DeepError::Io {
         path: path.to_path_buf(),
@@ -123,6 +139,7 @@ pub fn read_header(path: &Path) -> Result<Vec<(String, String, Vec<u64>)>, DeepE
         crate::fs::ReadError::Io { source, .. } => io(source),
         other => bad(other.to_string()),
     })?;
+    let file_len = file.metadata().map_err(io)?.len();
     let mut prefix = [0u8; 8];
     file.read_exact(&mut prefix).map_err(io)?;
     let len = u64::from_le_bytes(prefix);
@@ -144,7 +161,10 @@ pub fn read_header(path: &Path) -> Result<Vec<(String, String, Vec<u64>)>, DeepE
     struct Info {
         dtype: Option<Value>,
         shape: Option<Value>,
+        data_offsets: Option<Value>,
     }
+    // The data follows the header; the offsets count from its start.
+    let data_len = file_len.saturating_sub(8 + len);
     let entries: indexmap::IndexMap<String, &serde_json::value::RawValue> =
         serde_json::from_slice(&header).map_err(|e| bad(format!("the header is not JSON: {e}")))?;
     let mut tensors = Vec::new();
@@ -152,19 +172,53 @@ pub fn read_header(path: &Path) -> Result<Vec<(String, String, Vec<u64>)>, DeepE
         if name == "__metadata__" {
             continue;
         }
+        let label = crate::report::printable(&name);
         let info: Info = serde_json::from_str(raw.get())
-            .map_err(|_| bad(format!("tensor `{name}` has no dtype")))?;
+            .map_err(|_| bad(format!("tensor `{label}` has no dtype")))?;
         let dtype = info
             .dtype
             .as_ref()
             .and_then(Value::as_str)
-            .ok_or_else(|| bad(format!("tensor `{name}` has no dtype")))?;
+            .ok_or_else(|| bad(format!("tensor `{label}` has no dtype")))?;
         let shape = info
             .shape
             .as_ref()
             .and_then(Value::as_array)
             .and_then(|dims| dims.iter().map(Value::as_u64).collect::<Option<Vec<u64>>>())
-            .ok_or_else(|| bad(format!("tensor `{name}` has no shape of integers")))?;
+            .ok_or_else(|| bad(format!("tensor `{label}` has no shape of integers")))?;
+        let bits = dtype_bits(dtype).ok_or_else(|| {
+            bad(format!(
+                "tensor `{label}` has dtype `{}`, which safetensors does not define",
+                crate::report::printable(dtype)
+            ))
+        })?;
+        let (begin, end) = info
+            .data_offsets
+            .as_ref()
+            .and_then(Value::as_array)
+            .filter(|pair| pair.len() == 2)
+            .and_then(|pair| Some((pair[0].as_u64()?, pair[1].as_u64()?)))
+            .ok_or_else(|| bad(format!("tensor `{label}` has no data_offsets [begin, end]")))?;
+        if begin > end || end > data_len {
+            return Err(bad(format!(
+                "tensor `{label}` claims bytes {begin}..{end} of {data_len} bytes of data"
+            )));
+        }
+        let size = shape
+            .iter()
+            .try_fold(bits, |product, dim| product.checked_mul(*dim))
+            .filter(|bits| bits % 8 == 0)
+            .map(|bits| bits / 8);
+        if size != Some(end - begin) {
+            return Err(bad(format!(
+                "tensor `{label}` holds {} bytes, but {dtype} {shape:?} takes {}",
+                end - begin,
+                size.map_or_else(
+                    || "a size that is not a whole number of bytes".into(),
+                    |s| format!("{s}")
+                )
+            )));
+        }
         tensors.push((name, dtype.to_string(), shape));
     }
     Ok(tensors)

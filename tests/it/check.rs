@@ -181,8 +181,8 @@ fn nothing_compatible_exits_1_and_explain_names_the_differing_fields() {
     );
 }
 
-/// A safetensors file whose header lists `tensors` (name, shape) in bf16, with a tiny
-/// payload: only the header is ever read.
+/// A safetensors file whose header lists `tensors` (name, shape) in bf16, with a sparse
+/// payload of the size the header implies: only the header is ever read.
 fn safetensors(path: &Path, tensors: &[(String, Vec<u64>)]) {
     let mut header = serde_json::Map::new();
     header.insert("__metadata__".into(), json!({"format": "pt"}));
@@ -198,8 +198,13 @@ fn safetensors(path: &Path, tensors: &[(String, Vec<u64>)]) {
     let text = serde_json::to_vec(&header).expect("json");
     let mut file = (text.len() as u64).to_le_bytes().to_vec();
     file.extend(text);
-    file.extend([0u8; 16]);
+    let len = file.len() as u64 + offset;
     fs::write(path, file).expect("write");
+    fs::File::options()
+        .write(true)
+        .open(path)
+        .and_then(|f| f.set_len(len))
+        .expect("sparse payload");
 }
 
 /// Llama-3.1-8B's tensor names and shapes.

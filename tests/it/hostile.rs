@@ -452,3 +452,86 @@ fn counts_that_are_not_positive_integers_are_refused() {
         }
     }
 }
+
+/// Issue 13: `unpack` wrote whatever the entries held until the disk was full. The
+/// central directory's sizes are what it writes, so it refuses up front a bundle its
+/// target's file system cannot hold, and leaves nothing behind.
+#[test]
+fn unpack_refuses_a_bundle_larger_than_the_free_space() {
+    let ctx = TestContext::new();
+    fs::create_dir_all(ctx.path("small")).expect("dir");
+    let bundle = crate::common::reference("bundles/llama-min.fxb");
+    let fxb = ctx.command();
+    // A 1 MiB file system of this test's own, in a private mount namespace.
+    let script = format!(
+        "mount -t tmpfs -o size=1m tmpfs small || exit 97; '{bin}' unpack '{bundle}' small/out; status=$?; ls -A small; exit $status",
+        bin = fxb.get_program().to_string_lossy(),
+        bundle = bundle.display(),
+    );
+    let mut command = std::process::Command::new("unshare");
+    command
+        .args(["-m", "sh", "-c", &script])
+        .current_dir(ctx.root());
+    for (key, value) in fxb.get_envs() {
+        match value {
+            Some(value) => command.env(key, value),
+            None => command.env_remove(key),
+        };
+    }
+    let output = command.output().expect("sh runs");
+    if output.status.code() == Some(97) || stderr(&output).contains("unshare: ") {
+        eprintln!("skipped: this machine allows no private tmpfs mount (unshare -m)");
+        return;
+    }
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("1048576 bytes free, too few for the 1888287 bytes"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(stdout(&output), "", "nothing left in the small file system");
+}
+
+/// Issue 13: `check --deep` ignored unknown dtypes and data offsets past the end of the
+/// file. Each is refused now, naming the tensor and what is wrong.
+#[test]
+fn check_deep_refuses_unknown_dtypes_and_offsets_outside_the_file() {
+    let ctx = TestContext::new();
+    let dir = ctx.model_dir("llama", "meta-llama--Llama-3.1-8B-Instruct.json");
+    let cases = [
+        (
+            serde_json::json!({"w": {"dtype": "Q9", "shape": [2], "data_offsets": [0, 4]}}),
+            "has dtype `Q9`, which safetensors does not define",
+        ),
+        (
+            serde_json::json!({"w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8000]}}),
+            "claims bytes 0..8000 of 8 bytes of data",
+        ),
+        (
+            serde_json::json!({"w": {"dtype": "F32", "shape": [3], "data_offsets": [0, 8]}}),
+            "holds 8 bytes, but F32 [3] takes 12",
+        ),
+        (
+            serde_json::json!({"w": {"dtype": "F32", "shape": [u64::MAX, 4], "data_offsets": [0, 8]}}),
+            "holds 8 bytes",
+        ),
+        (
+            serde_json::json!({"w": {"dtype": "F32", "shape": [2]}}),
+            "has no data_offsets",
+        ),
+    ];
+    for (header, expected) in cases {
+        let text = header.to_string();
+        let mut bytes = (text.len() as u64).to_le_bytes().to_vec();
+        bytes.extend(text.as_bytes());
+        bytes.extend([0u8; 8]);
+        fs::write(ctx.path("llama/model.safetensors"), bytes).expect("write");
+        let output = ctx.run(&["check", &format!("./{dir}"), "--deep"]);
+        let err = stderr(&output);
+        assert_eq!(output.status.code(), Some(2), "{header}: {err}");
+        assert!(
+            err.contains("tensor `w`") && err.contains(expected),
+            "{header}: {err}"
+        );
+    }
+}
