@@ -381,10 +381,12 @@ pub fn parse_rule(text: &str) -> Result<RuleFile, Vec<Diagnostic>> {
             message,
         });
     };
-    let mut complain = |key: &str, message: String| complain_at(key_position(text, key), message);
+    let positions = KeyPositions::new(text);
+    let mut complain = |path: &[Step], message: String| complain_at(positions.of(path), message);
+    use Step::Key;
     if rule.schema_version != RULE_SCHEMA_VERSION {
         complain(
-            "schema-version",
+            &[Key("schema-version")],
             format!(
                 "schema-version {} is not supported: this fxb reads schema-version {RULE_SCHEMA_VERSION}",
                 rule.schema_version
@@ -393,45 +395,49 @@ pub fn parse_rule(text: &str) -> Result<RuleFile, Vec<Diagnostic>> {
     }
     if let Err(e) = semver::Version::parse(&rule.version) {
         complain(
-            "version",
+            &[Key("version")],
             format!("version {:?} is not a semver version: {e}", rule.version),
         );
     }
     if let Err(e) = semver::VersionReq::parse(&rule.fxb) {
         complain(
-            "fxb",
+            &[Key("fxb")],
             format!("fxb {:?} is not a semver requirement: {e}", rule.fxb),
         );
     }
     if rule.name.is_empty() {
-        complain("name", "name is empty".into());
+        complain(&[Key("name")], "name is empty".into());
     }
     if rule.architectures.is_empty() {
         complain(
-            "architectures",
+            &[Key("architectures")],
             "architectures is empty: name at least one, or `*`".into(),
         );
     }
     if rule.fingerprint.is_none() && rule.plan.is_none() {
         complain(
-            "name",
+            &[],
             "the rule has neither a [fingerprint] nor a [plan] table".into(),
         );
     }
     if let Some(fingerprint) = &rule.fingerprint {
         if fingerprint.fields.is_empty() {
-            complain("fields", "fingerprint.fields is empty".into());
+            complain(
+                &[Key("fingerprint"), Key("fields")],
+                "fingerprint.fields is empty".into(),
+            );
         }
         for field in fingerprint.derived.keys() {
             if !fingerprint.fields.contains(field) {
                 complain(
-                    field,
+                    &[Key("fingerprint"), Key("derived"), Key(field)],
                     format!("derived field `{field}` is not in fingerprint.fields"),
                 );
             }
         }
     }
-    for preset in rule.plan.iter().flat_map(|p| &p.presets) {
+    for (index, preset) in rule.plan.iter().flat_map(|p| &p.presets).enumerate() {
+        let at = [Key("plan"), Key("presets"), Step::Index(index), Key("name")];
         let mut sizes = preset
             .tokenwise
             .iter()
@@ -439,8 +445,8 @@ pub fn parse_rule(text: &str) -> Result<RuleFile, Vec<Diagnostic>> {
             .chain(preset.decode.iter().flat_map(|d| &d.attention));
         let bad_size = sizes.any(|s| *s == 0) || preset.decode.iter().any(|d| d.batch == 0);
         if preset.tensor_parallel_size == 0 || bad_size || preset.prefill.is_empty() {
-            complain_at(
-                preset_position(text, &preset.name),
+            complain(
+                &at,
                 format!(
                     "preset `{}`: sizes, batches and tensor-parallel-size must be positive, with at least one prefill size",
                     preset.name
@@ -448,8 +454,8 @@ pub fn parse_rule(text: &str) -> Result<RuleFile, Vec<Diagnostic>> {
             );
         }
         if !preset.encoder && preset.decode.is_empty() {
-            complain_at(
-                preset_position(text, &preset.name),
+            complain(
+                &at,
                 format!(
                     "preset `{}` is generative but has no decode rows",
                     preset.name
@@ -476,21 +482,6 @@ pub fn check_file(path: &Path) -> Result<RuleFile, Vec<Diagnostic>> {
     parse_rule(&text)
 }
 
-/// Where the preset named `name` is declared (its `name = "…"` line), else its table.
-fn preset_position(text: &str, name: &str) -> (usize, usize) {
-    let quoted = format!("{name:?}");
-    for (index, line) in text.lines().enumerate() {
-        let trimmed = line.trim_start();
-        if let Some(rest) = trimmed.strip_prefix("name")
-            && let Some(value) = rest.trim_start().strip_prefix('=')
-            && value.trim() == quoted
-        {
-            return (index + 1, line.len() - trimmed.len() + 1);
-        }
-    }
-    key_position(text, "presets")
-}
-
 /// 1-based line and column (in characters) of a byte offset.
 fn position(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
@@ -499,26 +490,96 @@ fn position(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
-/// Where `key = …` (or `[….key]`) first appears, for errors found after parsing.
-fn key_position(text: &str, key: &str) -> (usize, usize) {
-    for (index, line) in text.lines().enumerate() {
-        let trimmed = line.trim_start();
-        let is_assignment = trimmed
-            .strip_prefix(key)
-            .is_some_and(|rest| rest.trim_start().starts_with('='));
-        let table = trimmed.trim_end();
-        let is_table = trimmed.starts_with('[')
-            && (table.ends_with(&format!(".{key}]")) || table.ends_with(&format!(".{key}]]")));
-        if is_assignment || is_table {
-            return (index + 1, line.len() - trimmed.len() + 1);
+/// One step of a path into a rule file's tables.
+#[derive(Debug, Clone, Copy)]
+enum Step<'k> {
+    Key(&'k str),
+    /// An element of an array (of tables).
+    Index(usize),
+}
+
+/// Where keys are in a rule file's text, for the problems found once it parsed: each is
+/// reported at the key it is about, however the file spells it (quoted keys, dotted keys,
+/// inline tables).
+struct KeyPositions<'t> {
+    text: &'t str,
+    document: Option<toml::Spanned<toml::de::DeTable<'t>>>,
+}
+
+impl<'t> KeyPositions<'t> {
+    fn new(text: &'t str) -> Self {
+        KeyPositions {
+            text,
+            document: toml::de::DeTable::parse(text).ok(),
         }
     }
-    (1, 1)
+
+    /// The line and column of `path`'s deepest step present in the file (so a missing
+    /// key is reported at the table that lacks it); the file's start for `[]`.
+    fn of(&self, path: &[Step]) -> (usize, usize) {
+        let Some(document) = &self.document else {
+            return (1, 1);
+        };
+        let mut start = 0;
+        let mut value: Option<&toml::de::DeValue> = None;
+        let mut table = Some(document.get_ref());
+        for step in path {
+            let found = match (*step, table, value) {
+                (Step::Key(key), Some(table), _) => table
+                    .iter()
+                    .find(|(name, _)| name.get_ref().as_ref() == key)
+                    .map(|(name, item)| (name.span().start, item)),
+                (Step::Index(index), _, Some(toml::de::DeValue::Array(items))) => {
+                    items.get(index).map(|item| (item.span().start, item))
+                }
+                _ => None,
+            };
+            let Some((at, item)) = found else { break };
+            start = at;
+            value = Some(item.get_ref());
+            table = match item.get_ref() {
+                toml::de::DeValue::Table(inner) => Some(inner),
+                _ => None,
+            };
+        }
+        position(self.text, start)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 13: problems found after parsing pointed at a placeholder 1:1 when the key
+    /// was quoted, dotted or in an inline table.
+    #[test]
+    fn problems_point_at_their_key_however_it_is_spelled() {
+        let head = "schema-version = 1\n\"name\" = \"\"\nversion = \"1.0.0\"\nfxb = \">=0.1.0\"\narchitectures = [\"A\"]\n";
+        let inline = format!(
+            "{head}fingerprint = {{ fields = [\"a\"], derived = {{ head_dim = {{ divide = [\"a\", \"b\"] }} }} }}\n"
+        );
+        let problems = parse_rule(&inline).expect_err("invalid");
+        let at = |needle: &str| {
+            problems
+                .iter()
+                .find(|p| p.message.contains(needle))
+                .map(|p| (p.line, p.column))
+        };
+        assert_eq!(at("name is empty"), Some((2, 1)), "{problems:?}");
+        assert_eq!(at("derived field"), Some((6, 45)), "{problems:?}");
+        let dotted = format!(
+            "{head}[fingerprint]\nfields = [\"a\"]\nderived.head_dim.divide = [\"a\", \"b\"]\n"
+        );
+        let problems = parse_rule(&dotted).expect_err("invalid");
+        let derived = problems
+            .iter()
+            .find(|p| p.message.contains("derived field"));
+        assert_eq!(
+            derived.map(|p| (p.line, p.column)),
+            Some((8, 9)),
+            "{problems:?}"
+        );
+    }
 
     /// Issue 13: a preset's problem pointed at a placeholder `1:1`; it points at the
     /// preset's own `name = …` line now.
