@@ -500,7 +500,7 @@ pub fn read_signature(
         }
         if key == "signature" {
             let parsed: Signature = ciborium::from_reader(&mut cbor)
-                .map_err(|e| format!("its `signature` does not decode: {e}"))?;
+                .map_err(|e| format!("its `signature` does not decode: {}", cbor_error(&e)))?;
             signature = Some(parsed);
         } else {
             cbor.skip_value()?;
@@ -517,6 +517,29 @@ pub fn read_signature(
         .read_exact(&mut trailer)
         .map_err(|_| "the 16-byte trailer is missing".to_string())?;
     Ok(signature.unwrap_or_default())
+}
+
+/// A CBOR decoding error in words (ciborium's own `Display` is its `Debug`:
+/// `Semantic(None, "missing field ...")`), with control characters escaped: the text
+/// quotes bytes from the file.
+fn cbor_error<T: std::fmt::Display>(error: &ciborium::de::Error<T>) -> String {
+    let printable = |text: &str| -> String {
+        text.chars()
+            .map(|c| match c.is_control() {
+                true => c.escape_default().to_string(),
+                false => c.to_string(),
+            })
+            .collect()
+    };
+    match error {
+        ciborium::de::Error::Io(e) => format!("cannot read it ({e})"),
+        ciborium::de::Error::Syntax(at) => format!("malformed CBOR at byte {at} of the signature"),
+        ciborium::de::Error::Semantic(Some(at), message) => {
+            format!("{} (at byte {at} of the signature)", printable(message))
+        }
+        ciborium::de::Error::Semantic(None, message) => printable(message),
+        ciborium::de::Error::RecursionLimitExceeded => "it nests too deeply".into(),
+    }
 }
 
 #[cfg(test)]
@@ -583,6 +606,21 @@ mod tests {
         let sig = read_signature(&mut Seekable::new(io::Cursor::new(&bytes), len), Some(len))
             .expect("reads");
         assert_eq!(sig, edf.body.signature);
+    }
+
+    /// Issue 13: ciborium's errors reached users as its Debug text (`Semantic(None, ...)`).
+    #[test]
+    fn a_signature_that_does_not_decode_is_described_in_words() {
+        let mut bytes = sample().to_bytes().expect("encodes");
+        let at = bytes
+            .windows(12)
+            .position(|w| w == b"element_type")
+            .expect("the key is in the file");
+        bytes[at + 6] = b'\x07';
+        let len = bytes.len() as u64;
+        let err = read_signature(&mut Sequential(&bytes[..]), Some(len)).expect_err("refused");
+        assert!(err.contains("missing field `element_type`"), "{err}");
+        assert!(!err.contains("Semantic"), "{err}");
     }
 
     /// The recursive walk `skip_value` replaced, as the oracle for its results.
