@@ -42,6 +42,22 @@ pub struct Selection {
 }
 
 impl Selection {
+    /// File-name selectors that chose more than one bundle (bundles rebuilt within a
+    /// minute share a standard name), with how many each chose: a user typing one name
+    /// may expect one bundle.
+    pub fn ambiguous<'s>(&self, selectors: &'s [Selector]) -> Vec<(&'s str, usize)> {
+        selectors
+            .iter()
+            .filter_map(|selector| match selector {
+                Selector::Name(name) if name.ends_with(".fxb") => {
+                    let count = self.chosen.iter().filter(|f| selector.matches(f)).count();
+                    (count > 1).then_some((name.as_str(), count))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
     /// The bytes removing them would free.
     pub fn bytes(&self) -> u64 {
         self.chosen.iter().map(|f| f.entry.size_bytes).sum()

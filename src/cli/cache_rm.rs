@@ -45,6 +45,11 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<Outcome> {
     for selector in &selection.unmatched {
         tracing::warn!("no cached FXB matched '{selector}'");
     }
+    for (name, count) in selection.ambiguous(&selectors) {
+        printer().note(&format!(
+            "'{name}' names {count} different cached bundles (built within the same minute); each is listed with its snapshot below"
+        ));
+    }
     // "Nothing to remove." is the reference's words.
     remove_confirmed(
         &cache,

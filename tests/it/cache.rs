@@ -479,6 +479,57 @@ fn distinct_bundles(ctx: &TestContext, count: usize) -> Vec<(PathBuf, String)> {
         .collect()
 }
 
+/// Issue 14: two bundles built within one minute share a standard name, and `cache rm
+/// <name>` removed both without a word. It says the name is ambiguous, lists each with
+/// its snapshot and asks (refusing off a terminal without -y).
+#[test]
+fn rm_of_a_name_two_bundles_share_says_so_and_asks() {
+    let ctx = TestContext::new();
+    ctx.run(&[
+        "unpack",
+        &reference("bundles/llama-min.fxb").to_string_lossy(),
+        "src",
+    ]);
+    let manifest_path = ctx.path("src/manifest.json");
+    let original: Value =
+        serde_json::from_slice(&fs::read(&manifest_path).expect("read")).expect("json");
+    for i in 0..2 {
+        let mut manifest = original.clone();
+        manifest["uuid"] = format!("00000000-0000-4000-8000-{i:012}").into();
+        fs::write(&manifest_path, serde_json::to_vec(&manifest).expect("json")).expect("write");
+        let packed = ctx.run(&["pack", "src", &format!("b{i}.fxb")]);
+        assert_eq!(packed.status.code(), Some(0), "{}", stderr(&packed));
+        let added = in_cache(&ctx, &["add", &format!("b{i}.fxb")]);
+        assert_eq!(added.status.code(), Some(0), "{}", stderr(&added));
+    }
+    let name = "llamaforcausallm-ae27d44cd8-b1baffa75-2611230550.fxb";
+    let output = in_cache(&ctx, &["cache", "rm", name]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let err = stderr(&output);
+    assert!(
+        err.contains(&format!("'{name}' names 2 different cached bundles")),
+        "{err}"
+    );
+    assert!(
+        err.contains("Refusing to remove without confirmation"),
+        "{err}"
+    );
+    let listed = stdout(&output);
+    for i in 0..2 {
+        assert!(
+            listed.contains(&format!("00000000-0000-4000-8000-{i:012}/{name}")),
+            "{listed}"
+        );
+    }
+    assert_eq!(
+        stdout(&in_cache(&ctx, &["cache", "ls", "-q"]))
+            .lines()
+            .count(),
+        2,
+        "nothing removed"
+    );
+}
+
 /// `rel_path`s in the index, `.fxb` files under `models--local`, and `.tmp` files anywhere
 /// in the cache.
 fn index_and_disk(dir: &Path) -> (Vec<String>, Vec<String>, usize) {
