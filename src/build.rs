@@ -112,6 +112,20 @@ pub fn require_vendor_compiler(
     }
 }
 
+/// A tensor-parallel size the backend says it does not compile for is refused before
+/// the first compile (issue 14: `-tp 3` failed at the first kernel).
+pub fn check_parallelism(backend: &LoadedBackend, size: u64) -> Result<(), BuildError> {
+    let supported = &backend.description.tensor_parallel_sizes;
+    if supported.is_empty() || supported.contains(&size) {
+        return Ok(());
+    }
+    Err(BuildError::UnsupportedParallelism {
+        backend: backend.description.name.clone(),
+        size,
+        supported: supported.clone(),
+    })
+}
+
 /// Why a build failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -135,8 +149,16 @@ pub enum BuildError {
     },
     #[error("cannot write the bundle to `{}`: {cause}", path.display())]
     Output { path: PathBuf, cause: String },
+    #[error("backend `{backend}` does not compile for tensor-parallel size {size}")]
+    UnsupportedParallelism {
+        backend: String,
+        size: u64,
+        supported: Vec<u64>,
+    },
     #[error("{}", failed_summary(failures))]
     KernelsFailed {
+        /// Whether the build stopped at the first failure (`--no-fast-fail` not given).
+        fast_fail: bool,
         failures: Vec<KernelReport>,
         /// Every job, in build order (what `--build-report` prints).
         report: Vec<KernelReport>,
@@ -183,9 +205,21 @@ impl crate::Hint for BuildError {
             BuildError::Output { .. } => {
                 "check that the output directory exists and is writable".into()
             }
-            BuildError::KernelsFailed { .. } => {
+            BuildError::UnsupportedParallelism { supported, .. } => format!(
+                "pass -tp with one of {}",
+                supported
+                    .iter()
+                    .map(u64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            // Once every kernel was tried, --no-fast-fail has nothing more to show.
+            BuildError::KernelsFailed {
+                fast_fail: true, ..
+            } => {
                 "--no-fast-fail builds the remaining kernels and reports every failure; --build-report shows each kernel".into()
             }
+            BuildError::KernelsFailed { .. } => "--build-report shows each kernel".into(),
             _ => return None,
         })
     }
@@ -440,6 +474,11 @@ impl ArtifactBuilder {
             &tools.plugins,
             &tools.host,
         )?;
+        // A dry run says so too, not only the build that would have failed.
+        match &self.backend {
+            Some(backend) => check_parallelism(backend, plan.tensor_parallel_size)?,
+            None => check_parallelism(&LoadedBackend::host(), plan.tensor_parallel_size)?,
+        }
         warnings.extend(plan.notes.iter().cloned());
         if self.optimization == "O0" {
             warnings.push(
@@ -481,6 +520,7 @@ impl ArtifactBuilder {
         if !backend.has_role(crate::backend::Role::Compiler) {
             return Err(BuildError::NotACompiler(backend.description.name.clone()));
         }
+        check_parallelism(&backend, prepared.plan.tensor_parallel_size)?;
         let cache = match &self.compiler_cache {
             CompilerCacheSetting::Disabled => None,
             CompilerCacheSetting::Default => Some(CompilerCache::new(default_compiler_cache_dir())),
@@ -514,7 +554,11 @@ impl ArtifactBuilder {
             .cloned()
             .collect();
         if !failures.is_empty() {
-            return Err(BuildError::KernelsFailed { failures, report });
+            return Err(BuildError::KernelsFailed {
+                fast_fail: self.fast_fail,
+                failures,
+                report,
+            });
         }
         let manifest = manifest(prepared, &backend, &jobs);
         let timestamp = chrono::Utc::now();

@@ -88,6 +88,7 @@ impl NativeBackend {
                 roles: Vec::new(),
                 manifest_tool: String::new(),
                 summary: String::new(),
+                tensor_parallel_sizes: Vec::new(),
             },
         };
         let reply = backend

@@ -222,14 +222,14 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<Outcome> {
     progress.finish_and_clear();
     let built = match result {
         Ok(built) => built,
-        Err(fxb::build::BuildError::KernelsFailed { failures, report }) if args.build_report => {
-            let mut out = Stdout::new();
-            out.raw(&fxb::report::build_report_table(&report, None))?;
-            out.finish()?;
-            return Err(build_error(fxb::build::BuildError::KernelsFailed {
-                failures,
-                report,
-            }));
+        Err(failed @ fxb::build::BuildError::KernelsFailed { .. }) if args.build_report => {
+            if let fxb::build::BuildError::KernelsFailed { report, .. } = &failed {
+                let mut out = Stdout::new();
+                out.raw(&fxb::report::build_report_table(report, None))?;
+                out.finish()?;
+            }
+            // The report just printed is what the hint would point at: the message alone.
+            return Err(anyhow::Error::msg(failed.to_string()));
         }
         Err(e) => return Err(build_error(e)),
     };

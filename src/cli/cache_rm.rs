@@ -46,7 +46,7 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<Outcome> {
         tracing::warn!("no cached FXB matched '{selector}'");
     }
     for (name, count) in selection.ambiguous(&selectors) {
-        printer().note(&format!(
+        printer().note(format!(
             "'{name}' names {count} different cached bundles (built within the same minute); each is listed with its snapshot below"
         ));
     }

@@ -598,3 +598,25 @@ fn slow_kernels_are_reported_longest_first() {
         "the kernel running longer is not first: {err}"
     );
 }
+
+/// Issue 14: an unsupported `-tp 3` was found at the first compile. The backend says which
+/// sizes it compiles for, so the build (and its dry run) refuses before any, naming them.
+#[test]
+fn an_unsupported_tensor_parallel_size_is_refused_before_compiling() {
+    let ctx = TestContext::new();
+    let model = llama(&ctx);
+    for extra in [&[][..], &["--dry-run"][..]] {
+        let mut args = vec!["build", model.as_str(), "out.fxb", "-tp", "3"];
+        args.extend(extra);
+        let output = ctx.run(&args);
+        let err = stderr(&output);
+        assert_eq!(output.status.code(), Some(2), "{extra:?}: {err}");
+        assert!(
+            err.contains("backend `host` does not compile for tensor-parallel size 3")
+                && err.contains("hint: pass -tp with one of 1, 2, 4, 8, 16, 32, 64"),
+            "{extra:?}: {err}"
+        );
+        assert!(!err.contains("compiled"), "{extra:?}: {err}");
+    }
+    assert_nothing_written(&ctx);
+}

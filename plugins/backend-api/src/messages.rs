@@ -45,6 +45,10 @@ pub struct Description {
     pub manifest_tool: String,
     /// One line for `fxb backends ls`.
     pub summary: String,
+    /// The tensor-parallel sizes it compiles for, so a build can refuse another before
+    /// its first compile; empty when the backend does not say (older backends).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tensor_parallel_sizes: Vec<u64>,
 }
 
 /// `compile`: one kernel × bucket of one model.

@@ -92,6 +92,7 @@ impl Backend for HostBackend {
             roles: vec![Role::Compiler, Role::Runtime],
             manifest_tool: MANIFEST_TOOL.into(),
             summary: "host reference backend: real kernel signatures, no RNGD code (development and testing)".into(),
+            tensor_parallel_sizes: SUPPORTED_TP.to_vec(),
         }
     }
 

@@ -74,6 +74,7 @@ impl Backend for TestingBackend {
             roles: vec![Role::Compiler],
             manifest_tool: "fxb_testing_backend".into(),
             summary: "test backend (failures, panics, slow and subprocess compiles)".into(),
+            tensor_parallel_sizes: Vec::new(),
         }
     }
 
