@@ -668,8 +668,8 @@ fn manifest(prepared: &Prepared, backend: &LoadedBackend, jobs: &[run::Job]) -> 
             "revision": description.revision,
             "target_npu": description.target_npu,
         },
-        "rule": print.rule_id().to_manifest_value(),
-        "plugin": { "name": print.plugin, "version": print.plugin_version },
+        "rule": print.rule,
+        "plugin": print.plugin,
         "plan": {
             "rule": prepared.plan.rule,
             "optimization": prepared.plan.optimization,

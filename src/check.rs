@@ -174,7 +174,7 @@ impl Target {
 
     /// The rule this target was fingerprinted with.
     pub fn rule(&self) -> RuleId {
-        self.fingerprint.rule_id()
+        self.fingerprint.rule.clone()
     }
 }
 
@@ -182,8 +182,29 @@ impl Target {
 #[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Difference {
     pub field: String,
-    pub target: Option<Value>,
-    pub bundle: Option<Value>,
+    /// The target's value as fingerprints render it (the report's `fields`).
+    pub target: Option<String>,
+    /// The bundle's value, rendered the same way.
+    pub bundle: Option<String>,
+    /// The target's value as config.json has it.
+    pub target_value: Option<Value>,
+    /// The bundle's value as its manifest has it.
+    pub bundle_value: Option<Value>,
+}
+
+impl Difference {
+    fn new(field: &str, target: Option<&Value>, bundle: Option<&Value>) -> Difference {
+        let present = |v: Option<&Value>| v.filter(|v| !v.is_null()).cloned();
+        let (target_value, bundle_value) = (present(target), present(bundle));
+        let render = |v: &Option<Value>| v.as_ref().map(fxb_plugin_api::fingerprint::render);
+        Difference {
+            field: field.to_string(),
+            target: render(&target_value),
+            bundle: render(&bundle_value),
+            target_value,
+            bundle_value,
+        }
+    }
 }
 
 /// The reference's equality of one field.
@@ -229,11 +250,7 @@ fn differences_in(
             .iter()
             .copied()
             .filter(|name| !same_value(target.fields.get(*name), model.get(*name)))
-            .map(|name| Difference {
-                field: name.clone(),
-                target: target.fields.get(name).filter(|v| !v.is_null()).cloned(),
-                bundle: model.get(name).filter(|v| !v.is_null()).cloned(),
-            })
+            .map(|name| Difference::new(name, target.fields.get(name), model.get(name)))
             .collect(),
     )
 }
@@ -591,10 +608,11 @@ mod tests {
             fingerprint: Fingerprint {
                 architecture: "LlamaForCausalLM".into(),
                 fields: Default::default(),
-                rule: "generic".into(),
-                rule_version: "1.0.0".into(),
-                plugin: "llama".into(),
-                plugin_version: "0.1.0".into(),
+                rule: crate::rules::RuleId::new("generic", "1.0.0"),
+                plugin: crate::plugin::PluginId {
+                    name: "llama".into(),
+                    version: "0.1.0".into(),
+                },
             },
             known: [
                 "hidden_size",

@@ -20,19 +20,10 @@ pub struct Fingerprint {
     pub architecture: String,
     /// Field → canonical string, sorted by field name.
     pub fields: BTreeMap<String, String>,
-    /// The rule's name and version (recorded in bundles).
-    pub rule: String,
-    pub rule_version: String,
-    /// The plugin that read the config.
-    pub plugin: String,
-    pub plugin_version: String,
-}
-
-impl Fingerprint {
-    /// The rule this fingerprint was made with.
-    pub fn rule_id(&self) -> crate::rules::RuleId {
-        crate::rules::RuleId::new(&self.rule, &self.rule_version)
-    }
+    /// The rule it was made with (recorded in bundles).
+    pub rule: crate::rules::RuleId,
+    /// The plugin that read the config (recorded in bundles).
+    pub plugin: crate::plugin::PluginId,
 }
 
 /// Why a config could not be fingerprinted.
@@ -172,10 +163,11 @@ pub fn fingerprint_with_rule(
     Ok(Fingerprint {
         architecture: reply.architecture,
         fields: reply.fields,
-        rule: rule.file.name.clone(),
-        rule_version: rule.file.version.clone(),
-        plugin: plugin.info.metadata.name.clone(),
-        plugin_version: plugin.info.metadata.version.clone(),
+        rule: crate::rules::RuleId::new(&rule.file.name, &rule.file.version),
+        plugin: crate::plugin::PluginId {
+            name: plugin.info.metadata.name.clone(),
+            version: plugin.info.metadata.version.clone(),
+        },
     })
 }
 
@@ -278,10 +270,11 @@ mod tests {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
-            rule: "generic".into(),
-            rule_version: "1.0.0".into(),
-            plugin: "generic".into(),
-            plugin_version: "0.1.0".into(),
+            rule: crate::rules::RuleId::new("generic", "1.0.0"),
+            plugin: crate::plugin::PluginId {
+                name: "generic".into(),
+                version: "0.1.0".into(),
+            },
         }
     }
 

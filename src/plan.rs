@@ -45,8 +45,8 @@ pub struct ModelPlan {
     pub total_kernels: usize,
     pub kv_cache_blocks: u64,
     /// The rule file the presets came from, and the plugin that planned.
-    pub rule: Option<String>,
-    pub plugin: String,
+    pub rule: Option<crate::rules::RuleId>,
+    pub plugin: crate::plugin::PluginId,
     pub notes: Vec<String>,
 }
 
@@ -123,11 +123,12 @@ pub fn plan_model(
         kv_cache_blocks: KV_CACHE_BLOCKS,
         buckets: reply.buckets,
         kernels: reply.kernels,
-        rule: plan_rule.map(|(rule, _)| format!("{} {}", rule.file.name, rule.file.version)),
-        plugin: format!(
-            "{} {}",
-            plugin.info.metadata.name, plugin.info.metadata.version
-        ),
+        rule: plan_rule
+            .map(|(rule, _)| crate::rules::RuleId::new(&rule.file.name, &rule.file.version)),
+        plugin: crate::plugin::PluginId {
+            name: plugin.info.metadata.name.clone(),
+            version: plugin.info.metadata.version.clone(),
+        },
         notes: reply.notes,
     };
     if overrides.attention.is_some()

@@ -15,6 +15,22 @@ mod host;
 mod module_info;
 
 pub use crate::source::Source as PluginSource;
+
+/// Which plugin, by name and version: what a bundle records read its config, as
+/// `{name, version}` like a rule ([`crate::rules::RuleId`]).
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+pub struct PluginId {
+    pub name: String,
+    pub version: String,
+}
+
+impl std::fmt::Display for PluginId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.name, self.version)
+    }
+}
 pub use cache::CompiledCache;
 pub use discovery::{Discovered, PluginProblem, PluginSearch, PluginSet, PluginStatus};
 pub use host::{CallFailure, Limits, LoadedPlugin, PluginCallError, PluginHost};

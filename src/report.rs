@@ -250,9 +250,12 @@ pub fn build_plan_summary(
         report_item("optim_level", &plan.optimization),
         report_item(
             "rule",
-            plan.rule.as_deref().unwrap_or("(none: generic preset)"),
+            &plan
+                .rule
+                .as_ref()
+                .map_or_else(|| "(none: generic preset)".into(), ToString::to_string),
         ),
-        report_item("plugin", &plan.plugin),
+        report_item("plugin", &plan.plugin.to_string()),
         report_item("preset", plan.preset.as_deref().unwrap_or("(generic)")),
         String::new(),
         report_header("Model"),

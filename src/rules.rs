@@ -36,10 +36,12 @@ const EMBEDDED: &[(&str, &str)] = &[
 /// Which rule, by name and version (`generic` `1.0.0`): what a bundle records it was
 /// fingerprinted with, and what `check` compares it under.
 ///
-/// Serialized as the one string `generic 1.0.0` (the sidecar and `check --json` have
-/// always held it so); a bundle's manifest holds it as `{name, version}`
-/// ([`RuleId::from_manifest_extras`]).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// Every `--json` output and a bundle's manifest hold it as `{name, version}`; its text
+/// form (`generic 1.0.0`, [`std::fmt::Display`] / [`std::str::FromStr`]) is what humans
+/// read and what fxb's cache sidecar has always stored.
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 pub struct RuleId {
     pub name: String,
     pub version: String,
@@ -63,11 +65,6 @@ impl RuleId {
             rule.get("version")?.as_str()?,
         ))
     }
-
-    /// The `{name, version}` object a manifest records.
-    pub fn to_manifest_value(&self) -> serde_json::Value {
-        serde_json::json!({ "name": self.name, "version": self.version })
-    }
 }
 
 impl std::fmt::Display for RuleId {
@@ -87,32 +84,6 @@ impl std::str::FromStr for RuleId {
             }
             _ => Err(format!("`{text}` is not `NAME VERSION`")),
         }
-    }
-}
-
-impl Serialize for RuleId {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for RuleId {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<RuleId, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        text.parse().map_err(serde::de::Error::custom)
-    }
-}
-
-impl JsonSchema for RuleId {
-    fn schema_name() -> std::borrow::Cow<'static, str> {
-        "RuleId".into()
-    }
-
-    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        schemars::json_schema!({
-            "type": "string",
-            "description": "A rule's name and version, space-separated (`generic 1.0.0`)",
-        })
     }
 }
 
@@ -612,7 +583,7 @@ mod tests {
         for bad in ["generic", "", " 1.0.0", "generic "] {
             assert!(bad.parse::<RuleId>().is_err(), "{bad:?}");
         }
-        let extras = serde_json::json!({"fxb": {"rule": id.to_manifest_value()}});
+        let extras = serde_json::json!({"fxb": {"rule": id}});
         assert_eq!(
             RuleId::from_manifest_extras(extras.as_object()),
             Some(id.clone())

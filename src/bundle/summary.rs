@@ -48,8 +48,8 @@ pub struct BundleSummary {
     /// The architecture (empty when the manifest has none).
     pub architecture: String,
     pub hub_repo_id: Option<String>,
-    /// The model lines `show` prints, in its order.
-    pub model: Vec<ModelLine>,
+    /// The model lines `show` prints, in its order: field → value as shown.
+    pub model: indexmap::IndexMap<String, String>,
     /// The whole `model` object, for tools that want every field.
     pub model_fields: Map<String, Value>,
     pub tensor_parallel_size: u64,
@@ -140,7 +140,10 @@ pub fn summarize(path: &str, manifest: &Manifest) -> BundleSummary {
         versions,
         architecture: model.architecture.clone().unwrap_or_default(),
         hub_repo_id: model.hub_repo_id.clone(),
-        model: lines,
+        model: lines
+            .into_iter()
+            .map(|line| (line.key, line.value))
+            .collect(),
         model_fields: model.fields,
         tensor_parallel_size: manifest.tensor_parallel_size(),
         pipeline_parallel_size: manifest.pipeline_parallel_size(),

@@ -27,6 +27,7 @@ pub struct SidecarEntry {
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
+        serialize_with = "rule_as_text",
         deserialize_with = "lenient_rule"
     )]
     pub rule: Option<crate::rules::RuleId>,
@@ -36,12 +37,27 @@ pub struct SidecarEntry {
     pub compiler: Option<Compiler>,
 }
 
+/// The sidecar's form of a rule, `name version`, which every fxb reads.
+fn rule_as_text<S: serde::Serializer>(
+    rule: &Option<crate::rules::RuleId>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match rule {
+        Some(rule) => serializer.collect_str(rule),
+        None => serializer.serialize_none(),
+    }
+}
+
 /// A rule that does not read is no rule (the entry's hash stays usable).
 fn lenient_rule<'de, D: serde::Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<crate::rules::RuleId>, D::Error> {
-    let text: Option<String> = Option::deserialize(deserializer)?;
-    Ok(text.and_then(|t| t.parse().ok()))
+    let text: Option<serde_json::Value> = Option::deserialize(deserializer)?;
+    Ok(match text {
+        Some(serde_json::Value::String(text)) => text.parse().ok(),
+        Some(other) => serde_json::from_value(other).ok(),
+        None => None,
+    })
 }
 
 /// A compiler's identity, as a manifest's `versions` entry records it.

@@ -199,8 +199,8 @@ fn render(report: &CheckReport, explain: bool) -> String {
                 text.push_str(&format!(
                     "    {} {} ≠ {}  (bundle ≠ target)\n",
                     d.field,
-                    value(&d.bundle),
-                    value(&d.target)
+                    value(&d.bundle_value),
+                    value(&d.target_value)
                 ));
             }
         }

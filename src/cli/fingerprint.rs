@@ -77,7 +77,7 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<Outcome> {
         out.line(&format!("  {}", render_fields(&print.fields)))?;
         super::output::printer().note(format_args!(
             "rule `{}` {}, plugin `{}` {}",
-            print.rule, print.rule_version, print.plugin, print.plugin_version
+            print.rule.name, print.rule.version, print.plugin.name, print.plugin.version
         ));
     }
     out.finish()?;

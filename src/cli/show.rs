@@ -60,7 +60,7 @@ fn render(s: &BundleSummary) -> String {
     if let Some(repo) = &s.hub_repo_id {
         lines.push(item("hub_repo_id", repo));
     }
-    lines.extend(s.model.iter().map(|m| item(&m.key, &m.value)));
+    lines.extend(s.model.iter().map(|(key, value)| item(key, value)));
     lines.push(String::new());
 
     lines.extend(fxb::report::parallelism_section(

@@ -205,7 +205,7 @@ fn gpt_oss_plans_like_the_reference() {
     )
     .expect("json");
     let o3 = &reference["levels"]["O3"];
-    assert_eq!(plan.plugin, "gpt_oss 0.1.0");
+    assert_eq!(plan.plugin.to_string(), "gpt_oss 0.1.0");
     assert_eq!(
         Some(plan.total_buckets as u64),
         o3["total_buckets"].as_u64()

@@ -175,10 +175,23 @@ fn nothing_compatible_exits_1_and_explain_names_the_differing_fields() {
     );
     let json: Value =
         serde_json::from_slice(&check(&ctx, "fxb", &["./tuned", "--json"]).stdout).expect("json");
+    // Issue 14, one JSON vocabulary: a difference's values are rendered as the report's
+    // `fields` are (strings), with the typed values beside them; a rule is
+    // `{name, version}` wherever it appears.
     assert_eq!(
-        json["near_misses"][0]["differences"][0]["field"],
-        "vocab_size"
+        json["near_misses"][0]["differences"][0],
+        serde_json::json!({
+            "field": "vocab_size",
+            "target": "128000",
+            "bundle": "128256",
+            "target_value": 128000,
+            "bundle_value": 128256,
+        })
     );
+    assert_eq!(json["fields"]["vocab_size"], "128000");
+    let generic = serde_json::json!({"name": "generic", "version": "1.0.0"});
+    assert_eq!(json["rule"], generic);
+    assert_eq!(json["near_misses"][0]["rule"], generic);
 }
 
 /// A safetensors file whose header lists `tensors` (name, shape) in bf16, with a sparse

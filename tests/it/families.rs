@@ -122,7 +122,11 @@ fn each_family_plans_with_its_own_plugin_preset_and_kernels() {
     ];
     for (index, (file, plugin, preset, tp, want)) in cases.iter().enumerate() {
         let got = plan(&ctx, &format!("m{index}"), &fixture_config(file), &[]);
-        assert_eq!(got["plugin"], format!("{plugin} 0.1.0"), "{file}");
+        assert_eq!(
+            got["plugin"],
+            serde_json::json!({"name": plugin, "version": "0.1.0"}),
+            "{file}"
+        );
         assert_eq!(got["preset"], *preset, "{file}");
         assert_eq!(got["tensor_parallel_size"], *tp, "{file}");
         assert_eq!(kernels(&got), *want, "{file}");
@@ -201,7 +205,10 @@ fn encoders_end_in_their_head_and_never_decode() {
         (&reranker, "last_tokenwise_with_seq_cls_head"),
         (&embedder, "last_tokenwise_with_pooler"),
     ] {
-        assert_eq!(got["plugin"], "xlm_roberta 0.1.0");
+        assert_eq!(
+            got["plugin"],
+            serde_json::json!({"name": "xlm_roberta", "version": "0.1.0"})
+        );
         assert_eq!(got["preset"], "bge-reranker-v2-m3");
         assert_eq!(
             kernels(got),
@@ -278,7 +285,10 @@ fn embedding_and_classifier_conversions_plan_prefill_only() {
     assert!(output.status.success(), "{}", stderr(&output));
     let embedding: Value = serde_json::from_slice(&output.stdout).expect("json");
     assert_eq!(embedding["architecture"], "Qwen3Model");
-    assert_eq!(embedding["plugin"], "qwen3 0.1.0");
+    assert_eq!(
+        embedding["plugin"],
+        serde_json::json!({"name": "qwen3", "version": "0.1.0"})
+    );
     assert_eq!(
         kernels(&embedding),
         [

@@ -190,9 +190,9 @@ fn positive_integer(value: &Value) -> Option<u64> {
     value.as_u64().filter(|n| *n > 0)
 }
 
-/// The reference's rendering: strings bare, numbers in serde_json's form, everything else
-/// as compact JSON in its original key order.
-fn render(value: &Value) -> String {
+/// The reference's rendering of a fingerprint value: strings bare, numbers in
+/// serde_json's form, everything else as compact JSON in its original key order.
+pub fn render(value: &Value) -> String {
     match value {
         Value::String(s) => s.clone(),
         other => other.to_string(),
