@@ -9,6 +9,8 @@
 //! added or replaced behind fxb's back is still seen.
 
 use std::collections::HashSet;
+
+use foldhash::fast::RandomState;
 use std::path::{Path, PathBuf};
 
 use super::error::CacheError;
@@ -28,7 +30,7 @@ pub(super) struct State {
     pub write: bool,
     /// Entries known present as regular files without a stat (their directory is as it
     /// was at the last reconciliation).
-    pub trusted: HashSet<String>,
+    pub trusted: HashSet<String, RandomState>,
 }
 
 /// The snapshot directory of a `rel_path`.
@@ -76,7 +78,7 @@ impl Cache {
             Err(e) => return Err(CacheError::io("read", &path, e)),
         };
         let mut stamps = Stamps::load(self.dir());
-        let mut trusted = HashSet::new();
+        let mut trusted = HashSet::default();
         for (repo_id, repo) in index.repos.iter_mut() {
             repo.files.retain(|f| {
                 let named_right = f.rel_path.rsplit('/').next() == Some(f.filename.as_str());
@@ -135,8 +137,10 @@ impl Cache {
     /// Index every `models--*/snapshots/<rev>/*.fxb` the index lacks. Returns whether it
     /// added any. An unreadable bundle is left out with a warning.
     fn scan(&self, index: &mut Index, stamps: &mut Stamps) -> bool {
-        let known: HashSet<&str> = index.files().map(|(_, f)| f.rel_path.as_str()).collect();
-        let indexed_dirs: HashSet<&str> = known.iter().map(|r| parent_rel(r)).collect();
+        let known: HashSet<&str, RandomState> =
+            index.files().map(|(_, f)| f.rel_path.as_str()).collect();
+        let indexed_dirs: HashSet<&str, RandomState> =
+            known.iter().map(|r| parent_rel(r)).collect();
         let mut found = Vec::new();
         for repo_dir in read_dir_sorted(self.dir()) {
             let Some(repo_dir_name) = file_name(&repo_dir) else {
@@ -190,7 +194,11 @@ impl Cache {
         added
     }
 
-    pub(super) fn files_of(&self, index: Index, trusted: &HashSet<String>) -> Vec<CachedFile> {
+    pub(super) fn files_of(
+        &self,
+        index: Index,
+        trusted: &HashSet<String, RandomState>,
+    ) -> Vec<CachedFile> {
         let mut files: Vec<CachedFile> = index
             .repos
             .into_iter()

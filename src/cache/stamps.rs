@@ -8,6 +8,8 @@
 //! file is a cache of fxb's own; losing it only costs a full scan.
 
 use std::collections::{BTreeMap, HashMap};
+
+use foldhash::fast::RandomState;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -28,11 +30,11 @@ struct Recorded {
 /// Directory stamps for one reconciliation.
 pub struct Stamps {
     recorded: Recorded,
-    seen: HashMap<String, Option<u128>>,
+    seen: HashMap<String, Option<u128>, RandomState>,
     /// Parent directories opened once, so each snapshot directory is stat-ed relative to
     /// its parent (one path component to look up, not five: the lookups were most of
     /// the cost of a thousand stats).
-    parents: HashMap<String, Option<std::fs::File>>,
+    parents: HashMap<String, Option<std::fs::File>, RandomState>,
 }
 
 fn nanos(time: SystemTime) -> Option<u128> {
@@ -46,8 +48,8 @@ impl Stamps {
                 .ok()
                 .and_then(|b| serde_json::from_slice(&b).ok())
                 .unwrap_or_default(),
-            seen: HashMap::new(),
-            parents: HashMap::new(),
+            seen: HashMap::default(),
+            parents: HashMap::default(),
         }
     }
 
@@ -112,16 +114,25 @@ impl Stamps {
             .checked_sub(RACY)
             .and_then(nanos)
             .unwrap_or(0);
+        let settled = |mtime: &Option<u128>| mtime.filter(|m| *m < cutoff);
+        // Compared in place: building the record to compare it cloned every path.
+        let recorded = &self.recorded.dirs;
+        let kept = self.seen.values().filter(|m| settled(m).is_some()).count();
+        let same = kept == recorded.len()
+            && self
+                .seen
+                .iter()
+                .all(|(rel, mtime)| settled(mtime).is_none_or(|m| recorded.get(rel) == Some(&m)));
+        if same {
+            return;
+        }
         let next = Recorded {
             dirs: self
                 .seen
                 .iter()
-                .filter_map(|(rel, mtime)| mtime.filter(|m| *m < cutoff).map(|m| (rel.clone(), m)))
+                .filter_map(|(rel, mtime)| settled(mtime).map(|m| (rel.clone(), m)))
                 .collect(),
         };
-        if next == self.recorded {
-            return;
-        }
         let path = cache.join(STAMPS_FILE);
         let written = serde_json::to_vec(&next)
             .map_err(|e| e.to_string())
