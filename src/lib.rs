@@ -13,6 +13,7 @@
 //! - [`plan`]: bucket plans (through the architecture's plugin and the rule's presets).
 //! - [`cache`]: the local bundle cache (index, add, ls, rm, prune, verify).
 //! - [`check`]: which cached bundles fit a model, ranked as a server would.
+//! - [`hub`]: the Hugging Face Hub: its environment, requests and `download`.
 //! - [`report`]: text reports in the reference's layouts (show, build summary, tables).
 //! - [`resolve`]: which bundle a server would load, and why.
 //! - [`schema`]: JSON Schemas generated from the serde types.
@@ -29,6 +30,7 @@ pub mod check;
 pub mod convert;
 pub mod fingerprint;
 pub mod fs;
+pub mod hub;
 pub mod leftovers;
 pub mod model;
 pub mod plan;

@@ -333,7 +333,7 @@ fn stopped(path: &Path) -> CacheError {
 }
 
 /// A compiler other than the vendor's (the index already holds `furiosa_compiler`).
-fn compiler_of(manifest: &Manifest) -> Option<Compiler> {
+pub(super) fn compiler_of(manifest: &Manifest) -> Option<Compiler> {
     let tool = manifest.compiler_tool_name();
     if tool == "furiosa_compiler" {
         return None;

@@ -1,0 +1,80 @@
+//! The Hugging Face Hub (issue 15; DESIGN.md "The Hub"): every request fxb makes to the
+//! Hub or its CDN, and every `HF_*` variable it reads, live in this module and nowhere
+//! else.
+//!
+//! - [`env`]: the environment (`HF_ENDPOINT`, the token, `HF_HOME`, `HF_HUB_CACHE`,
+//!   `HF_HUB_OFFLINE`, timeouts), read in one place.
+//! - [`client`]: the HTTP client (ureq, rustls): credentials only to the Hub's own host,
+//!   no compression, retries with backoff, the Hub's error codes.
+//! - [`api`]: repository listings and refs, one file's metadata.
+//! - [`repo`]: repository ids and the Hub's cache layout (`models--org--name/…`).
+//! - [`blob`]: one file into `blobs/<etag>`: locked, atomic, resumable, verified.
+//! - [`revision`]: which revision a download uses, and why.
+//! - [`card`]: a model card's `base_model`.
+//! - [`download`]: `fxb download` — a repository's bundles into the fxb cache, indexed.
+//!
+//! Long work reports [`DownloadEvent`]s to a callback, for a front end to draw (a bar on a
+//! terminal, a stream, a Python callback); nothing here prints.
+
+pub mod api;
+pub mod blob;
+pub mod card;
+pub mod client;
+pub mod download;
+pub mod env;
+mod error;
+pub mod repo;
+pub mod revision;
+
+use std::path::Path;
+use std::time::Duration;
+
+pub use download::{DownloadReport, DownloadRequest, DownloadedFile, FailedFile, download};
+pub use env::HubEnv;
+pub use error::HubError;
+pub use repo::RepoId;
+pub use revision::{LlmVersion, RevisionChoice};
+
+/// What a Hub operation tells its front end as it goes.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub enum DownloadEvent<'a> {
+    /// The revision used, and why (as given, a release tag, the default branch).
+    Revision { revision: &'a str, why: &'a str },
+    /// The release tag `tried` is not in `repo`: the default branch is used instead.
+    Fallback {
+        repo: &'a str,
+        tried: &'a str,
+        default: &'a str,
+    },
+    /// Another process holds the file's lock (downloading it); said every few seconds.
+    Waiting {
+        file: &'a str,
+        lock: &'a Path,
+        waited: Duration,
+    },
+    /// An attempt failed for a reason worth another; the next starts after `wait`.
+    Retrying {
+        what: &'a str,
+        reason: &'a str,
+        wait: Duration,
+        attempt: u32,
+        attempts: u32,
+    },
+    /// A transfer of `size` bytes starts (or continues from `resumed_from`).
+    Started {
+        file: &'a str,
+        size: u64,
+        resumed_from: u64,
+    },
+    /// `bytes` more arrived.
+    Progress { bytes: u64 },
+    /// `file` is complete and verified.
+    Finished { file: &'a str },
+}
+
+/// The callback events go to (any thread).
+pub type Events<'a> = &'a (dyn Fn(&DownloadEvent<'_>) + Sync);
+
+/// A callback that ignores every event.
+pub fn ignore_events(_: &DownloadEvent<'_>) {}
