@@ -10,6 +10,7 @@ mod cache_rm;
 mod cache_verify;
 mod check;
 mod diff;
+mod download;
 mod fingerprint;
 mod inspect;
 mod list;
@@ -85,6 +86,8 @@ enum Command {
     /// List compiler/runtime backends and verify bundles on a runtime backend
     #[command(subcommand)]
     Backends(BackendsCommand),
+    /// Download a Hub repository's bundles into the cache
+    Download(download::Args),
     /// Copy bundles into the local cache under their standard names
     Add(add::Args),
     /// List, remove, prune and verify cached bundles
@@ -317,6 +320,7 @@ pub fn main() -> ExitCode {
         Command::Cache(CacheCommand::Verify(args)) => cache_verify::run(args, &cli.globals),
         Command::Check(args) => check::run(args, &cli.globals),
         Command::Resolve(args) => resolve::run(args, &cli.globals),
+        Command::Download(args) => download::run(args, &cli.globals),
     };
     match result {
         Ok(Outcome::Clean) => ExitCode::SUCCESS,
@@ -422,6 +426,7 @@ fn hint_of(cause: &(dyn std::error::Error + 'static)) -> Option<String> {
         fxb::backend::LoadError,
         fxb::build::BuildError,
         fxb::resolve::ResolveError,
+        fxb::hub::HubError,
     );
     None
 }

@@ -241,6 +241,10 @@ pub fn all() -> Result<Vec<(&'static str, String)>, serde_json::Error> {
         ),
         ("check.schema.json", render(schema_for!(CheckOutput))),
         (
+            "download.schema.json",
+            render(schema_for!(crate::hub::DownloadReport)),
+        ),
+        (
             "resolve.schema.json",
             render(schema_for!(crate::resolve::Resolution)),
         ),

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use fxb::build::BuildEvent;
 use fxb::cache::AddReporter;
+use fxb::hub::DownloadEvent;
 
 use super::output::printer;
 
@@ -84,6 +85,80 @@ impl AddReporter for AddBar {
     fn flushing(&self) {
         if let Some(bar) = self.0.get() {
             bar.set_message("flushing to disk");
+        }
+    }
+}
+
+/// A download's bar (the file, bytes, rate, ETA), one file at a time; its notes (the
+/// revision used, waiting for another process, retries) are printed above it.
+#[derive(Default)]
+pub struct DownloadBar(OnceLock<indicatif::ProgressBar>);
+
+impl DownloadBar {
+    fn bar(&self) -> &indicatif::ProgressBar {
+        self.0.get_or_init(|| {
+            printer().progress_bar(
+                Some(0),
+                "{msg} [{elapsed_precise}] {bar:30} {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}",
+            )
+        })
+    }
+
+    pub fn event(&self, event: &DownloadEvent<'_>) {
+        let note = |text: String| self.bar().suspend(|| printer().note(text));
+        match event {
+            DownloadEvent::Revision { revision, why } => {
+                note(format!("revision {revision}: {why}"));
+            }
+            // The reference's words (its INFO line).
+            DownloadEvent::Fallback {
+                repo,
+                tried,
+                default,
+            } => note(format!(
+                "Revision '{tried}' not found for '{repo}'; falling back to the default branch ({default})"
+            )),
+            DownloadEvent::Waiting { file, lock, waited } => note(format!(
+                "waiting for another process downloading `{file}` (it holds `{}`; {}s so far)",
+                lock.display(),
+                waited.as_secs()
+            )),
+            DownloadEvent::Retrying {
+                what,
+                reason,
+                wait,
+                attempt,
+                attempts,
+            } => self.bar().suspend(|| {
+                tracing::warn!(
+                    "{what}: {reason}; attempt {attempt} of {attempts} in {}s",
+                    wait.as_secs()
+                )
+            }),
+            DownloadEvent::Started {
+                file,
+                size,
+                resumed_from,
+            } => {
+                let bar = self.bar();
+                bar.reset();
+                bar.set_length(*size);
+                bar.set_position(*resumed_from);
+                bar.set_message(file.to_string());
+            }
+            DownloadEvent::Progress { bytes } => self.bar().inc(*bytes),
+            DownloadEvent::Finished { .. } => {
+                if let Some(bar) = self.0.get() {
+                    bar.set_position(bar.length().unwrap_or(0));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    pub fn finish(&self) {
+        if let Some(bar) = self.0.get() {
+            bar.finish_and_clear();
         }
     }
 }

@@ -91,6 +91,22 @@ impl TestContext {
             .env_remove("FXB_BACKEND")
             .env_remove("FXB_BACKEND_PATH")
             .env_remove("NO_COLOR")
+            .env_remove("FXB_LLM_VERSION")
+            // The Hub: no test reads the user's token, cache or endpoint, and no proxy
+            // sees a request to a test's mock Hub.
+            .env_remove("HF_ENDPOINT")
+            .env_remove("HF_TOKEN")
+            .env_remove("HF_TOKEN_PATH")
+            .env_remove("HF_HOME")
+            .env_remove("HF_HUB_CACHE")
+            .env_remove("HUGGINGFACE_HUB_CACHE")
+            .env_remove("HF_HUB_OFFLINE")
+            .env_remove("ALL_PROXY")
+            .env_remove("all_proxy")
+            .env_remove("HTTPS_PROXY")
+            .env_remove("https_proxy")
+            .env_remove("HTTP_PROXY")
+            .env_remove("http_proxy")
             // A backend's panic message must not grow a backtrace on a developer's machine.
             .env_remove("RUST_BACKTRACE")
             .env_remove("RUST_LIB_BACKTRACE")
