@@ -1,6 +1,6 @@
 //! The cache's one lock, and the writes it guards.
 //!
-//! Lock order: `index.json.lock` is the only lock of a cache. Held exclusively
+//! Lock order: `index.json.lock` is the one lock of the cache as a whole. Held exclusively
 //! (`flock(LOCK_EX)`, as the reference takes it), it guards `index.json`, fxb's sidecar
 //! (`fxb-sidecar.json`) and its scan stamps (`fxb-scan.json`): every read-modify-write of
 //! any of them happens under it, and each is replaced by [`crate::fs::write_atomically`],
@@ -9,6 +9,10 @@
 //! renamed into place under it. The compiled-plugin and compiler caches take no lock
 //! (their entries are content-keyed and written whole), so no second lock is ever held
 //! while waiting for this one. The lock file is never deleted.
+//!
+//! Downloads also lock each blob they make (`models--*/blobs/<etag>.lock`,
+//! [`crate::hub::blob`]), for as long as it is transferred and verified: a blob lock is
+//! released before this one is taken, and never waited for while this one is held.
 
 use std::fs::File;
 

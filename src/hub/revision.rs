@@ -40,7 +40,7 @@ impl LlmVersion {
         if let Some(version) = given {
             return Ok(LlmVersion {
                 version: Some(version),
-                why: "--llm-version".into(),
+                why: "--llm-version or FXB_LLM_VERSION".into(),
             });
         }
         let backend = crate::backend::select(backend, &crate::backend::search_dirs())?;
@@ -70,7 +70,7 @@ pub fn candidates(
 ) -> Result<Vec<(String, String)>, HubError> {
     let default = |why: String| (DEFAULT_BRANCH.to_string(), why);
     Ok(match choice {
-        RevisionChoice::Given(revision) => vec![(revision.clone(), "--revision".into())],
+        RevisionChoice::Given(revision) => vec![(revision.clone(), "as given (--revision)".into())],
         RevisionChoice::Default(_) if repo.owner() != Some(RELEASE_ORG) => vec![default(format!(
             "the default branch (not a {RELEASE_ORG} repository)"
         ))],
@@ -142,7 +142,7 @@ mod tests {
     fn only_furiosa_repositories_with_a_known_version_try_a_tag() {
         let known = RevisionChoice::Default(LlmVersion {
             version: Some("2026.4.0".into()),
-            why: "--llm-version".into(),
+            why: "given".into(),
         });
         let furiosa = RepoId::parse("furiosa-ai/Llama-3.1-8B-Instruct").expect("id");
         let other = RepoId::parse("meta-llama/Llama-3.1-8B-Instruct").expect("id");

@@ -335,7 +335,7 @@ fn the_default_revision_is_the_release_tag_and_a_given_one_never_falls_back() {
     assert_eq!(release.status.code(), Some(0), "{}", hub.format(&release));
     assert!(
         stderr(&release)
-            .contains("note: revision v2026.4: the tag of furiosa-llm 2026.4.0 (--llm-version)"),
+            .contains("note: revision v2026.4: the tag of furiosa-llm 2026.4.0 (--llm-version or FXB_LLM_VERSION)"),
         "{}",
         stderr(&release)
     );
@@ -436,6 +436,88 @@ fn a_partial_file_left_by_another_process_is_continued_or_restarted() {
         fs::read(blobs.join(bundle.etag())).expect("blob"),
         llama_min()
     );
+}
+
+#[test]
+fn a_download_killed_midway_shows_nowhere_and_the_next_resumes_it() {
+    let hub = Hub::new();
+    hub.mock
+        .modes(|m| m.throttle = Some(std::time::Duration::from_millis(50)));
+    let etag = MockFile::lfs(BUNDLE, llama_min()).etag();
+    let partial = hub.repo_dir(REPO).join(format!("blobs/{etag}.incomplete"));
+    let mut child = hub
+        .command()
+        .args(["download", REPO])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("download");
+    let started = std::time::Instant::now();
+    while fs::metadata(&partial).map_or(0, |m| m.len()) < 300_000 {
+        assert!(
+            started.elapsed().as_secs() < 20,
+            "the download never got going"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+    let kept = fs::metadata(&partial)
+        .expect("the partial file stays")
+        .len();
+    assert!(kept > 0 && kept < llama_min().len() as u64);
+    // Nothing the cache (or the reference, which scans the same places) would show.
+    assert_eq!(stdout(&hub.run(&["cache", "ls"])), "(empty cache)\n");
+    assert!(!hub.repo_dir(REPO).join("snapshots").exists());
+
+    hub.mock.modes(|m| m.throttle = None);
+    let out = hub.run(&["download", REPO]);
+    assert_eq!(out.status.code(), Some(0), "{}", hub.format(&out));
+    let range = hub
+        .cdn_gets()
+        .last()
+        .and_then(|r| r.headers.get("range").cloned());
+    let resumed_from: u64 = range
+        .as_deref()
+        .and_then(|r| r.strip_prefix("bytes="))
+        .and_then(|r| r.trim_end_matches('-').parse().ok())
+        .expect("a ranged request");
+    assert!(
+        resumed_from > 0 && resumed_from <= kept,
+        "{range:?} of {kept} kept"
+    );
+    let link = hub
+        .repo_dir(REPO)
+        .join(format!("snapshots/{COMMIT}/{BUNDLE}"));
+    assert_eq!(fs::read(link).expect("bundle"), llama_min());
+}
+
+#[test]
+fn a_listing_without_sizes_is_completed_from_each_files_metadata() {
+    let hub = Hub::new();
+    hub.mock.modes(|m| m.bare_listing = true);
+    let out = hub.run(&["download", REPO]);
+    assert_eq!(out.status.code(), Some(0), "{}", hub.format(&out));
+    let heads: Vec<String> = hub
+        .mock
+        .log()
+        .into_iter()
+        .filter(|r| r.server == "hub" && r.method == "HEAD")
+        .map(|r| r.path)
+        .collect();
+    assert_eq!(
+        heads,
+        [
+            format!("/{REPO}/resolve/{COMMIT}/README.md"),
+            format!("/{REPO}/resolve/{COMMIT}/{BUNDLE}"),
+        ]
+    );
+    let index = hub.index();
+    assert_eq!(
+        index["repos"][REPO]["base_model"],
+        "meta-llama/Llama-3.1-8B-Instruct"
+    );
+    assert_eq!(index["repos"][REPO]["files"][0]["size_bytes"], 1_888_977);
 }
 
 #[test]

@@ -128,6 +128,9 @@ pub struct Modes {
     pub require_token: Option<String>,
     /// Tokens granted access to gated repositories.
     pub granted: Vec<String>,
+    /// Listings name the files only (no sizes, blob ids or LFS hashes), as a listing
+    /// without `?blobs=true` does: a client must ask each file's metadata.
+    pub bare_listing: bool,
 }
 
 /// One request, as a server saw it.
@@ -390,7 +393,7 @@ fn hub(state: &State, request: &Logged, cdn: Option<SocketAddr>) -> Reply {
                     .header("Retry-After", "1");
             }
         }
-        return api(state, rest);
+        return api(state, rest, modes.bare_listing);
     }
     let segments: Vec<&str> = path.trim_start_matches('/').splitn(5, '/').collect();
     let [org, name, "resolve", revision, file] = segments[..] else {
@@ -437,7 +440,7 @@ fn hub(state: &State, request: &Logged, cdn: Option<SocketAddr>) -> Reply {
     reply
 }
 
-fn api(state: &State, rest: &str) -> Reply {
+fn api(state: &State, rest: &str, bare: bool) -> Reply {
     let repos = lock(&state.repos);
     let (id, tail) = match rest.splitn(3, '/').collect::<Vec<_>>()[..] {
         [org, name, tail] => (format!("{org}/{name}"), tail.to_string()),
@@ -480,6 +483,9 @@ fn api(state: &State, rest: &str) -> Reply {
     let siblings: Vec<serde_json::Value> = repo.commits[commit]
         .iter()
         .map(|f| {
+            if bare {
+                return serde_json::json!({ "rfilename": f.name });
+            }
             let mut sibling = serde_json::json!({
                 "rfilename": f.name,
                 "size": f.bytes.len(),
