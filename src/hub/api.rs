@@ -7,7 +7,7 @@
 use serde::Deserialize;
 
 use super::Events;
-use super::client::{Client, Method, Target, encode_segment, header};
+use super::client::{Client, Follow, Method, Target, encode_segment, header};
 use super::error::HubError;
 use super::repo::{RepoId, clean_etag, is_commit};
 
@@ -153,7 +153,7 @@ impl Client {
             file: Some(file),
         };
         self.retrying(&format!("HEAD {url}"), events, || {
-            let answer = self.request(Method::Head, &url, &[], false)?;
+            let answer = self.request(Method::Head, &url, &[], Follow::WithinHub)?;
             if !matches!(answer.status, 200 | 301 | 302 | 303 | 307 | 308) {
                 return Err(self.status_failure(answer, target));
             }

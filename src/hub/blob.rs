@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use sha2::Digest as _;
 
 use super::api::FileMeta;
-use super::client::{Client, Failure, Method, Target, header};
+use super::client::{Client, Failure, Follow, Method, Target, header};
 use super::error::HubError;
 use super::repo::{RepoDir, safe_etag};
 use super::{DownloadEvent, Events};
@@ -248,7 +248,7 @@ impl Partial {
         if resume_from > 0 {
             headers.push(("Range", format!("bytes={resume_from}-")));
         }
-        let answer = client.request(Method::Get, &request.url, &headers, true)?;
+        let answer = client.request(Method::Get, &request.url, &headers, Follow::All)?;
         match answer.status {
             206 if resume_from > 0 => {
                 let start =

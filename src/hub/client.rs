@@ -96,6 +96,16 @@ pub enum Method {
     Head,
 }
 
+/// Which redirects [`Client::request`] follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Follow {
+    /// Every one (to the CDN, without the token).
+    All,
+    /// Those within the Hub (a renamed repository): a metadata request reads the answer
+    /// that redirects to the CDN, whose headers describe the LFS object.
+    WithinHub,
+}
+
 /// The Hub client.
 pub struct Client {
     agent: ureq::Agent,
@@ -140,14 +150,14 @@ impl Client {
         self.token.is_some()
     }
 
-    /// One request to `url` and its redirects. `headers` go on every hop; the token only
-    /// on hops to the Hub's origin.
+    /// One request to `url` and the redirects `follow` says. `headers` go on every hop;
+    /// the token only on hops to the Hub's origin.
     pub fn request(
         &self,
         method: Method,
         url: &str,
         headers: &[(&str, String)],
-        follow: bool,
+        follow: Follow,
     ) -> Result<Answer, Failure> {
         let mut url = url.to_string();
         let mut hub_headers = None;
@@ -185,15 +195,27 @@ impl Client {
             let (parts, body) = response.into_parts();
             let hub = hub_headers.get_or_insert_with(|| parts.headers.clone());
             let location = parts.headers.get("location").and_then(|v| v.to_str().ok());
-            match (follow, status, location) {
-                (true, 301 | 302 | 303 | 307 | 308, Some(location)) => {
-                    url = join(&uri, location).ok_or_else(|| {
+            let next = match (status, location) {
+                (301 | 302 | 303 | 307 | 308, Some(location)) => {
+                    Some(join(&uri, location).ok_or_else(|| {
                         Failure::Fatal(HubError::BadResponse {
                             url: url.clone(),
                             message: format!("redirect to `{location}`, which is not a URL"),
                         })
-                    })?;
+                    })?)
                 }
+                _ => None,
+            };
+            let within_hub = |next: &str| {
+                next.parse::<Uri>()
+                    .ok()
+                    .as_ref()
+                    .and_then(Origin::of)
+                    .as_ref()
+                    == Some(&self.origin)
+            };
+            match next {
+                Some(next) if follow == Follow::All || within_hub(&next) => url = next,
                 _ => {
                     return Ok(Answer {
                         status,
@@ -220,7 +242,7 @@ impl Client {
     ) -> Result<T, HubError> {
         let url = format!("{}{path}", self.endpoint);
         self.retrying(&format!("GET {url}"), events, || {
-            let answer = self.request(Method::Get, &url, &[], true)?;
+            let answer = self.request(Method::Get, &url, &[], Follow::All)?;
             if answer.status != 200 {
                 return Err(self.status_failure(answer, target));
             }

@@ -18,7 +18,7 @@ use super::blob::{self, BlobRequest};
 use super::client::{Client, Target};
 use super::env::HubEnv;
 use super::error::HubError;
-use super::repo::{RepoDir, RepoId, top_level_file};
+use super::repo::{RepoDir, RepoId, is_commit, safe_ref, top_level_file};
 use super::revision::{RevisionChoice, candidates};
 use super::{DownloadEvent, Events};
 use crate::bundle::{Bundle, Manifest};
@@ -110,6 +110,13 @@ pub fn download(
         return Err(CacheError::ReadOnly(cache.dir().to_path_buf()).into());
     }
     let repo = &request.repo;
+    // A revision becomes a ref file's name: refused before anything is fetched.
+    if let RevisionChoice::Given(revision) = &request.revision
+        && !is_commit(revision)
+        && !safe_ref(revision)
+    {
+        return Err(HubError::BadRevision(revision.clone()));
+    }
     let dir = RepoDir::new(cache.dir(), repo);
     let revisions = candidates(repo, &request.revision)?;
     if env.offline {

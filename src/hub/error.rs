@@ -98,8 +98,6 @@ pub enum HubError {
     },
     #[error(transparent)]
     Cache(Box<CacheError>),
-    #[error(transparent)]
-    Backend(#[from] crate::backend::LoadError),
 }
 
 impl From<CacheError> for HubError {
@@ -224,7 +222,6 @@ impl crate::Hint for HubError {
                     .into()
             }
             HubError::Cache(e) => return e.hint(),
-            HubError::Backend(e) => return e.hint(),
             HubError::Http { .. } | HubError::BadResponse { .. } => return None,
         })
     }

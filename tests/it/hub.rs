@@ -360,6 +360,17 @@ fn the_default_revision_is_the_release_tag_and_a_given_one_never_falls_back() {
     insta::assert_snapshot!(hub.snapshot(&["download", REPO, "--revision", "v9"]));
     assert_eq!(files_under(&dir), before, "nothing written");
 
+    // A revision that could not be a ref file's name is refused before any request.
+    let requests = hub.mock.log().len();
+    let bad = hub.run(&["download", REPO, "--revision", "../../x"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        stderr(&bad).starts_with("error: revision `../../x` cannot be a ref file name"),
+        "{}",
+        stderr(&bad)
+    );
+    assert_eq!(hub.mock.log().len(), requests);
+
     // Other repositories: the default branch.
     hub.mock
         .add_repo("meta-llama/Llama-bundles", reference_repo());
