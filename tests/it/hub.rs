@@ -266,6 +266,11 @@ fn json_reports_the_revision_commit_and_files() {
     );
     assert_eq!(report["cached"], serde_json::json!([]));
     assert_eq!(report["failed"], serde_json::json!([]));
+    // The hash taken while downloading is the one `cache verify` checks against.
+    let verified = hub.run(&["cache", "verify", "--json"]);
+    assert_eq!(verified.status.code(), Some(0), "{}", hub.format(&verified));
+    let lines: Value = serde_json::from_slice(&verified.stdout).expect("json");
+    assert_eq!(lines[0]["status"], "ok", "{lines}");
 }
 
 #[test]
