@@ -21,8 +21,9 @@ plugin; a model without a preset gets a generic one, with a warning. Kernels are
 a backend: the default `host` backend is fxb's reference backend — real kernel signatures, \
 no RNGD machine code, recorded as `fxb_host_backend` in the manifest (never as \
 furiosa_compiler). Unlike the reference, the summary, --build-report and --json go to stdout \
-(progress and messages to stderr), and errors exit 2. --dump-tc and --enable-collective-dq \
-need the vendor compiler and are refused with the host backend."
+(progress and messages to stderr), and errors exit 2. `--backend furiosa` drives the vendor \
+toolchain the user installed (`fxb backends ls` shows what it found). --dump-tc and \
+--enable-collective-dq need the vendor compiler and are refused with the host backend."
 )]
 pub struct Args {
     /// A local model directory holding config.json (`./DIR` is always a path; a bare name
@@ -72,6 +73,10 @@ pub struct Args {
     /// The compiler cache directory (default: $XDG_CACHE_HOME/fxb/compiler)
     #[arg(long, value_name = "DIR")]
     compiler_cache_dir: Option<PathBuf>,
+    /// Compile only this kernel, or one bucket of it (`first_tokenwise@tw1`); repeatable.
+    /// The bundle is partial and its manifest says so (`extras.fxb.only`)
+    #[arg(long, value_name = "KERNEL[@BUCKET]")]
+    only: Vec<String>,
     /// Dump generated kernel sources (vendor compiler only)
     #[arg(long, value_name = "DIR")]
     dump_tc: Option<PathBuf>,
@@ -178,6 +183,8 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<Outcome> {
             CompilerCacheSetting::Default
         })
         .slow_kernel_threshold(Some(args.slow_kernel_threshold).filter(|t| !t.is_zero()))
+        .dump_tc(args.dump_tc.clone())
+        .only(args.only.clone())
         .cancel_flag(cancel.clone());
     let prepared = builder.prepare().map_err(build_error)?;
     if let Some(reason) = &prepared.convert_reason {
