@@ -339,6 +339,13 @@ fn what_cannot_be_built_is_refused_before_compiling() {
     error: --only first_tokenwise@tw2 selects nothing in the plan
     hint: the plan's entries: first_tokenwise@tw1, mid_tokenwise@tw1, last_tokenwise_with_lm_head@tw1, full_attention@b1_a256_kv255
     ");
+    insta::assert_snapshot!(run(&llama, &["--enable-collective-dq"]), @r"
+    exit: 2
+    ----- stdout -----
+    ----- stderr -----
+    error: --enable-collective-dq is not passed to furiosa-tcc yet
+    hint: build without it (issue 16 tracks passing it through)
+    ");
     assert!(
         !ctx.path("vendor/log/calls").exists(),
         "no compiler ran for a refused build"
