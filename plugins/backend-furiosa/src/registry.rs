@@ -242,6 +242,21 @@ mod tests {
             serde_json::json!({"batch_size": 1, "attention_size": 256, "input_ids_size": 1,
                 "num_kv_cache_blocks": 8192})
         );
+        let sampler = BucketKey::Sampler { input_size: 1024 };
+        let sample = registry
+            .map(
+                "random_sample",
+                &sampler,
+                "LlamaForCausalLM",
+                &llama(),
+                8,
+                8192,
+            )
+            .expect("mapped");
+        assert_eq!(
+            Value::Object(sample.arguments),
+            serde_json::json!({"num_tokens": 1024})
+        );
         let tw1 = BucketKey::Tokenwise { input_size: 1 };
         let wrong_tp = registry.map(
             "first_tokenwise",
@@ -256,5 +271,32 @@ mod tests {
         fp8.insert("quant_method".into(), "fp8".into());
         let none = registry.map("first_tokenwise", &tw1, "LlamaForCausalLM", &fp8, 8, 8192);
         assert!(none.is_err_and(|e| e.message.contains("no furiosa registry entry")));
+    }
+
+    #[test]
+    fn qwen3_32b_fp8_compiles_for_four_chips() {
+        let model = serde_json::json!({"hidden_size": 5120, "intermediate_size": 25600,
+            "num_hidden_layers": 64, "num_attention_heads": 64, "num_key_value_heads": 8,
+            "vocab_size": 151936, "quant_method": "fp8"});
+        let model = model.as_object().cloned().unwrap_or_default();
+        let registry = Registry::embedded();
+        let tw1 = BucketKey::Tokenwise { input_size: 1 };
+        let mapped = registry
+            .map(
+                "first_tokenwise",
+                &tw1,
+                "Qwen3ForCausalLM",
+                &model,
+                32,
+                8192,
+            )
+            .expect("mapped");
+        assert_eq!(mapped.function, "qwen3_32b_w8fa8fdkv16_first_tokenwise");
+        assert_eq!(mapped.target_npu, "renegade-8pe-4chip");
+        assert!(
+            registry
+                .map("first_tokenwise", &tw1, "Qwen3ForCausalLM", &model, 8, 8192)
+                .is_err()
+        );
     }
 }
