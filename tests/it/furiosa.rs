@@ -94,19 +94,27 @@ fn executable(path: &Path, text: &str) {
     fs::set_permissions(path, fs::Permissions::from_mode(0o755)).expect("chmod");
 }
 
-/// `fxb` with the stand-ins first on PATH.
-fn with_stand_ins(ctx: &TestContext, bin: &Path) -> Command {
+/// The environment the stand-ins need: first on PATH, their logs, the EDF the stub copies.
+fn stand_in_env(ctx: &TestContext, bin: &Path) -> Vec<(&'static str, std::ffi::OsString)> {
     let mut path = std::ffi::OsString::from(bin);
     path.push(":");
     path.push(vendor_free_path());
-    let mut cmd = ctx.command();
-    cmd.env("PATH", path)
-        .env("PYTHONPATH", ctx.path("vendor/site"))
-        .env("STUB_LOG", ctx.path("vendor/log"))
-        .env(
+    vec![
+        ("PATH", path),
+        ("STUB_LOG", ctx.path("vendor/log").into()),
+        (
             "STUB_EDF",
-            ctx.path("vendor/reference/edfs/first_tokenwise_tw1.edf"),
-        );
+            ctx.path("vendor/reference/edfs/first_tokenwise_tw1.edf")
+                .into(),
+        ),
+    ]
+}
+
+/// `fxb` with the stand-ins first on PATH (and the stand-in `furiosa.kernels`).
+fn with_stand_ins(ctx: &TestContext, bin: &Path) -> Command {
+    let mut cmd = ctx.command();
+    cmd.envs(stand_in_env(ctx, bin))
+        .env("PYTHONPATH", ctx.path("vendor/site"));
     cmd
 }
 
@@ -534,4 +542,93 @@ fn the_real_toolchain_compiles_what_the_reference_compiled() {
         text.contains("Summary: 0 changed, 0 left-only, 0 right-only, 1 identical"),
         "{text}"
     );
+}
+
+/// The reference `fxb` that `scripts/reference-env` made, if any.
+fn reference_fxb() -> Option<PathBuf> {
+    let fxb = std::env::var_os("FXB_REFERENCE_FXB")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("target/reference-env/bin/fxb")
+        });
+    fxb.exists().then_some(fxb)
+}
+
+fn file_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Cross-tool: with the stub compiler, the reference's own `--dump-tc` and fxb's hold the
+/// same files, byte for byte, for every mapped model (the llama-min plan, and Qwen3-32B-FP8's
+/// `-O O0` plan at TP 32, which has every kernel type the registry maps). Needs
+/// `scripts/vendor-env` and `scripts/reference-env`; `.ci/run` runs both.
+#[test]
+fn fxb_dumps_the_tc_the_reference_dumps_for_every_mapped_model() {
+    let (Some(env), Some(reference)) = (vendor_env(), reference_fxb()) else {
+        assert!(
+            std::env::var_os("FXB_REQUIRE_VENDOR_ENV").is_none(),
+            "FXB_REQUIRE_VENDOR_ENV is set but the vendor or the reference env is missing (run scripts/vendor-env and scripts/reference-env)"
+        );
+        eprintln!("skipped: no vendor env or reference env");
+        return;
+    };
+    let ctx = TestContext::new();
+    let bin = stand_ins(&ctx);
+    let qwen_plan: &[&str] = &["-O", "O0"];
+    for (name, config, plan) in [
+        ("llama", "meta-llama--Llama-3.1-8B-Instruct.json", LLAMA_MIN),
+        ("qwen", "Qwen--Qwen3-32B-FP8.json", qwen_plan),
+    ] {
+        let model = format!("./{}", ctx.model_dir(name, config));
+        let ours = with_stand_ins(&ctx, &bin)
+            .env("FXB_FURIOSA_PYTHON", env.join("bin/python3"))
+            .env_remove("PYTHONPATH")
+            .args([
+                "build",
+                &model,
+                &format!("{name}-fxb"),
+                "--backend",
+                "furiosa",
+            ])
+            .args(plan)
+            .args([
+                "--dump-tc",
+                &format!("tc-fxb/{name}"),
+                "--no-compiler-cache",
+            ])
+            .output()
+            .expect("fxb runs");
+        assert_eq!(ours.status.code(), Some(0), "{}", stderr(&ours));
+        let theirs = Command::new(&reference)
+            .current_dir(ctx.root())
+            .env("HOME", ctx.path("home"))
+            .env("XDG_CACHE_HOME", ctx.path("home/.cache"))
+            .envs(stand_in_env(&ctx, &bin))
+            .args(["build", &model, &format!("{name}-ref.fxb")])
+            .args(plan)
+            .args(["--dump-tc", &format!("tc-ref/{name}")])
+            .stdin(Stdio::null())
+            .output()
+            .expect("the reference runs");
+        assert_eq!(theirs.status.code(), Some(0), "{}", stderr(&theirs));
+        let (fxb_dir, ref_dir) = (
+            ctx.path(&format!("tc-fxb/{name}")),
+            ctx.path(&format!("tc-ref/{name}")),
+        );
+        let names = file_names(&ref_dir);
+        assert!(!names.is_empty(), "the reference dumped nothing for {name}");
+        assert_eq!(file_names(&fxb_dir), names, "{name}");
+        for file in &names {
+            let a = fs::read(fxb_dir.join(file)).expect("read");
+            let b = fs::read(ref_dir.join(file)).expect("read");
+            assert!(a == b, "{name}: {file} differs from the reference's");
+        }
+    }
 }
