@@ -294,6 +294,25 @@ fn a_build_generates_tc_in_one_python_and_runs_one_tcc_per_entry() {
         ],
         "{json}"
     );
+    // A rebuild takes every kernel from fxb's compiler cache: no tcc runs.
+    let again = with_stand_ins(&ctx, &bin)
+        .args([
+            "build",
+            &format!("./{model}"),
+            "again",
+            "--backend",
+            "furiosa",
+        ])
+        .args(LLAMA_MIN)
+        .output()
+        .expect("run");
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("0 compiled, 4 from the compiler cache"),
+        "{}",
+        stderr(&again)
+    );
+    assert_eq!(log_files(&ctx, "pid-").len(), 4);
 }
 
 #[test]
