@@ -54,10 +54,14 @@ impl Running {
             None if given && llm_revision.is_some() => crate::backend::LoadedBackend::host(),
             None => crate::backend::default_runtime(),
         };
-        let identity = backend.backend().runtime().ok();
+        let answer = backend.backend().runtime();
+        // A backend that cannot answer says why (the furiosa one: what is not installed).
+        let refusal = answer.as_ref().err().map(|e| e.message.clone());
+        let identity = answer.ok();
         let why = identity
             .as_ref()
             .and_then(|i| i.note.clone())
+            .or(refusal)
             .unwrap_or_else(|| {
                 format!(
                     "backend `{}` reports no runtime revision",

@@ -413,6 +413,39 @@ fn check_measures_bundles_against_the_installed_compiler_and_says_so() {
         "{err}"
     );
     assert!(stdout(&checked).contains("— match"), "{}", stdout(&checked));
+    // As a runtime it judges whether a bundle would load.
+    let verified = with_stand_ins(&ctx, &bin)
+        .args(["backends", "verify", "--backend", "furiosa"])
+        .arg(reference("bundles/llama-min.fxb"))
+        .output()
+        .expect("run");
+    assert_eq!(verified.status.code(), Some(0), "{}", stdout(&verified));
+    assert!(
+        stdout(&verified)
+            .starts_with("loadable: 4 entries checked on backend furiosa 2026.4.0 (ae27d44cd8)"),
+        "{}",
+        stdout(&verified)
+    );
+    // Named but not installed, it says what is missing instead of a revision.
+    fs::create_dir_all(ctx.path("empty")).expect("dir");
+    let missing = ctx
+        .command()
+        .args([
+            "check",
+            &format!("./{model}"),
+            "--runtime-backend",
+            "furiosa",
+        ])
+        .env("PATH", ctx.path("empty"))
+        .output()
+        .expect("run");
+    assert!(
+        stderr(&missing).contains(
+            "no furiosa compiler: `furiosa-tcc` is not on PATH: match/stale is not shown"
+        ),
+        "{}",
+        stderr(&missing)
+    );
     // Without the toolchain, check is as it always was: no revision, no match/stale.
     let plain = ctx.run(&["check", &format!("./{model}")]);
     assert!(!stdout(&plain).contains("— match"));

@@ -24,7 +24,8 @@ use std::path::{Path, PathBuf};
 
 use fxb_backend_api::{
     Backend, BackendError, Cancel, CompileRequest, CompileResponse, Description, ErrorCode,
-    Release, Role, RuntimeIdentity, TensorLine, ToolStatus,
+    Release, Role, RuntimeIdentity, TensorLine, ToolStatus, VerifyProblem, VerifyReport,
+    VerifyRequest,
 };
 
 use discovery::{Found, TccVersion, Tool};
@@ -266,6 +267,28 @@ impl Backend for FuriosaBackend {
             cancel,
         )?;
         signature(&output)
+    }
+
+    /// Kernels present and signatures those the model and TP imply, as the host backend
+    /// judges them (its layouts are the real kernels'), at a TP this backend compiles for.
+    fn verify(&self, request: &VerifyRequest) -> Result<VerifyReport, BackendError> {
+        let sizes = self.registry.tensor_parallel_sizes();
+        if !sizes.contains(&request.tensor_parallel_size) {
+            return Ok(VerifyReport {
+                loadable: false,
+                checked_entries: 0,
+                problems: vec![VerifyProblem {
+                    kind: "unsupported_parallelism".into(),
+                    kernel: None,
+                    bucket: None,
+                    message: format!(
+                        "tensor-parallel size {} has no furiosa target (known: {sizes:?})",
+                        request.tensor_parallel_size
+                    ),
+                }],
+            });
+        }
+        fxb_backend_host::HostBackend.verify(request)
     }
 
     fn runtime(&self) -> Result<RuntimeIdentity, BackendError> {
