@@ -1,5 +1,6 @@
-//! Compiler and runtime backends (DESIGN.md, "Backends"): the host reference backend
-//! linked into fxb, and native backend libraries loaded from a path or found by name in
+//! Compiler and runtime backends (DESIGN.md, "Backends"): the host reference backend and
+//! the `furiosa` backend (which drives the vendor toolchain the user installed) linked
+//! into fxb, and native backend libraries loaded from a path or found by name in
 //! the backend directories (`FXB_BACKEND_PATH`, then `$XDG_DATA_HOME/fxb/backends`).
 
 mod native;
@@ -15,6 +16,8 @@ pub use native::NativeBackend;
 
 /// The name of the linked-in default.
 pub const DEFAULT_BACKEND: &str = fxb_backend_host::NAME;
+/// The linked backend that drives the vendor toolchain.
+pub const FURIOSA_BACKEND: &str = fxb_backend_furiosa::NAME;
 
 /// Why a backend could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -104,6 +107,17 @@ impl LoadedBackend {
         }
     }
 
+    /// The `furiosa` backend, linked in: discovers the vendor toolchain now (a few short
+    /// processes), and says what is missing when it is not installed.
+    pub fn furiosa() -> LoadedBackend {
+        let backend = fxb_backend_furiosa::FuriosaBackend::discover();
+        LoadedBackend {
+            description: backend.describe(),
+            source: BackendSource::Linked,
+            backend: Arc::new(backend),
+        }
+    }
+
     /// A backend library at `path`.
     pub fn library(path: &Path) -> Result<LoadedBackend, LoadError> {
         let backend = NativeBackend::load(path)?;
@@ -165,7 +179,7 @@ fn library_files(dirs: &[PathBuf]) -> Vec<PathBuf> {
 
 /// What `fxb backends ls` shows: every backend, or why a library is not one.
 pub fn available(dirs: &[PathBuf]) -> Vec<Result<LoadedBackend, LoadError>> {
-    let mut all = vec![Ok(LoadedBackend::host())];
+    let mut all = vec![Ok(LoadedBackend::host()), Ok(LoadedBackend::furiosa())];
     all.extend(
         library_files(dirs)
             .iter()
@@ -190,8 +204,14 @@ pub fn select(spec: Option<&str>, dirs: &[PathBuf]) -> Result<LoadedBackend, Loa
     if spec == DEFAULT_BACKEND {
         return Ok(LoadedBackend::host());
     }
-    let mut names = vec![DEFAULT_BACKEND.to_string()];
-    for found in available(dirs).into_iter().skip(1) {
+    if spec == FURIOSA_BACKEND {
+        return Ok(LoadedBackend::furiosa());
+    }
+    let mut names = vec![DEFAULT_BACKEND.to_string(), FURIOSA_BACKEND.to_string()];
+    for found in library_files(dirs)
+        .iter()
+        .map(|p| LoadedBackend::library(p))
+    {
         match found {
             Ok(backend) if backend.description.name == spec => return Ok(backend),
             Ok(backend) => names.push(backend.description.name.clone()),
@@ -202,6 +222,17 @@ pub fn select(spec: Option<&str>, dirs: &[PathBuf]) -> Result<LoadedBackend, Loa
         name: spec.to_string(),
         available: names,
     })
+}
+
+/// The runtime backend `check`, `cache prune` and `resolve` ask when none is named:
+/// `furiosa` when a `furiosa-tcc` is installed (`FXB_FURIOSA_TCC` or `PATH`), so they
+/// measure bundles against the compiler the user has; else the host backend.
+pub fn default_runtime() -> LoadedBackend {
+    if fxb_backend_furiosa::FuriosaBackend::present() {
+        LoadedBackend::furiosa()
+    } else {
+        LoadedBackend::host()
+    }
 }
 
 /// Blocks of the paged KV cache the kernels of a bundle address (the reference's builds

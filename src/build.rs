@@ -142,6 +142,12 @@ pub enum BuildError {
     Backend(#[from] LoadError),
     #[error("backend `{0}` is not a compiler")]
     NotACompiler(String),
+    #[error("backend `{backend}` cannot build this: {message}")]
+    Refused {
+        backend: String,
+        message: String,
+        hint: Option<String>,
+    },
     #[error("{option} needs the vendor compiler; backend `{backend}` does not drive it")]
     NeedsVendorCompiler {
         option: &'static str,
@@ -162,6 +168,11 @@ pub enum BuildError {
         failures: Vec<KernelReport>,
         /// Every job, in build order (what `--build-report` prints).
         report: Vec<KernelReport>,
+    },
+    #[error("--only {selector} selects nothing in the plan")]
+    OnlyMatchesNothing {
+        selector: String,
+        entries: Vec<String>,
     },
     #[error("the build was cancelled; nothing was written")]
     Cancelled,
@@ -199,6 +210,10 @@ impl crate::Hint for BuildError {
             BuildError::Model(e) => return e.hint(),
             BuildError::Backend(e) => return e.hint(),
             BuildError::NotACompiler(_) => "pick a compiler backend (`fxb backends ls`)".into(),
+            BuildError::Refused { hint, .. } => return hint.clone(),
+            BuildError::OnlyMatchesNothing { entries, .. } => {
+                format!("the plan's entries: {}", entries.join(", "))
+            }
             BuildError::NeedsVendorCompiler { .. } => {
                 "drop the option, or pick a backend that drives furiosa-tcc with --backend".into()
             }
@@ -237,6 +252,10 @@ pub struct Prepared {
     pub summary_fields: Map<String, Value>,
     /// The manifest's `model` fields: the fingerprint's, as config.json has them.
     pub model_fields: Map<String, Value>,
+    /// The config.json section the model fields come from, as read (a vendor kernel
+    /// generator's input).
+    #[serde(skip)]
+    pub config: Map<String, Value>,
     #[serde(skip)]
     pub warnings: Vec<String>,
     #[serde(skip)]
@@ -273,6 +292,8 @@ pub struct ArtifactBuilder {
     fast_fail: bool,
     compiler_cache: CompilerCacheSetting,
     slow_kernel_threshold: Option<Duration>,
+    dump_tc: Option<PathBuf>,
+    only: Vec<String>,
     toolchain: Option<Toolchain>,
     cancel: Arc<AtomicBool>,
     events: Option<Box<EventSink>>,
@@ -297,6 +318,8 @@ impl ArtifactBuilder {
             fast_fail: true,
             compiler_cache: CompilerCacheSetting::Default,
             slow_kernel_threshold: Some(Duration::from_secs(15 * 60)),
+            dump_tc: None,
+            only: Vec::new(),
             toolchain: None,
             cancel: Arc::new(AtomicBool::new(false)),
             events: None,
@@ -375,6 +398,20 @@ impl ArtifactBuilder {
     /// Report kernels running longer than this (`None` disables).
     pub fn slow_kernel_threshold(mut self, threshold: Option<Duration>) -> Self {
         self.slow_kernel_threshold = threshold;
+        self
+    }
+
+    /// `--dump-tc DIR`: the vendor backend writes each kernel's generated source there.
+    /// Kernels are generated (not taken from fxb's compiler cache) so every one is written.
+    pub fn dump_tc(mut self, dir: Option<PathBuf>) -> Self {
+        self.dump_tc = dir;
+        self
+    }
+
+    /// `--only KERNEL[@BUCKET]`: compile only the entries these select (all when empty);
+    /// the bundle is partial and its manifest lists the selection (`extras.fxb.only`).
+    pub fn only(mut self, selection: Vec<String>) -> Self {
+        self.only = selection;
         self
     }
 
@@ -487,6 +524,13 @@ impl ArtifactBuilder {
             );
         }
         let summary_fields = crate::fingerprint::model_fields(&config, &print);
+        let section = config
+            .get("text_config")
+            .filter(|s| s.is_object())
+            .unwrap_or(&config)
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
         let model_fields = print
             .fields
             .keys()
@@ -499,6 +543,7 @@ impl ArtifactBuilder {
             plan,
             summary_fields,
             model_fields,
+            config: section,
             warnings,
             convert_reason: converted.reason,
         })
@@ -534,7 +579,25 @@ impl ArtifactBuilder {
             path: output.clone(),
             cause: e.to_string(),
         })?;
-        let jobs = run::jobs(&prepared.plan, &backend, prepared, staging.path());
+        let mut jobs = run::jobs(&prepared.plan, &backend, prepared, staging.path());
+        if !self.only.is_empty() {
+            jobs = select_only(jobs, &self.only)?;
+        }
+        for job in &mut jobs {
+            job.request.dump_tc_dir = self.dump_tc.as_ref().map(|d| d.display().to_string());
+            job.request.compiler_cache_dir = cache.as_ref().map(|c| c.dir().display().to_string());
+        }
+        // Refused before the first compile: a missing tool, a model the backend cannot map.
+        for job in &jobs {
+            backend
+                .backend()
+                .check(&job.request)
+                .map_err(|e| BuildError::Refused {
+                    backend: backend.description.name.clone(),
+                    message: e.message,
+                    hint: e.hint,
+                })?;
+        }
         let started = std::time::Instant::now();
         let settings = run::Settings {
             concurrency: self.concurrency,
@@ -542,6 +605,7 @@ impl ArtifactBuilder {
             slow_kernel_threshold: self.slow_kernel_threshold,
             cancel: self.cancel.clone(),
             cache: cache.as_ref(),
+            fetch_cached: self.dump_tc.is_none(),
             events: self.events.as_deref(),
         };
         let report = run::run(&jobs, &backend, &settings);
@@ -560,7 +624,14 @@ impl ArtifactBuilder {
                 report,
             });
         }
-        let manifest = manifest(prepared, &backend, &jobs);
+        let mut manifest = manifest(prepared, &backend, &jobs);
+        if !self.only.is_empty()
+            && let Some(fxb) = manifest.extras.as_mut().and_then(|e| e.get_mut("fxb"))
+            && let Some(fxb) = fxb.as_object_mut()
+        {
+            fxb.insert("partial".into(), Value::Bool(true));
+            fxb.insert("only".into(), serde_json::json!(self.only));
+        }
         let timestamp = chrono::Utc::now();
         let staged = staging.path().to_path_buf();
         let written = crate::bundle::write_bundle(&output, &manifest, timestamp, |name| {
@@ -583,6 +654,30 @@ impl ArtifactBuilder {
             elapsed: started.elapsed(),
         })
     }
+}
+
+/// The jobs `--only` selects: `KERNEL` takes every bucket of the kernel,
+/// `KERNEL@LABEL` one (`first_tokenwise@tw1`). A selector that matches nothing is refused.
+fn select_only(jobs: Vec<run::Job>, only: &[String]) -> Result<Vec<run::Job>, BuildError> {
+    let selects = |selector: &str, job: &run::Job| match selector.split_once('@') {
+        Some((kernel, label)) => job.kernel == kernel && job.bucket.label() == label,
+        None => job.kernel == selector,
+    };
+    for selector in only {
+        if !jobs.iter().any(|job| selects(selector, job)) {
+            return Err(BuildError::OnlyMatchesNothing {
+                selector: selector.clone(),
+                entries: jobs
+                    .iter()
+                    .map(|j| format!("{}@{}", j.kernel, j.bucket.label()))
+                    .collect(),
+            });
+        }
+    }
+    Ok(jobs
+        .into_iter()
+        .filter(|job| only.iter().any(|s| selects(s, job)))
+        .collect())
 }
 
 /// `.fxb` appended when the path has no extension.
@@ -632,6 +727,9 @@ fn manifest(prepared: &Prepared, backend: &LoadedBackend, jobs: &[run::Job]) -> 
         description.manifest_tool.clone(),
         tool(&description.version, &description.revision),
     );
+    for (name, release) in &description.manifest_versions {
+        versions.insert(name.clone(), tool(&release.version, &release.revision));
+    }
     versions.insert(
         BUILDER_TOOL.to_string(),
         tool(env!("CARGO_PKG_VERSION"), env!("FXB_GIT_REVISION")),

@@ -29,18 +29,39 @@ pub struct Running {
 
 impl Running {
     /// The serving build's identity: the revisions given (`--runtime-revision`,
-    /// `--llm-revision`), else what the runtime backend (`backend`, default the host one)
-    /// reports. Also says why a part is unknown, for a front end to show.
+    /// `--llm-revision`), else what the runtime backend reports (`backend`; by default
+    /// `furiosa` when the vendor compiler is installed, else the host one). Also says why
+    /// a part is unknown, for a front end to show.
     pub fn discover(
         compiler_revision: Option<String>,
         llm_revision: Option<String>,
         backend: Option<&str>,
     ) -> Result<(Running, String), crate::backend::LoadError> {
-        let backend = crate::backend::select(backend, &crate::backend::search_dirs())?;
-        let identity = backend.backend().runtime().ok();
+        Self::discover_from(compiler_revision, llm_revision, backend)
+            .map(|found| (found.running, found.why))
+    }
+
+    /// [`Running::discover`], also saying where the identity came from.
+    pub fn discover_from(
+        compiler_revision: Option<String>,
+        llm_revision: Option<String>,
+        backend: Option<&str>,
+    ) -> Result<Discovered, crate::backend::LoadError> {
+        let given = compiler_revision.is_some();
+        let backend = match backend {
+            Some(name) => crate::backend::select(Some(name), &crate::backend::search_dirs())?,
+            // No backend is asked when the revisions are given.
+            None if given && llm_revision.is_some() => crate::backend::LoadedBackend::host(),
+            None => crate::backend::default_runtime(),
+        };
+        let answer = backend.backend().runtime();
+        // A backend that cannot answer says why (the furiosa one: what is not installed).
+        let refusal = answer.as_ref().err().map(|e| e.message.clone());
+        let identity = answer.ok();
         let why = identity
             .as_ref()
             .and_then(|i| i.note.clone())
+            .or(refusal)
             .unwrap_or_else(|| {
                 format!(
                     "backend `{}` reports no runtime revision",
@@ -50,13 +71,40 @@ impl Running {
         let reported = |pick: fn(&crate::backend::RuntimeIdentity) -> Option<String>| {
             identity.as_ref().and_then(pick)
         };
+        // Where the compiler revision came from, when a backend (not the flags) said it.
+        let source = match (&identity, given) {
+            (Some(i), false) if i.compiler_revision.is_some() => Some(format!(
+                "backend `{}`{}",
+                backend.description.name,
+                i.note
+                    .as_ref()
+                    .map(|n| format!(" ({n})"))
+                    .unwrap_or_default()
+            )),
+            _ => None,
+        };
         let running = Running {
             compiler_revision: compiler_revision
                 .or_else(|| reported(|i| i.compiler_revision.clone())),
             llm_revision: llm_revision.or_else(|| reported(|i| i.runtime_revision.clone())),
         };
-        Ok((running, why))
+        Ok(Discovered {
+            running,
+            why,
+            source,
+        })
     }
+}
+
+/// What [`Running::discover_from`] found.
+#[derive(Debug, Clone)]
+pub struct Discovered {
+    pub running: Running,
+    /// Why a part is unknown.
+    pub why: String,
+    /// The runtime backend that reported the compiler revision (`None` when it was given
+    /// or is unknown).
+    pub source: Option<String>,
 }
 
 /// A model to find bundles for: its fingerprint and the fields' JSON values.

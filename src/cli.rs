@@ -247,19 +247,27 @@ pub struct RuntimeArgs {
     /// The furiosa-llm revision the serving runtime runs
     #[arg(long, value_name = "REV", env = "FXB_LLM_REVISION")]
     llm_revision: Option<String>,
-    /// The runtime backend to ask when no revision is given (default: host)
+    /// The runtime backend to ask when no revision is given (default: furiosa when
+    /// furiosa-tcc is installed, else host)
     #[arg(long = "runtime-backend", value_name = "NAME|PATH")]
     runtime_backend: Option<String>,
 }
 
 impl RuntimeArgs {
-    /// The running identity, and why parts of it are unknown.
+    /// The running identity, and why parts of it are unknown. When a runtime backend
+    /// reported the compiler revision, a note on stderr says which (issue 16).
     pub fn running(&self) -> Result<(fxb::check::Running, String), fxb::backend::LoadError> {
-        fxb::check::Running::discover(
+        let found = fxb::check::Running::discover_from(
             self.runtime_revision.clone(),
             self.llm_revision.clone(),
             self.runtime_backend.as_deref(),
-        )
+        )?;
+        if let (Some(source), Some(revision)) = (&found.source, &found.running.compiler_revision) {
+            output::printer().note(format_args!(
+                "runtime compiler revision {revision}, reported by {source}"
+            ));
+        }
+        Ok((found.running, found.why))
     }
 }
 

@@ -89,6 +89,8 @@ impl NativeBackend {
                 manifest_tool: String::new(),
                 summary: String::new(),
                 tensor_parallel_sizes: Vec::new(),
+                tools: Vec::new(),
+                manifest_versions: Default::default(),
             },
         };
         let reply = backend

@@ -1,5 +1,6 @@
 //! The compiler cache: compiled kernel files keyed by everything that decides their bytes —
-//! the backend's identity (name, version, revision) and the kernel spec (kernel, bucket,
+//! the backend's identity (name, version, revision, the versions of the tools it drives)
+//! and the kernel spec (kernel, bucket,
 //! architecture, model fields, tensor-parallel size, KV-cache blocks). A hit is copied
 //! instead of compiled. Entries are written temp-then-rename, so a reader never sees half
 //! of one, and concurrent builds sharing the cache are safe.
@@ -35,7 +36,7 @@ impl CompilerCache {
 
     /// The entry for `request` on `backend`.
     pub fn entry(&self, backend: &Description, request: &CompileRequest) -> PathBuf {
-        let key = serde_json::json!({
+        let mut key = serde_json::json!({
             "backend": [backend.name, backend.version, backend.revision],
             "kernel": request.kernel,
             "bucket": request.bucket,
@@ -44,6 +45,15 @@ impl CompilerCache {
             "tensor_parallel_size": request.tensor_parallel_size,
             "kv_cache_blocks": request.kv_cache_blocks,
         });
+        // A backend driving external tools keys on their versions too (issue 16: another
+        // furiosa-kernels release generates other TC under the same compiler revision).
+        if !backend.tools.is_empty() {
+            key["tools"] = backend
+                .tools
+                .iter()
+                .map(|t| serde_json::json!([t.name, t.version]))
+                .collect();
+        }
         let digest = Sha256::digest(key.to_string().as_bytes());
         let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
         self.dir.join(&hex[..2]).join(format!("{hex}.edf"))

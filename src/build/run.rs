@@ -96,6 +96,9 @@ pub struct Settings<'a> {
     pub slow_kernel_threshold: Option<Duration>,
     pub cancel: Arc<AtomicBool>,
     pub cache: Option<&'a CompilerCache>,
+    /// Whether a cached kernel may stand in for a compile (not under `--dump-tc`, which
+    /// needs every kernel generated).
+    pub fetch_cached: bool,
     pub events: Option<&'a (dyn Fn(&BuildEvent) + Send + Sync)>,
 }
 
@@ -162,6 +165,9 @@ pub fn jobs(
                     tensor_parallel_size: plan.tensor_parallel_size,
                     kv_cache_blocks: plan.kv_cache_blocks,
                     output: staging.join(&file).display().to_string(),
+                    config: prepared.config.clone(),
+                    dump_tc_dir: None,
+                    compiler_cache_dir: None,
                 },
                 kernel,
                 bucket,
@@ -355,6 +361,7 @@ fn compile_one(
         .cache
         .map(|cache| (cache, cache.entry(&backend.description, &job.request)));
     if let Some((cache, entry)) = &entry
+        && settings.fetch_cached
         && cache.fetch(entry, &output)
     {
         let bytes = std::fs::metadata(&output).map(|m| m.len()).unwrap_or(0);

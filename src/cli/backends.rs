@@ -12,7 +12,9 @@ use fxb::report::table;
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Backends: `host` (linked into fxb: fxb's reference backend, real \
-kernel signatures but no RNGD code), then shared libraries in FXB_BACKEND_PATH and \
+kernel signatures but no RNGD code), `furiosa` (linked into fxb: drives the vendor toolchain \
+the user installed — furiosa-kernels, furiosa-tcc, the aarch64 cross compiler — and lists \
+each tool found or what to install), then shared libraries in FXB_BACKEND_PATH and \
 $XDG_DATA_HOME/fxb/backends. A library that is not a usable backend (wrong ABI version, \
 no entry table) is reported on stderr and makes the command exit 1."
 )]
@@ -70,6 +72,9 @@ pub fn ls(args: LsArgs) -> anyhow::Result<Outcome> {
             &["NAME", "VERSION", "REVISION", "TARGET", "ROLES", "SOURCE"],
             &rows,
         ))?;
+        for line in &output.backends {
+            out.raw(&tools_text(&line.description))?;
+        }
     }
     out.finish()?;
     Ok(if output.problems.is_empty() {
@@ -77,6 +82,42 @@ pub fn ls(args: LsArgs) -> anyhow::Result<Outcome> {
     } else {
         Outcome::Finding
     })
+}
+
+/// The tools a backend drives, one block per backend that drives any: each found (path,
+/// version) or what is wrong and how to fix it.
+fn tools_text(backend: &fxb::backend::Description) -> String {
+    if backend.tools.is_empty() {
+        return String::new();
+    }
+    let mut text = format!("\n{}: {}\n", backend.name, backend.summary);
+    let width = backend
+        .tools
+        .iter()
+        .map(|t| t.name.len())
+        .max()
+        .unwrap_or(0);
+    for tool in &backend.tools {
+        let name = format!("{:width$}", tool.name);
+        match &tool.problem {
+            None => {
+                let at = tool.path.as_deref().unwrap_or("-");
+                let version = tool
+                    .version
+                    .as_ref()
+                    .map(|v| format!("  {v}"))
+                    .unwrap_or_default();
+                text.push_str(&format!("  {name}  {at}{version}\n"));
+            }
+            Some(problem) => {
+                text.push_str(&format!("  {name}  missing: {problem}\n"));
+                if let Some(hint) = tool.hint.as_ref().filter(|h| !h.is_empty()) {
+                    text.push_str(&format!("  {:width$}  fix: {hint}\n", ""));
+                }
+            }
+        }
+    }
+    text
 }
 
 #[derive(Debug, clap::Args)]

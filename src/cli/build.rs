@@ -21,8 +21,9 @@ plugin; a model without a preset gets a generic one, with a warning. Kernels are
 a backend: the default `host` backend is fxb's reference backend — real kernel signatures, \
 no RNGD machine code, recorded as `fxb_host_backend` in the manifest (never as \
 furiosa_compiler). Unlike the reference, the summary, --build-report and --json go to stdout \
-(progress and messages to stderr), and errors exit 2. --dump-tc and --enable-collective-dq \
-need the vendor compiler and are refused with the host backend."
+(progress and messages to stderr), and errors exit 2. `--backend furiosa` drives the vendor \
+toolchain the user installed (`fxb backends ls` shows what it found). --dump-tc and \
+--enable-collective-dq need the vendor compiler and are refused with the host backend."
 )]
 pub struct Args {
     /// A local model directory holding config.json (`./DIR` is always a path; a bare name
@@ -72,6 +73,10 @@ pub struct Args {
     /// The compiler cache directory (default: $XDG_CACHE_HOME/fxb/compiler)
     #[arg(long, value_name = "DIR")]
     compiler_cache_dir: Option<PathBuf>,
+    /// Compile only this kernel, or one bucket of it (`first_tokenwise@tw1`); repeatable.
+    /// The bundle is partial and its manifest says so (`extras.fxb.only`)
+    #[arg(long, value_name = "KERNEL[@BUCKET]")]
+    only: Vec<String>,
     /// Dump generated kernel sources (vendor compiler only)
     #[arg(long, value_name = "DIR")]
     dump_tc: Option<PathBuf>,
@@ -145,6 +150,13 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<Outcome> {
     .filter_map(|(given, option)| given.then_some(option))
     .collect();
     fxb::build::require_vendor_compiler(&backend, &vendor_only)?;
+    if args.enable_collective_dq && backend.description.name == fxb::backend::FURIOSA_BACKEND {
+        return Err(Hinted::new(
+            "--enable-collective-dq is not passed to furiosa-tcc yet",
+            "build without it (issue 16 tracks passing it through)",
+        )
+        .into());
+    }
     let toolchain = globals.toolchain();
     let overrides = BucketOverrides {
         tokenwise: args.tokenwise_buckets.clone().map(|s| s.0),
@@ -178,6 +190,8 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<Outcome> {
             CompilerCacheSetting::Default
         })
         .slow_kernel_threshold(Some(args.slow_kernel_threshold).filter(|t| !t.is_zero()))
+        .dump_tc(args.dump_tc.clone())
+        .only(args.only.clone())
         .cancel_flag(cancel.clone());
     let prepared = builder.prepare().map_err(build_error)?;
     if let Some(reason) = &prepared.convert_reason {

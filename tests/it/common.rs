@@ -23,6 +23,15 @@ pub fn read_reference(name: &str) -> String {
     fs::read_to_string(reference(name)).expect("reference fixture exists")
 }
 
+/// `PATH` without the directories holding a `furiosa-tcc` (a vendor venv's `bin`).
+pub fn vendor_free_path() -> std::ffi::OsString {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let kept: Vec<PathBuf> = std::env::split_paths(&path)
+        .filter(|dir| !dir.join("furiosa-tcc").exists())
+        .collect();
+    std::env::join_paths(kept).unwrap_or_default()
+}
+
 /// A quick real build: the minimal bucket set at a short length, no compiler cache.
 pub const SMALL_BUILD: &[&str] = &["-O", "O0", "--max-model-len", "1024", "--no-compiler-cache"];
 
@@ -90,6 +99,11 @@ impl TestContext {
             .env_remove("FXB_CACHE_DIR")
             .env_remove("FXB_BACKEND")
             .env_remove("FXB_BACKEND_PATH")
+            // The vendor toolchain, when this machine has it, must not change what tests
+            // see: `check` would ask it for the runtime's revision (issue 16).
+            .env_remove("FXB_FURIOSA_PYTHON")
+            .env_remove("FXB_FURIOSA_TCC")
+            .env("PATH", vendor_free_path())
             .env_remove("NO_COLOR")
             .env_remove("FXB_LLM_VERSION")
             // The Hub: no test reads the user's token, cache or endpoint, and no proxy

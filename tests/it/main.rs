@@ -12,6 +12,7 @@ mod compile;
 mod convert;
 mod diff;
 mod families;
+mod furiosa;
 mod hostile;
 mod hub;
 mod inspect;

@@ -22,6 +22,7 @@ pub mod messages;
 pub use abi::{ABI_VERSION, ABI_VERSION_SYMBOL, ENTRY_SYMBOL};
 pub use bucket::{BucketClass, BucketKey};
 pub use messages::{
-    Backend, BackendError, Cancel, CompileRequest, CompileResponse, Description, ErrorCode, Role,
-    RuntimeIdentity, TensorLine, VerifyEntry, VerifyProblem, VerifyReport, VerifyRequest,
+    Backend, BackendError, Cancel, CompileRequest, CompileResponse, Description, ErrorCode,
+    Release, Role, RuntimeIdentity, TensorLine, ToolStatus, VerifyEntry, VerifyProblem,
+    VerifyReport, VerifyRequest,
 };

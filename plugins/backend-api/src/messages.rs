@@ -9,6 +9,7 @@
 //!
 //! Unknown fields are ignored on both sides, so a minor addition does not need a new ABI.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::{Deserialize, Serialize};
@@ -49,6 +50,40 @@ pub struct Description {
     /// its first compile; empty when the backend does not say (older backends).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tensor_parallel_sizes: Vec<u64>,
+    /// The external tools it drives, found or not (`fxb backends ls` shows them); empty
+    /// for a backend that needs none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<ToolStatus>,
+    /// `versions` entries a build's manifest records besides `manifest_tool`'s (the vendor
+    /// backend: `furiosa_llm`, the release of the tcc it drives).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub manifest_versions: BTreeMap<String, Release>,
+}
+
+/// An external tool a backend drives: where it was found and what it says, or what is
+/// wrong and how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct ToolStatus {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Why it cannot be used; `None` when it can.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+    /// How to install or point at it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+/// A tool's release, as a manifest's `versions` records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct Release {
+    pub version: String,
+    pub revision: String,
 }
 
 /// `compile`: one kernel × bucket of one model.
@@ -70,6 +105,17 @@ pub struct CompileRequest {
     /// Where to write the kernel file (EDF). The host creates the directory, and removes
     /// the file if the call fails.
     pub output: String,
+    /// The model's config.json section as read (what a vendor kernel generator takes as
+    /// its config); empty from hosts that do not send it.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub config: Map<String, Value>,
+    /// `--dump-tc DIR`: write the generated kernel source here (vendor backends).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dump_tc_dir: Option<String>,
+    /// The build's compiler cache directory, for a backend whose compiler keeps its own
+    /// cache (`None`: the cache is off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compiler_cache_dir: Option<String>,
 }
 
 /// One rendered tensor of a signature, as `fxb inspect` prints it
@@ -281,6 +327,14 @@ pub trait Backend: Send + Sync {
             "backend `{}` is not a runtime",
             self.describe().name
         )))
+    }
+
+    /// Could `request` be compiled? Asked for every job before the first compile, so a
+    /// build that cannot succeed (a tool missing, a model the backend cannot map) is
+    /// refused before any work starts. The default accepts everything.
+    fn check(&self, request: &CompileRequest) -> Result<(), BackendError> {
+        let _ = request;
+        Ok(())
     }
 
     /// Would the bundle described by `request` load?

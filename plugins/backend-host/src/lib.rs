@@ -93,6 +93,8 @@ impl Backend for HostBackend {
             manifest_tool: MANIFEST_TOOL.into(),
             summary: "host reference backend: real kernel signatures, no RNGD code (development and testing)".into(),
             tensor_parallel_sizes: SUPPORTED_TP.to_vec(),
+            tools: Vec::new(),
+            manifest_versions: Default::default(),
         }
     }
 

@@ -75,6 +75,8 @@ impl Backend for TestingBackend {
             manifest_tool: "fxb_testing_backend".into(),
             summary: "test backend (failures, panics, slow and subprocess compiles)".into(),
             tensor_parallel_sizes: Vec::new(),
+            tools: Vec::new(),
+            manifest_versions: Default::default(),
         }
     }
 
