@@ -185,14 +185,7 @@ fn add_copies_under_the_standard_name_idempotently_and_reports_failures() {
 #[test]
 fn a_path_like_uuid_is_refused_and_nothing_leaves_the_cache() {
     let ctx = TestContext::new();
-    ctx.run(&[
-        "unpack",
-        &reference("bundles/llama-min.fxb").to_string_lossy(),
-        "x",
-    ]);
-    let manifest_path = ctx.path("x/manifest.json");
-    let mut manifest: Value =
-        serde_json::from_slice(&fs::read(&manifest_path).expect("read")).expect("json");
+    let (manifest_path, mut manifest) = unpacked_llama_min(&ctx, "x");
     manifest["uuid"] = "../../../escaped".into();
     fs::write(
         &manifest_path,
@@ -444,17 +437,24 @@ fn verify_finds_a_corrupt_entry_the_reference_added() {
     );
 }
 
-/// Copies of llama-min with their own uuid and creation minute, so each has its own
-/// snapshot directory and standard name.
-fn distinct_bundles(ctx: &TestContext, count: usize) -> Vec<(PathBuf, String)> {
+/// llama-min unpacked into `dir`: its manifest's path and parsed contents, to edit and
+/// pack again.
+fn unpacked_llama_min(ctx: &TestContext, dir: &str) -> (PathBuf, Value) {
     ctx.run(&[
         "unpack",
         &reference("bundles/llama-min.fxb").to_string_lossy(),
-        "src",
+        dir,
     ]);
-    let manifest_path = ctx.path("src/manifest.json");
-    let original: Value =
+    let manifest_path = ctx.path(&format!("{dir}/manifest.json"));
+    let manifest: Value =
         serde_json::from_slice(&fs::read(&manifest_path).expect("read")).expect("json");
+    (manifest_path, manifest)
+}
+
+/// Copies of llama-min with their own uuid and creation minute, so each has its own
+/// snapshot directory and standard name.
+fn distinct_bundles(ctx: &TestContext, count: usize) -> Vec<(PathBuf, String)> {
+    let (manifest_path, original) = unpacked_llama_min(ctx, "src");
     (0..count)
         .map(|i| {
             let mut manifest = original.clone();
@@ -485,14 +485,7 @@ fn distinct_bundles(ctx: &TestContext, count: usize) -> Vec<(PathBuf, String)> {
 #[test]
 fn rm_of_a_name_two_bundles_share_says_so_and_asks() {
     let ctx = TestContext::new();
-    ctx.run(&[
-        "unpack",
-        &reference("bundles/llama-min.fxb").to_string_lossy(),
-        "src",
-    ]);
-    let manifest_path = ctx.path("src/manifest.json");
-    let original: Value =
-        serde_json::from_slice(&fs::read(&manifest_path).expect("read")).expect("json");
+    let (manifest_path, original) = unpacked_llama_min(&ctx, "src");
     for i in 0..2 {
         let mut manifest = original.clone();
         manifest["uuid"] = format!("00000000-0000-4000-8000-{i:012}").into();
@@ -846,27 +839,14 @@ fn rm_takes_the_repo_and_file_name_that_add_prints() {
 /// `fxb ARGS` with the cache `fxb` mounted read-only (a private mount namespace); `None`
 /// where this machine does not allow one.
 fn on_read_only_cache(ctx: &TestContext, args: &[&str]) -> Option<std::process::Output> {
-    let fxb = ctx.command();
     let dir = ctx.path("fxb");
     let quoted: Vec<String> = args.iter().map(|a| format!("'{a}'")).collect();
     let script = format!(
-        "mount --bind '{d}' '{d}' && mount -o remount,bind,ro '{d}' || exit 97; exec '{bin}' --cache-dir fxb {args}",
+        "mount --bind '{d}' '{d}' && mount -o remount,bind,ro '{d}' || exit 97; exec '{{fxb}}' --cache-dir fxb {args}",
         d = dir.display(),
-        bin = fxb.get_program().to_string_lossy(),
         args = quoted.join(" ")
     );
-    let mut command = std::process::Command::new("unshare");
-    command
-        .args(["-m", "sh", "-c", &script])
-        .current_dir(ctx.root());
-    for (key, value) in fxb.get_envs() {
-        match value {
-            Some(value) => command.env(key, value),
-            None => command.env_remove(key),
-        };
-    }
-    let output = command.output().ok()?;
-    (output.status.code() != Some(97) && !stderr(&output).contains("unshare: ")).then_some(output)
+    crate::common::in_mount_namespace(ctx, &script)
 }
 
 /// Issue 13: a cache fxb cannot write (a read-only mount, another user's) was unusable:

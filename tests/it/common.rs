@@ -489,3 +489,24 @@ pub fn sweeps() -> Vec<(String, serde_json::Value)> {
         })
         .collect()
 }
+
+/// `sh -c SCRIPT` in a private mount namespace (`unshare -m`), with the environment fxb's
+/// commands get, so a test can mount what it needs (a read-only bind, a tiny tmpfs);
+/// `{fxb}` in the script is fxb's path. `None` where this machine allows no private mount
+/// (the script exits 97 when its mount fails).
+pub fn in_mount_namespace(ctx: &TestContext, script: &str) -> Option<Output> {
+    let fxb = ctx.command();
+    let script = script.replace("{fxb}", &fxb.get_program().to_string_lossy());
+    let mut command = Command::new("unshare");
+    command
+        .args(["-m", "sh", "-c", &script])
+        .current_dir(ctx.root());
+    for (key, value) in fxb.get_envs() {
+        match value {
+            Some(value) => command.env(key, value),
+            None => command.env_remove(key),
+        };
+    }
+    let output = command.output().ok()?;
+    (output.status.code() != Some(97) && !stderr(&output).contains("unshare: ")).then_some(output)
+}

@@ -461,28 +461,15 @@ fn unpack_refuses_a_bundle_larger_than_the_free_space() {
     let ctx = TestContext::new();
     fs::create_dir_all(ctx.path("small")).expect("dir");
     let bundle = crate::common::reference("bundles/llama-min.fxb");
-    let fxb = ctx.command();
     // A 1 MiB file system of this test's own, in a private mount namespace.
     let script = format!(
-        "mount -t tmpfs -o size=1m tmpfs small || exit 97; '{bin}' unpack '{bundle}' small/out; status=$?; ls -A small; exit $status",
-        bin = fxb.get_program().to_string_lossy(),
+        "mount -t tmpfs -o size=1m tmpfs small || exit 97; '{{fxb}}' unpack '{bundle}' small/out; status=$?; ls -A small; exit $status",
         bundle = bundle.display(),
     );
-    let mut command = std::process::Command::new("unshare");
-    command
-        .args(["-m", "sh", "-c", &script])
-        .current_dir(ctx.root());
-    for (key, value) in fxb.get_envs() {
-        match value {
-            Some(value) => command.env(key, value),
-            None => command.env_remove(key),
-        };
-    }
-    let output = command.output().expect("sh runs");
-    if output.status.code() == Some(97) || stderr(&output).contains("unshare: ") {
+    let Some(output) = crate::common::in_mount_namespace(&ctx, &script) else {
         eprintln!("skipped: this machine allows no private tmpfs mount (unshare -m)");
         return;
-    }
+    };
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     assert!(
         stderr(&output).contains("1048576 bytes free, too few for the 1888287 bytes"),
