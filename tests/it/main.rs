@@ -12,6 +12,7 @@ mod compile;
 mod convert;
 mod diff;
 mod families;
+mod fuzz_corpus;
 mod hostile;
 mod inspect;
 mod list;
