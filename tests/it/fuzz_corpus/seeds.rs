@@ -93,6 +93,8 @@ fn manifests(out: &mut Vec<Seed>) {
     let escape = "\u{1b}[2J\u{1b}]0;title\u{7}\r";
     escapes["uuid"] = format!("d3669b5b{escape}").into();
     escapes["versions"]["furiosa_compiler"]["version"] = format!("2026.4.0{escape}").into();
+    // Found by the fuzzer: `show` printed a tool's name raw.
+    escapes["versions"][format!("furiosa{escape}llm")] = json!({"version": "2026.4.0"});
     escapes["model"]["architecture"] = format!("Llama{escape}").into();
     escapes["model"]["quant_method"] = format!("fp8{escape}").into();
     let kernels = escapes["kernels"].as_object_mut().expect("kernels");
