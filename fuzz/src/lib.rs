@@ -228,11 +228,20 @@ pub fn embedded_toolchain(compiled_dir: PathBuf) -> Toolchain {
     }
 }
 
-/// The process's one toolchain (plugins are compiled once, not per input), caching
-/// compiled plugins where the CLI does (`FXB_PLUGIN_CACHE_DIR`, else the user's cache).
+/// The process's one toolchain, caching compiled plugins where the CLI does
+/// (`FXB_PLUGIN_CACHE_DIR`, else the user's cache). Every plugin is loaded when it is
+/// made, before the first input: compiling one (seconds under the fuzzer's
+/// instrumentation) is not the input's cost, and would be reported as a hang.
 pub fn toolchain() -> &'static Toolchain {
     static TOOLCHAIN: OnceLock<Toolchain> = OnceLock::new();
-    TOOLCHAIN.get_or_init(|| embedded_toolchain(CompiledCache::default_dir()))
+    TOOLCHAIN.get_or_init(|| {
+        let tools = embedded_toolchain(CompiledCache::default_dir());
+        for plugin in tools.plugins.plugins() {
+            // A plugin that does not load fails again, and is reported, when it is called.
+            let _ = tools.host.load(plugin);
+        }
+        tools
+    })
 }
 
 /// What `show` and `cache ls` print of a manifest, and the file name `add` gives it.
