@@ -20,12 +20,15 @@ use fxb::bundle::{
     Bundle, Manifest, Signature, parse_manifest, read_signature, standard_file_name, summarize,
 };
 use fxb::cache::{FileEntry, Index, human_size, index};
-use fxb::fingerprint::{FingerprintError, fingerprint, model_fields, parse_config, render_fields};
+use fxb::fingerprint::{
+    FingerprintError, config_architecture, fingerprint, model_fields, parse_config, render_fields,
+};
 use fxb::plugin::{CallFailure, CompiledCache, Limits, PluginHost, PluginSearch, PluginSet};
 use fxb::report::{MAX_CELL, printable, report_item, simple_table, table, version_cell};
 use fxb::rules::{RuleSet, parse_rule};
 use fxb::toolchain::Toolchain;
 use fxb_backend_api::edf::{Seekable, Sequential};
+use fxb_plugin_api::v1::FingerprintRequest;
 
 /// What the CLI would have done: carried on, or printed this error.
 pub type Outcome = Result<(), String>;
@@ -132,9 +135,23 @@ pub fn fingerprint_config(data: &[u8]) -> Outcome {
 }
 
 /// [`fingerprint_config`] with a given toolchain.
+///
+/// The fuzzer cannot see inside the sandbox (the plugins are compiled by wasmtime, not
+/// instrumented), so the plugins' shared fingerprint logic also runs natively on the same
+/// request: coverage the fuzzer can follow, and a second opinion. Every embedded plugin
+/// checks its family's fields and then fingerprints with that logic, so what the sandbox
+/// fingerprints the native logic must fingerprint the same.
 pub fn fingerprint_with(tools: &Toolchain, data: &[u8]) -> Outcome {
     let path = Path::new("config.json");
     let config = parse_config(path, data).map_err(|e| error_chain(&e))?;
+    let native = config_architecture(&config).and_then(|architecture| {
+        let (_, rule) = tools.rules.fingerprint_rule(architecture)?;
+        Some(fxb_plugin_api::fingerprint::standard(FingerprintRequest {
+            config: config.clone(),
+            architecture: Some(architecture.to_string()),
+            rule: serde_json::to_value(rule).ok()?,
+        }))
+    });
     let print = match fingerprint(
         path,
         &config,
@@ -153,6 +170,17 @@ pub fn fingerprint_with(tools: &Toolchain, data: &[u8]) -> Outcome {
         },
         Err(other) => return Err(error_chain(&other)),
     };
+    match native {
+        Some(Ok(native)) => assert_eq!(
+            (&native.architecture, &native.fields),
+            (&print.architecture, &print.fields),
+            "the sandboxed plugin and its logic run natively fingerprint differently"
+        ),
+        Some(Err(e)) => {
+            panic!("the sandboxed plugin fingerprinted a config its logic refuses: {e}")
+        }
+        None => {}
+    }
     render_fields(&print.fields);
     for (key, value) in model_fields(&config, &print) {
         report_item(&key, &value.to_string());

@@ -8,6 +8,7 @@
 //! fixtures ([`seeds`]); `FXB_UPDATE_FUZZ_CORPUS=1 cargo test fuzz_corpus` rewrites them.
 
 // The fuzz targets' entry points that use the process-wide toolchain are not called here.
+mod archives;
 #[allow(dead_code)]
 #[path = "../../fuzz/src/lib.rs"]
 mod harness;
