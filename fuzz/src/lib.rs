@@ -287,7 +287,12 @@ fn render_manifest(manifest: &Manifest) {
             .iter()
             .map(|v| report_item(&v.tool, &v.display())),
     );
-    report.extend(summary.model.iter().map(|m| report_item(&m.key, &m.value)));
+    report.extend(
+        summary
+            .model
+            .iter()
+            .map(|(key, value)| report_item(key, value)),
+    );
     report.extend(summary.kernels.iter().map(|k| printable(k)));
     for entry in manifest.kernels.values().flatten() {
         report.push(printable(&entry.bucket.label()));

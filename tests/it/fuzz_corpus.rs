@@ -21,17 +21,10 @@ use fxb::toolchain::Toolchain;
 
 use crate::common::shared_plugin_cache;
 
-/// Reproducers fxb accepts today though it must refuse them: issue 13's validation of
-/// numeric config fields is not in yet. Each only must not panic until then; once it is
-/// refused, the test says to take it off this list.
-const PENDING: &[&str] = &[
-    "fingerprint/refused-num-hidden-layers-a-list.json",
-    "fingerprint/refused-num-hidden-layers-an-object.json",
-    "fingerprint/refused-num-hidden-layers-negative.json",
-    "fingerprint/refused-num-key-value-heads-a-list.json",
-    "fingerprint/refused-num-key-value-heads-an-object.json",
-    "fingerprint/refused-num-key-value-heads-negative.json",
-];
+/// Reproducers fxb accepts today though it must refuse them, awaiting their fix (as
+/// issue 13's numeric config fields did): each only must not panic until then, and once
+/// it is refused the test says to take it off this list.
+const PENDING: &[&str] = &[];
 
 fn fuzz_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz")
