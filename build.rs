@@ -152,9 +152,25 @@ fn record_git_revision() {
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "unknown".to_string());
     println!("cargo:rustc-env=FXB_GIT_REVISION={revision}");
-    // Rebuild when HEAD moves (a commit or a checkout); harmless when .git is absent.
-    println!("cargo:rerun-if-changed=.git/HEAD");
-    println!("cargo:rerun-if-changed=.git/refs/heads");
+    // Rebuild when HEAD moves (a commit or a checkout). Git says where HEAD and the branch
+    // refs are: in a linked worktree `.git` is a file, and a `.git/HEAD` that does not
+    // exist made every build rebuild fxb. Without git, nothing is watched.
+    let git_paths = Command::new("git")
+        .args([
+            "rev-parse",
+            "--git-path",
+            "HEAD",
+            "--git-path",
+            "refs/heads",
+        ])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .unwrap_or_default();
+    for path in git_paths.lines().filter(|p| !p.is_empty()) {
+        println!("cargo:rerun-if-changed={path}");
+    }
 }
 
 fn build_plugins() {

@@ -74,11 +74,18 @@ pub fn read_config(path: &Path) -> Result<(PathBuf, Value), FingerprintError> {
         }
         Err(other) => return Err(other.into()),
     };
-    let value = serde_json::from_slice(&bytes).map_err(|e| FingerprintError::NotJson {
-        path: file.clone(),
-        detail: e.to_string(),
-    })?;
+    let value = parse_config(&file, &bytes)?;
     Ok((file, value))
+}
+
+/// The bytes of a config.json (read from `file`, named in errors) as JSON: what
+/// [`read_config`] does once it has read them, for callers that hold the bytes already
+/// (the fuzz targets).
+pub fn parse_config(file: &Path, bytes: &[u8]) -> Result<Value, FingerprintError> {
+    serde_json::from_slice(bytes).map_err(|e| FingerprintError::NotJson {
+        path: file.to_path_buf(),
+        detail: e.to_string(),
+    })
 }
 
 /// `architectures[0]` of a config.json.

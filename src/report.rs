@@ -78,9 +78,10 @@ pub fn report_header(title: &str) -> String {
     format!("{start}{}", "─".repeat(fill))
 }
 
-/// `    - {key:<20} {value}`.
+/// `    - {key:<20} {value}`. Both may come from a file (a tool's name in `versions`), so
+/// both are escaped.
 pub fn report_item(key: &str, value: &str) -> String {
-    format!("    - {key:<20} {}", printable(value))
+    format!("    - {:<20} {}", printable(key), printable(value))
 }
 
 /// `        - batch=1    attn=256      input_ids=1`.
@@ -338,6 +339,11 @@ mod tests {
         assert_eq!(
             report_item("tool", "a\nb"),
             "    - tool                 a\\u{a}b"
+        );
+        // The fuzzer's find: `show` printed a tool's name from `versions` raw.
+        assert_eq!(
+            report_item("\x1b[2Jtool", "1"),
+            "    - \\u{1b}[2Jtool        1"
         );
     }
 

@@ -13,6 +13,7 @@ mod convert;
 mod diff;
 mod families;
 mod furiosa;
+mod fuzz_corpus;
 mod hostile;
 mod hub;
 mod inspect;

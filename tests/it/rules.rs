@@ -31,6 +31,29 @@ fn fingerprint_prints_the_reference_target_block() {
     );
 }
 
+/// Found by the fingerprint fuzz target: numbers were parsed one unit in the last place
+/// off for about one float in four near 1e-5 (serde_json's default parse), so a config
+/// that Python wrote was fingerprinted with a value it does not hold.
+#[test]
+fn fingerprint_reads_numbers_as_written() {
+    let ctx = TestContext::new();
+    let text = fs::read_to_string(config("meta-llama--Llama-3.1-8B-Instruct.json"))
+        .expect("fixture")
+        .replacen(
+            "\"rms_norm_eps\": 1e-05,",
+            "\"rms_norm_eps\": 9.070505285154913e-06,",
+            1,
+        );
+    fs::write(ctx.path("config.json"), text).expect("write");
+    let output = ctx.run(&["fingerprint", "config.json"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains(" rms_norm_eps=9.070505285154913e-6 "),
+        "{}",
+        stdout(&output)
+    );
+}
+
 #[test]
 fn fingerprint_json_and_a_model_directory() {
     let ctx = TestContext::new();
