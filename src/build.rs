@@ -49,6 +49,8 @@ use serde_json::{Map, Value};
 use crate::backend::{LoadError, LoadedBackend};
 use crate::bundle::{BucketKey, BundleError, KernelEntry, Manifest, Model, ToolVersion};
 use crate::fingerprint::{Fingerprint, FingerprintError, fingerprint, read_config};
+use crate::hub::HubEnv;
+use crate::model::Located;
 use crate::plan::{BucketOverrides, ModelPlan, PlanError, PlanRequestOptions, plan_model};
 
 pub use crate::toolchain::Toolchain;
@@ -258,6 +260,12 @@ pub struct Prepared {
     pub config: Map<String, Value>,
     #[serde(skip)]
     pub warnings: Vec<String>,
+    /// How the model was read (offline, from its base model), for the user.
+    #[serde(skip)]
+    pub notes: Vec<String>,
+    /// The model's Hub repo id, when it was named by one (recorded in the manifest).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hub_repo_id: Option<String>,
     #[serde(skip)]
     pub convert_reason: Option<String>,
 }
@@ -295,13 +303,16 @@ pub struct ArtifactBuilder {
     dump_tc: Option<PathBuf>,
     only: Vec<String>,
     toolchain: Option<Toolchain>,
+    revision: Option<String>,
+    hub_env: Option<HubEnv>,
     cancel: Arc<AtomicBool>,
     events: Option<Box<EventSink>>,
 }
 
 impl ArtifactBuilder {
     /// A build of `model_id_or_path`: a local model directory (a path starting with `.` or
-    /// `/`) or a Hub id (not supported yet).
+    /// `/`, or one that exists) or a Hub repo id, whose config files (never its weights) are
+    /// fetched through the Hugging Face hub cache.
     pub fn new(model_id_or_path: &str) -> ArtifactBuilder {
         ArtifactBuilder {
             model: model_id_or_path.to_string(),
@@ -321,6 +332,8 @@ impl ArtifactBuilder {
             dump_tc: None,
             only: Vec::new(),
             toolchain: None,
+            revision: None,
+            hub_env: None,
             cancel: Arc::new(AtomicBool::new(false)),
             events: None,
         }
@@ -421,6 +434,18 @@ impl ArtifactBuilder {
         self
     }
 
+    /// For a Hub repo id: the branch, tag or commit to read (default: the default branch).
+    pub fn revision(mut self, revision: impl Into<String>) -> Self {
+        self.revision = Some(revision.into());
+        self
+    }
+
+    /// For a Hub repo id: the Hub's settings (default: [`HubEnv::from_env`]).
+    pub fn hub_env(mut self, env: HubEnv) -> Self {
+        self.hub_env = Some(env);
+        self
+    }
+
     /// A flag that cancels the build when set (e.g. from a Ctrl-C handler).
     pub fn cancel_flag(mut self, flag: Arc<AtomicBool>) -> Self {
         self.cancel = flag;
@@ -441,22 +466,27 @@ impl ArtifactBuilder {
 
     /// Resolve config, convert, fingerprint and plan without compiling (`--dry-run`).
     pub fn prepare(&mut self) -> Result<Prepared, BuildError> {
-        let model_dir = crate::model::local_dir(
+        let env = self.hub_env.get_or_insert_with(HubEnv::from_env).clone();
+        let located = crate::model::locate(
             &self.model,
+            crate::model::HubAccess {
+                env: &env,
+                revision: self.revision.as_deref(),
+                cache: None,
+                events: &crate::hub::ignore_events,
+            },
             crate::model::Purpose {
-                hub: "building from the Hub",
-                hub_hint: None,
                 dir_hint: "the model is a directory holding config.json (weights are not needed to build)",
             },
-        )?
-        .to_path_buf();
+        )?;
         let toolchain = self.toolchain_or_default();
-        let result = self.prepare_with(&model_dir, &toolchain);
+        let result = self.prepare_with(&located, &toolchain);
         self.toolchain = Some(toolchain);
         result
     }
 
-    fn prepare_with(&self, model_dir: &Path, tools: &Toolchain) -> Result<Prepared, BuildError> {
+    fn prepare_with(&self, located: &Located, tools: &Toolchain) -> Result<Prepared, BuildError> {
+        let model_dir = located.dir.as_path();
         let (file, config) = read_config(model_dir)?;
         let converted = crate::convert::convert_model(
             &file,
@@ -545,6 +575,8 @@ impl ArtifactBuilder {
             model_fields,
             config: section,
             warnings,
+            notes: located.hub.iter().flat_map(|h| h.notes.clone()).collect(),
+            hub_repo_id: located.hub.as_ref().map(|h| h.repo.to_string()),
             convert_reason: converted.reason,
         })
     }
@@ -737,7 +769,7 @@ fn manifest(prepared: &Prepared, backend: &LoadedBackend, jobs: &[run::Job]) -> 
     manifest.versions = Some(versions);
     manifest.model = Some(Model {
         architecture: Some(prepared.architecture.clone()),
-        hub_repo_id: None,
+        hub_repo_id: prepared.hub_repo_id.clone(),
         fields: prepared.model_fields.clone(),
     });
     manifest.parallel_config = Some(crate::bundle::ParallelConfig {

@@ -273,6 +273,45 @@ impl RuntimeArgs {
 
 /// Tell the user when a directory here was taken for a model name that could also be a
 /// Hub repo id (issue 14: the path wins, as `transformers` reads it).
+/// The model `name` names, its Hub files fetched (with a bar on a terminal) and what the
+/// user should know about how it was read said on stderr.
+pub fn locate_model(
+    name: &str,
+    revision: Option<&str>,
+    cache: Option<&fxb::cache::Cache>,
+    purpose: fxb::model::Purpose,
+) -> Result<fxb::model::Located, fxb::model::ModelError> {
+    if revision.is_some()
+        && matches!(
+            fxb::model::ModelName::parse(name),
+            fxb::model::ModelName::Local(_)
+        )
+    {
+        output::printer().note(format_args!(
+            "--revision is for Hub ids: `{name}` is read as a local directory"
+        ));
+    }
+    let env = fxb::hub::HubEnv::from_env();
+    let bar = progress::DownloadBar::default();
+    let events = |event: &fxb::hub::DownloadEvent<'_>| bar.event(event);
+    let located = fxb::model::locate(
+        name,
+        fxb::model::HubAccess {
+            env: &env,
+            revision,
+            cache,
+            events: &events,
+        },
+        purpose,
+    );
+    bar.finish();
+    let located = located?;
+    for note in located.hub.iter().flat_map(|hub| &hub.notes) {
+        output::printer().note(note);
+    }
+    Ok(located)
+}
+
 pub fn note_shadowed_hub_id(name: &str) {
     if fxb::model::shadows_hub_id(name) {
         output::printer().note(format_args!(

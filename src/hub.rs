@@ -11,6 +11,8 @@
 //! - [`blob`]: one file into `blobs/<etag>`: locked, atomic, resumable, verified.
 //! - [`revision`]: which revision a download uses, and why.
 //! - [`card`]: a model card's `base_model`.
+//! - [`snapshot`]: a model's config files through the Hugging Face hub cache (`check`,
+//!   `build`, `fingerprint` of a repo id).
 //! - [`download`]: `fxb download` — a repository's bundles into the fxb cache, indexed.
 //!
 //! Long work reports [`DownloadEvent`]s to a callback, for a front end to draw (a bar on a
@@ -25,6 +27,7 @@ pub mod env;
 mod error;
 pub mod repo;
 pub mod revision;
+pub mod snapshot;
 
 use std::path::Path;
 use std::time::Duration;
@@ -34,6 +37,7 @@ pub use env::HubEnv;
 pub use error::HubError;
 pub use repo::RepoId;
 pub use revision::{LlmVersion, RevisionChoice};
+pub use snapshot::{Snapshot, SnapshotRequest, SnapshotSource, Wanted, snapshot};
 
 /// What a Hub operation tells its front end as it goes.
 #[derive(Debug, Clone, Copy)]

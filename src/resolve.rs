@@ -21,11 +21,21 @@ use crate::check::{Running, Target, check};
 pub enum ModelRef<'a> {
     /// A local model directory.
     Local(&'a Path),
-    /// A Hub repository, with its fingerprint target.
+    /// A Hub repository, with its fingerprint target and the bundles it ships.
     Hub {
         repo_id: &'a str,
         target: &'a Target,
+        shipped: &'a [Shipped],
     },
+}
+
+/// A `.fxb` file in a model's own Hub repository: a server downloads it with the model to
+/// `path`, and loads it before it consults the cache.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shipped {
+    pub name: String,
+    /// Where it is (or would be) in the model's hub-cache snapshot.
+    pub path: PathBuf,
 }
 
 /// Where the chosen bundle came from.
@@ -34,6 +44,8 @@ pub enum ModelRef<'a> {
 pub enum Source {
     Explicit,
     ModelDir,
+    /// Shipped in the model's own Hub repository.
+    ModelRepo,
     Cache,
 }
 
@@ -111,8 +123,90 @@ pub fn resolve(
     }
     match model {
         ModelRef::Local(dir) => from_model_dir(dir, running),
-        ModelRef::Hub { repo_id, target } => from_cache(repo_id, target, running, cache),
+        ModelRef::Hub {
+            repo_id,
+            target,
+            shipped,
+        } => match from_model_repo(shipped, running) {
+            Some(found) => Ok(found),
+            None => from_cache(repo_id, target, running, cache).map(|mut found| {
+                if !shipped.is_empty() {
+                    found.why = format!(
+                        "{}; the model's repository ships {} .fxb file(s), none with the runtime's compiler revision",
+                        found.why,
+                        shipped.len()
+                    );
+                }
+                found
+            }),
+        },
     }
+}
+
+/// A bundle the model's own repository ships, the reference's step before the cache:
+/// chosen by the compiler revision its manifest records when it is downloaded, else by
+/// the one its file name carries (as the reference reads names). None when the
+/// repository ships none the runtime can load.
+fn from_model_repo(shipped: &[Shipped], running: &Running) -> Option<Resolution> {
+    let revision_of = |bundle: &Shipped| -> (Option<String>, bool) {
+        match Bundle::open(&bundle.path) {
+            Ok(b) => {
+                let manifest = b.into_manifest();
+                let revision = manifest
+                    .tool(manifest.compiler_tool_name())
+                    .and_then(|t| t.revision.clone());
+                (revision, true)
+            }
+            Err(_) => (name_revision(&bundle.name), false),
+        }
+    };
+    let candidates: Vec<(&Shipped, Option<String>, bool)> = shipped
+        .iter()
+        .map(|b| {
+            let (revision, downloaded) = revision_of(b);
+            (b, revision, downloaded)
+        })
+        .collect();
+    let chosen = match running.compiler_revision.as_deref() {
+        Some(running) => candidates
+            .iter()
+            .filter(|(_, r, _)| revisions_match(r.as_deref(), running))
+            .max_by(|a, b| a.0.name.cmp(&b.0.name))?,
+        None => candidates.iter().max_by(|a, b| a.0.name.cmp(&b.0.name))?,
+    };
+    let (bundle, revision, downloaded) = chosen;
+    let how = match (running.compiler_revision.as_deref(), downloaded) {
+        (None, _) => format!(
+            "the greatest-named of {} .fxb file(s) the model's repository ships; no runtime compiler revision is known, so revisions were not checked",
+            shipped.len()
+        ),
+        (Some(running), true) => format!(
+            "a .fxb the model's repository ships, whose manifest's compiler revision matches the runtime's ({running})"
+        ),
+        (Some(running), false) => format!(
+            "a .fxb the model's repository ships, whose file name carries the runtime's compiler revision ({running}, `{}`)",
+            revision.as_deref().unwrap_or("?")
+        ),
+    };
+    let why = if *downloaded {
+        how
+    } else {
+        format!("{how}; not downloaded yet: serving the model downloads it here")
+    };
+    Some(Resolution {
+        path: bundle.path.clone(),
+        source: Source::ModelRepo,
+        why,
+        reference: None,
+    })
+}
+
+/// The compiler revision a standard bundle name carries
+/// (`name-<compiler>-<runtime>-<timestamp>.fxb`, read as the reference reads it).
+fn name_revision(name: &str) -> Option<String> {
+    let stem = name.strip_suffix(".fxb").unwrap_or(name);
+    let parts: Vec<&str> = stem.rsplitn(4, '-').collect();
+    (parts.len() == 4).then(|| parts[2].to_string())
 }
 
 /// `.fxb` files directly in `dir`, with the compiler revision their manifests record.

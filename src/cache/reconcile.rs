@@ -50,6 +50,18 @@ impl Cache {
         Ok(self.files_of(state.index, &state.trusted))
     }
 
+    /// The `base_model` the index records for `repo_id` (from its model card, when it was
+    /// downloaded): what a bundle-only repository's model is read as.
+    pub fn base_model(&self, repo_id: &str) -> Result<Option<String>, CacheError> {
+        let lock = self.lock()?;
+        let state = self.state(&lock)?;
+        Ok(state
+            .index
+            .repos
+            .get(repo_id)
+            .and_then(|repo| repo.base_model.clone()))
+    }
+
     /// Read `index.json` and reconcile it with the disk.
     pub(super) fn state(&self, lock: &Locked) -> Result<State, CacheError> {
         let path = self.dir().join(INDEX_FILE);

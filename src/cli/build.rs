@@ -26,11 +26,15 @@ toolchain the user installed (`fxb backends ls` shows what it found). --dump-tc 
 --enable-collective-dq need the vendor compiler and are refused with the host backend."
 )]
 pub struct Args {
-    /// A local model directory holding config.json (`./DIR` is always a path; a bare name
-    /// is a path when it exists, else a Hub id)
+    /// A local model directory holding config.json, or a Hub repo id (its config files
+    /// are fetched, never its weights; `./DIR` is always a path; a bare name is a path when
+    /// it exists, else a Hub id)
     model: String,
     /// Where to write the .fxb (`.fxb` appended when it has no extension)
     output_path: PathBuf,
+    /// For a Hub id: the branch, tag or commit to read [default: the default branch]
+    #[arg(long, value_name = "R")]
+    revision: Option<String>,
     /// The tensor-parallel size (default: the model's preset)
     #[arg(short = 't', long = "tensor-parallel-size", visible_alias = "tp", value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     tensor_parallel_size: Option<u64>,
@@ -193,7 +197,13 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<Outcome> {
         .dump_tc(args.dump_tc.clone())
         .only(args.only.clone())
         .cancel_flag(cancel.clone());
+    if let Some(revision) = &args.revision {
+        builder = builder.revision(revision);
+    }
     let prepared = builder.prepare().map_err(build_error)?;
+    for note in &prepared.notes {
+        printer().note(note);
+    }
     if let Some(reason) = &prepared.convert_reason {
         tracing::info!("convert {reason}");
     }

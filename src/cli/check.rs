@@ -20,9 +20,13 @@ FXB_RUNTIME_REVISION); the host backend knows none, so without it fxb shows vers
 Exit 1 when nothing is compatible."
 )]
 pub struct Args {
-    /// A local model directory holding config.json (`./DIR` is always a path; a bare name
-    /// is a path when it exists, else a Hub id)
+    /// A local model directory holding config.json, or a Hub repo id (`./DIR` is always a
+    /// path; a bare name is a path when it exists, else a Hub id)
     target: String,
+    /// For a Hub id: the branch, tag or commit whose config.json is read [default: the
+    /// default branch]
+    #[arg(long, value_name = "R")]
+    revision: Option<String>,
     /// Also list same-architecture bundles that differ, with each differing field
     #[arg(long)]
     explain: bool,
@@ -39,16 +43,26 @@ pub struct Args {
 
 pub fn run(args: Args, globals: &Globals) -> anyhow::Result<Outcome> {
     super::note_shadowed_hub_id(&args.target);
-    let dir = fxb::model::local_dir(
+    let cache = globals.cache()?;
+    let located = super::locate_model(
         &args.target,
+        args.revision.as_deref(),
+        Some(&cache),
         fxb::model::Purpose {
-            hub: "checking Hub repositories",
-            hub_hint: None,
             dir_hint: "the target is a directory holding config.json",
         },
     )?;
+    if located.hub.is_some() && args.deep {
+        return Err(super::Hinted::new(
+            "--deep reads the weights' headers from a local model directory, and a Hub id has none here",
+            format!(
+                "download the model (`hf download {}`) and check its directory",
+                args.target
+            ),
+        )
+        .into());
+    }
     let tools = globals.toolchain();
-    let cache = globals.cache()?;
     let (running, why) = args.runtime.running()?;
     if running.compiler_revision.is_none() {
         printer().note(format_args!(
@@ -60,9 +74,9 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<Outcome> {
         &cache,
         CheckOptions {
             label: &args.target,
-            model_dir: dir,
+            model_dir: &located.dir,
             running,
-            repo_id: None,
+            repo_id: located.hub.as_ref().map(|hub| hub.repo.as_str()),
             deep: args.deep,
         },
     )?;
@@ -94,7 +108,7 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<Outcome> {
     }
     // Issue 14: a local path never consults the cache when served (FORMAT.md §3), so the
     // recommendation is only usable by naming it.
-    if let Some(chosen) = report.recommended() {
+    if let (None, Some(chosen)) = (&located.hub, report.recommended()) {
         printer().note(format_args!(
             "serving `{}` loads only a .fxb inside that directory (a local path never consults the cache): pass `--fxb {}`, or serve the model by its Hub id",
             args.target,

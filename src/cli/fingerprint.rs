@@ -16,8 +16,11 @@ are equal. The rule file (data) picks the fields and the architecture's plugin (
 reads them; both are named on stderr."
 )]
 pub struct Args {
-    /// A model directory (with config.json) or a config.json file
+    /// A model directory (with config.json), a config.json file, or a Hub repo id
     model: PathBuf,
+    /// For a Hub id: the branch, tag or commit to read [default: the default branch]
+    #[arg(long, value_name = "R")]
+    revision: Option<String>,
     /// Fingerprint under this architecture instead of config.json's first
     #[arg(long, value_name = "ARCH", conflicts_with = "convert")]
     architecture: Option<String>,
@@ -33,23 +36,25 @@ pub struct Args {
 pub fn run(args: Args, globals: &Globals) -> anyhow::Result<Outcome> {
     let name = args.model.to_string_lossy();
     super::note_shadowed_hub_id(&name);
-    if let fxb::model::ModelName::Hub(id) = fxb::model::ModelName::parse(&name) {
-        return Err(fxb::model::ModelError::HubNotSupported {
-            id: id.to_string(),
-            purpose: fxb::model::Purpose {
-                hub: "fingerprinting Hub repositories",
-                hub_hint: None,
-                dir_hint: "",
-            },
+    // A config.json given directly is read as it is; a Hub id through the hub cache.
+    let model = match fxb::model::ModelName::parse(&name) {
+        fxb::model::ModelName::Local(path) => path.to_path_buf(),
+        fxb::model::ModelName::Hub(_) => {
+            super::locate_model(
+                &name,
+                args.revision.as_deref(),
+                None,
+                fxb::model::Purpose { dir_hint: "" },
+            )?
+            .dir
         }
-        .into());
-    }
-    let (file, config) = read_config(&args.model)?;
+    };
+    let (file, config) = read_config(&model)?;
     let tools = globals.toolchain();
     let (rules, plugins, host) = (&tools.rules, &tools.plugins, &tools.host);
     let mut architecture = args.architecture.clone();
     if let Some(task) = &args.convert {
-        let model_dir = args.model.is_dir().then_some(args.model.as_path());
+        let model_dir = model.is_dir().then_some(model.as_path());
         let converted =
             fxb::convert::convert_model(&file, model_dir, &config, task, plugins, host)?;
         if let Some(reason) = &converted.reason {

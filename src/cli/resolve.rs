@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use fxb::resolve::{ModelRef, resolve};
+use fxb::resolve::{ModelRef, Shipped, resolve};
 
 use super::output::Stdout;
 use super::{Globals, Outcome, RuntimeArgs};
@@ -10,15 +10,21 @@ use super::{Globals, Outcome, RuntimeArgs};
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "The reference's serve-time order: (1) --fxb as given; (2) a .fxb \
-inside the model directory whose compiler revision matches the runtime's; (3) for a Hub id, \
-the cache's recommended compatible bundle, only if its revision matches (Hub ids are not \
-supported yet). A local path never consults the cache. fxb reads revisions from manifests, \
+inside the model directory (for a Hub id: shipped in the model's own repository) whose \
+compiler revision matches the runtime's; (3) for a Hub id, the cache's recommended \
+compatible bundle, only if its revision matches. A local path never consults the cache. \
+For a Hub id, its config.json is fetched through the Hugging Face hub cache (as `check` \
+does); bundles it ships are not downloaded: one already downloaded is judged by its \
+manifest, another by the revision in its file name. fxb reads revisions from manifests, \
 where the reference parses file names, and says when the reference would choose otherwise."
 )]
 pub struct Args {
-    /// A local model directory (`./DIR` is always a path; a bare name is a path when it
-    /// exists, else a Hub id)
+    /// A local model directory or a Hub repo id (`./DIR` is always a path; a bare name is
+    /// a path when it exists, else a Hub id)
     model: String,
+    /// For a Hub id: the branch, tag or commit to read [default: the default branch]
+    #[arg(long, value_name = "R")]
+    revision: Option<String>,
     /// Use this bundle as-is
     #[arg(long, value_name = "PATH")]
     fxb: Option<PathBuf>,
@@ -30,24 +36,59 @@ pub struct Args {
 }
 
 pub fn run(args: Args, globals: &Globals) -> anyhow::Result<Outcome> {
-    let _ = globals;
     super::note_shadowed_hub_id(&args.model);
     let (running, _) = args.runtime.running()?;
     // With --fxb the model is not looked at (the reference's order, step 1).
-    let dir = match &args.fxb {
-        Some(_) => Path::new(&args.model),
-        None => fxb::model::local_dir(
-            &args.model,
-            fxb::model::Purpose {
-                hub: "resolving Hub models (through the cache)",
-                hub_hint: Some("pass a local model directory, or --fxb PATH"),
-                dir_hint: "the model is a directory holding config.json (and perhaps a .fxb)",
-            },
-        )?,
+    if let Some(explicit) = &args.fxb {
+        let resolution = resolve(
+            ModelRef::Local(Path::new(&args.model)),
+            Some(explicit),
+            &running,
+            &[],
+        )?;
+        return print(&resolution, args.json);
+    }
+    let cache = globals.cache()?;
+    let located = super::locate_model(
+        &args.model,
+        args.revision.as_deref(),
+        Some(&cache),
+        fxb::model::Purpose {
+            dir_hint: "the model is a directory holding config.json (and perhaps a .fxb)",
+        },
+    )?;
+    let Some(hub) = &located.hub else {
+        let resolution = resolve(ModelRef::Local(&located.dir), None, &running, &[])?;
+        return print(&resolution, args.json);
     };
-    let resolution = resolve(ModelRef::Local(dir), args.fxb.as_deref(), &running, &[])?;
+    let tools = globals.toolchain();
+    let target = fxb::check::Target::from_model_dir(hub.repo.as_str(), &located.dir, &tools)?;
+    let shipped: Vec<Shipped> = hub
+        .snapshot
+        .bundles
+        .iter()
+        .map(|name| Shipped {
+            name: name.clone(),
+            path: hub.snapshot.dir.join(name),
+        })
+        .collect();
+    let files = cache.list()?;
+    let resolution = resolve(
+        ModelRef::Hub {
+            repo_id: hub.repo.as_str(),
+            target: &target,
+            shipped: &shipped,
+        },
+        None,
+        &running,
+        &files,
+    )?;
+    print(&resolution, args.json)
+}
+
+fn print(resolution: &fxb::resolve::Resolution, json: bool) -> anyhow::Result<Outcome> {
     let mut out = Stdout::new();
-    if args.json {
+    if json {
         out.json(&resolution)?;
     } else {
         out.line(&resolution.path.display().to_string())?;

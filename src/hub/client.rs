@@ -411,6 +411,11 @@ impl Client {
             {
                 unreachable(format!("{url}: {e}"))
             }
+            // A name the resolver cannot look up (no network, no DNS) says so only in its
+            // text: std's getaddrinfo error has no kind of its own.
+            ureq::Error::Io(e) if e.to_string().contains("failed to lookup address") => {
+                unreachable(format!("{url}: {e}"))
+            }
             ureq::Error::BadUri(_) | ureq::Error::Http(_) | ureq::Error::InvalidProxyUrl => {
                 Failure::Fatal(HubError::BadResponse {
                     url: url.to_string(),

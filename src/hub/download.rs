@@ -484,6 +484,7 @@ fn offline(
             .first()
             .map(|(r, _)| r.clone())
             .unwrap_or_default(),
+        file: None,
     })
 }
 

@@ -86,9 +86,15 @@ pub enum HubError {
     #[error("the Hub's answer to {url} is not what fxb expects: {message}")]
     BadResponse { url: String, message: String },
     #[error(
-        "offline (HF_HUB_OFFLINE is set), and `{repo}` has nothing cached at revision `{revision}`"
+        "offline (HF_HUB_OFFLINE is set), and `{repo}` has {} cached at revision `{revision}`",
+        file.as_deref().map_or("nothing".to_string(), |f| format!("no `{f}`"))
     )]
-    Offline { repo: String, revision: String },
+    Offline {
+        repo: String,
+        revision: String,
+        /// The file missing, when the revision itself is cached.
+        file: Option<String>,
+    },
     #[error("cannot {action} `{}`: {source}", path.display())]
     Io {
         action: &'static str,

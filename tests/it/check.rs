@@ -15,7 +15,7 @@ use crate::common::{
 
 const REFERENCE_CACHE: &str = "/root/.cache/furiosa/llm/fxb";
 /// The reference's own running build (its bundles' revisions).
-const RUNNING: &[&str] = &[
+pub const RUNNING: &[&str] = &[
     "--runtime-revision",
     "ae27d44cd8",
     "--llm-revision",
@@ -23,7 +23,7 @@ const RUNNING: &[&str] = &[
 ];
 
 /// A cache at `<temp>/<dir>` with `index` and a copy of llama-min at each `rel_path`.
-fn cache_with(ctx: &TestContext, dir: &str, index: &Value) {
+pub fn cache_with(ctx: &TestContext, dir: &str, index: &Value) {
     for repo in index["repos"].as_object().into_iter().flatten() {
         for file in repo.1["files"].as_array().into_iter().flatten() {
             let target = ctx.path(&format!(
@@ -41,7 +41,7 @@ fn cache_with(ctx: &TestContext, dir: &str, index: &Value) {
     .expect("index");
 }
 
-fn fixture_index(name: &str) -> Value {
+pub fn fixture_index(name: &str) -> Value {
     serde_json::from_str(&read_reference(name)).expect("index")
 }
 
@@ -354,6 +354,7 @@ fn resolve_from_the_cache_uses_only_a_revision_match() {
     let hub = ModelRef::Hub {
         repo_id: "furiosa-ai/Llama-3.1-8B-Instruct",
         target: &target,
+        shipped: &[],
     };
     let running = |rev: Option<&str>| Running {
         compiler_revision: rev.map(String::from),
@@ -542,7 +543,7 @@ fn an_existing_directory_is_a_path_in_every_command() {
     let hub = ctx.run(&["fingerprint", "Qwen/Qwen3-8B-FP8"]);
     assert_eq!(hub.status.code(), Some(2));
     assert!(
-        stderr(&hub).contains("looks like a Hugging Face Hub id"),
+        stderr(&hub).starts_with("error: fetching config.json for 'Qwen/Qwen3-8B-FP8'"),
         "{}",
         stderr(&hub)
     );

@@ -35,6 +35,9 @@ pub fn vendor_free_path() -> std::ffi::OsString {
 /// A quick real build: the minimal bucket set at a short length, no compiler cache.
 pub const SMALL_BUILD: &[&str] = &["-O", "O0", "--max-model-len", "1024", "--no-compiler-cache"];
 
+/// The Hub of a test that has none: nothing listens there.
+pub const NO_HUB: &str = "http://127.0.0.1:9";
+
 pub struct TestContext {
     pub temp: tempfile::TempDir,
 }
@@ -107,8 +110,9 @@ impl TestContext {
             .env_remove("NO_COLOR")
             .env_remove("FXB_LLM_VERSION")
             // The Hub: no test reads the user's token, cache or endpoint, and no proxy
-            // sees a request to a test's mock Hub.
-            .env_remove("HF_ENDPOINT")
+            // sees a request to a test's mock Hub. A test without a mock Hub that names a
+            // repo id meets a closed loopback port (the discard port), never the internet.
+            .env("HF_ENDPOINT", NO_HUB)
             .env_remove("HF_TOKEN")
             .env_remove("HF_TOKEN_PATH")
             .env_remove("HF_HOME")

@@ -12,15 +12,15 @@ use serde_json::Value;
 use crate::common::{TestContext, read_reference, reference, stderr, stdout};
 use crate::mock_hub::{MockFile, MockHub, MockRepo};
 
-const REPO: &str = "furiosa-ai/Llama-3.1-8B-Instruct";
+pub const REPO: &str = "furiosa-ai/Llama-3.1-8B-Instruct";
 /// The commit and file name of the reference's own download (fixtures `download.txt`).
-const COMMIT: &str = "daef4cdc15b69ee11f487c1d2d445be3abf1ceef";
-const BUNDLE: &str = "Llama-3.1-8B-Instruct-ae27d44cd8-b1baffa75-2611230550.fxb";
+pub const COMMIT: &str = "daef4cdc15b69ee11f487c1d2d445be3abf1ceef";
+pub const BUNDLE: &str = "Llama-3.1-8B-Instruct-ae27d44cd8-b1baffa75-2611230550.fxb";
 const CARD: &str = "---\nlicense: llama3.1\nbase_model: meta-llama/Llama-3.1-8B-Instruct\ntags:\n- furiosa\n---\n# Llama 3.1 8B Instruct for RNGD\n";
 /// The reference's cache directory in its outputs.
 const REFERENCE_CACHE: &str = "/root/.cache/furiosa/llm/fxb";
 
-fn llama_min() -> Vec<u8> {
+pub fn llama_min() -> Vec<u8> {
     fs::read(reference("bundles/llama-min.fxb")).expect("llama-min")
 }
 
@@ -40,13 +40,13 @@ fn reference_repo() -> MockRepo {
 }
 
 /// A test's own home and cache, and a mock Hub holding [`reference_repo`] as [`REPO`].
-struct Hub {
-    ctx: TestContext,
-    mock: MockHub,
+pub struct Hub {
+    pub ctx: TestContext,
+    pub mock: MockHub,
 }
 
 impl Hub {
-    fn new() -> Hub {
+    pub fn new() -> Hub {
         let mock = MockHub::start();
         mock.add_repo(REPO, reference_repo());
         Hub {
@@ -55,46 +55,46 @@ impl Hub {
         }
     }
 
-    fn command(&self) -> Command {
+    pub fn command(&self) -> Command {
         let mut cmd = self.ctx.command();
         cmd.env("HF_ENDPOINT", self.mock.endpoint())
             .env("HF_HOME", self.ctx.path("hf"));
         cmd
     }
 
-    fn run(&self, args: &[&str]) -> Output {
+    pub fn run(&self, args: &[&str]) -> Output {
         self.command().args(args).output().expect("fxb runs")
     }
 
     /// Exit code, stdout and stderr, with the mock's addresses as `[HUB]` and `[CDN]`.
-    fn format(&self, output: &Output) -> String {
+    pub fn format(&self, output: &Output) -> String {
         self.ctx
             .format(output)
             .replace(&self.mock.hub_addr(), "[HUB]")
             .replace(&self.mock.cdn_addr(), "[CDN]")
     }
 
-    fn snapshot(&self, args: &[&str]) -> String {
+    pub fn snapshot(&self, args: &[&str]) -> String {
         self.format(&self.run(args))
     }
 
     /// The default cache (`$XDG_CACHE_HOME/furiosa/llm/fxb`).
-    fn cache(&self) -> PathBuf {
+    pub fn cache(&self) -> PathBuf {
         self.ctx.path("home/.cache/furiosa/llm/fxb")
     }
 
-    fn repo_dir(&self, repo: &str) -> PathBuf {
+    pub fn repo_dir(&self, repo: &str) -> PathBuf {
         self.cache()
             .join(format!("models--{}", repo.replace('/', "--")))
     }
 
-    fn index(&self) -> Value {
+    pub fn index(&self) -> Value {
         serde_json::from_slice(&fs::read(self.cache().join("index.json")).expect("index"))
             .expect("json")
     }
 
     /// GETs of LFS objects the cdn served.
-    fn cdn_gets(&self) -> Vec<crate::mock_hub::Logged> {
+    pub fn cdn_gets(&self) -> Vec<crate::mock_hub::Logged> {
         self.mock
             .requests("cdn", "/lfs/")
             .into_iter()
@@ -121,7 +121,7 @@ fn masked(entry: &Value) -> Value {
     entry
 }
 
-fn files_under(dir: &Path) -> Vec<String> {
+pub fn files_under(dir: &Path) -> Vec<String> {
     let mut found = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
