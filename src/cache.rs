@@ -32,7 +32,7 @@ pub use record::Fetched;
 pub use remove::{BoundError, PrunePolicy, Removal, Selection, Selector, VersionBound};
 pub use sidecar::{Compiler, Sidecar, SidecarEntry};
 pub use store::{Cache, CachedFile, Recorded};
-pub use verify::{Verified, VerifyStatus};
+pub use verify::{PartialDownload, Verified, VerifyStatus};
 
 /// The cache's lock file (the reference's), never deleted; see [`lock`] for what it guards.
 pub const LOCK_FILE: &str = "index.json.lock";

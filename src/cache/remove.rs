@@ -2,6 +2,8 @@
 //! and the removal both end in. The front ends (CLI, registry) ask, preview and
 //! confirm; the choice itself is made here.
 
+use std::path::{Path, PathBuf};
+
 use super::error::CacheError;
 use super::sidecar::Sidecar;
 use super::store::{Cache, CachedFile};
@@ -162,6 +164,7 @@ impl Cache {
         let mut sidecar = Sidecar::load(self.dir());
         let mut removal = Removal { files: 0, bytes: 0 };
         let mut removed: Vec<&str> = Vec::new();
+        let mut unlinked: Vec<PathBuf> = Vec::new();
         for file in files {
             if !index
                 .files()
@@ -170,6 +173,11 @@ impl Cache {
                 continue; // gone meanwhile (another process)
             }
             let path = self.dir().join(&file.entry.rel_path);
+            // A downloaded file is a link into its repo's blobs: the blob is freed below
+            // once no snapshot links it (the reference leaves it behind).
+            if let Some(blob) = linked_blob(&path) {
+                unlinked.push(blob);
+            }
             match std::fs::remove_file(&path) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -195,10 +203,66 @@ impl Cache {
                 let _ = std::fs::remove_dir_all(&dir);
             }
         }
+        free_blobs(&unlinked);
         self.write_index(&lock, &index)?;
         self.write_sidecar(&lock, &sidecar)?;
         Ok(removal)
     }
+}
+
+/// The blob a snapshot link points to (`../../blobs/<etag>`), if `path` is such a link.
+fn linked_blob(path: &Path) -> Option<PathBuf> {
+    let target = std::fs::read_link(path).ok()?;
+    let blob = path.parent()?.join(target);
+    let in_blobs = blob.parent()?.file_name()? == "blobs";
+    in_blobs.then_some(blob)
+}
+
+/// Remove each blob no snapshot of its repository links any more. A blob still linked
+/// (the same file in another revision) stays; a failure only leaves a blob behind.
+fn free_blobs(blobs: &[PathBuf]) {
+    for blob in blobs {
+        // `<repo>/blobs/<etag>` → `<repo>`; gone already when the whole repo went.
+        let Some(repo) = blob.parent().and_then(Path::parent) else {
+            continue;
+        };
+        if !blob.exists() || still_linked(repo, blob) {
+            continue;
+        }
+        match std::fs::remove_file(blob) {
+            Ok(()) => tracing::debug!("freed `{}`: no snapshot links it", blob.display()),
+            Err(e) => tracing::debug!("cannot free `{}`: {e}", blob.display()),
+        }
+    }
+}
+
+/// Whether any `snapshots/*/…` link of `repo` points to `blob` (files in subdirectories
+/// of a snapshot included). Unreadable directories count as linking: never free a blob
+/// that may be in use.
+fn still_linked(repo: &Path, blob: &Path) -> bool {
+    let Some(name) = blob.file_name() else {
+        return true;
+    };
+    let mut stack = vec![repo.join("snapshots")];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return dir.exists();
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            match entry.file_type() {
+                Ok(t) if t.is_dir() => stack.push(path),
+                Ok(t) if t.is_symlink() => {
+                    if std::fs::read_link(&path).is_ok_and(|t| t.file_name() == Some(name)) {
+                        return true;
+                    }
+                }
+                Ok(_) => {}
+                Err(_) => return true,
+            }
+        }
+    }
+    false
 }
 
 /// `--older-than`: `X.Y.Z` or `<X.Y.Z` (below), `<=X.Y.Z` (at most), by semver precedence

@@ -18,6 +18,9 @@ pub enum VerifyStatus {
     Readable,
     Missing,
     Corrupt,
+    /// A download's `blobs/<etag>.incomplete` left behind (the next download of that file
+    /// resumes it), or being written now by another process.
+    Partial,
 }
 
 impl VerifyStatus {
@@ -86,13 +89,27 @@ impl Cache {
                     .err()
                     .map(|e| e.to_string()),
             };
+            // A downloaded bundle's blob is named by the Hub's LFS sha256: a hash to check
+            // it against even when fxb recorded none.
+            let oid = lfs_oid(&path);
             let (status, detail) = match (hashed, recorded) {
                 (Err(e), _) => (VerifyStatus::Corrupt, Some(format!("cannot read: {e}"))),
+                (Ok((_, sha)), _) if oid.as_ref().is_some_and(|oid| *oid != sha) => (
+                    VerifyStatus::Corrupt,
+                    Some(format!(
+                        "sha256 {sha}, the Hub's LFS sha256 {}",
+                        oid.as_deref().unwrap_or_default()
+                    )),
+                ),
                 (Ok((_, sha)), Some(recorded)) if sha != recorded => (
                     VerifyStatus::Corrupt,
                     Some(format!("sha256 {sha}, recorded {recorded}")),
                 ),
                 (Ok(_), _) if damage.is_some() => (VerifyStatus::Corrupt, damage),
+                (Ok(_), _) if oid.is_some() => (
+                    VerifyStatus::Ok,
+                    Some("matches the Hub's LFS sha256".into()),
+                ),
                 (Ok(_), Some(_)) => (VerifyStatus::Ok, None),
                 (Ok((size, sha)), None) => {
                     let problem = (size != file.entry.size_bytes)
@@ -136,4 +153,68 @@ impl Cache {
         self.write_sidecar(&lock, &latest)?;
         Ok(results)
     }
+}
+
+/// A download's partial file, left in a repository's `blobs/`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartialDownload {
+    /// The repository, as the index names it (`org/name`).
+    pub repo_id: String,
+    pub path: std::path::PathBuf,
+    pub size: u64,
+    /// Another process holds its lock: the download is running now.
+    pub in_progress: bool,
+}
+
+impl Cache {
+    /// Every `models--*/blobs/*.incomplete` (what an interrupted download leaves for the
+    /// next to resume), sorted by path.
+    pub fn partial_downloads(&self) -> Vec<PartialDownload> {
+        let mut found = Vec::new();
+        for repo in std::fs::read_dir(self.dir())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let folder = repo.file_name().to_string_lossy().into_owned();
+            let Some(name) = folder.strip_prefix("models--") else {
+                continue;
+            };
+            let repo_id = name.replacen("--", "/", 1);
+            let blobs = repo.path().join("blobs");
+            for entry in std::fs::read_dir(&blobs).into_iter().flatten().flatten() {
+                let file = entry.file_name().to_string_lossy().into_owned();
+                let Some(etag) = file.strip_suffix(".incomplete") else {
+                    continue;
+                };
+                let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
+                found.push(PartialDownload {
+                    repo_id: repo_id.clone(),
+                    path: entry.path(),
+                    size,
+                    in_progress: lock_held(&blobs.join(format!("{etag}.lock"))),
+                });
+            }
+        }
+        found.sort_by(|a, b| a.path.cmp(&b.path));
+        found
+    }
+}
+
+/// The LFS sha256 a downloaded file's blob is named by (`…/blobs/<64 hex>`), if `path` is
+/// a snapshot link to one.
+fn lfs_oid(path: &std::path::Path) -> Option<String> {
+    let target = std::fs::read_link(path).ok()?;
+    let name = target.file_name()?.to_str()?;
+    let in_blobs = target.parent()?.file_name()? == "blobs";
+    (in_blobs && name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| name.to_ascii_lowercase())
+}
+
+/// Whether another process holds the lock file at `path` (a download writing the blob).
+fn lock_held(path: &std::path::Path) -> bool {
+    let Ok(file) = std::fs::File::options().read(true).open(path) else {
+        return false;
+    };
+    matches!(file.try_lock(), Err(std::fs::TryLockError::WouldBlock))
 }

@@ -485,6 +485,16 @@ fn a_download_killed_midway_shows_nowhere_and_the_next_resumes_it() {
     // Nothing the cache (or the reference, which scans the same places) would show.
     assert_eq!(stdout(&hub.run(&["cache", "ls"])), "(empty cache)\n");
     assert!(!hub.repo_dir(REPO).join("snapshots").exists());
+    // `cache verify` reports what was left, for the next download to resume.
+    let verify = hub.run(&["cache", "verify"]);
+    assert_eq!(verify.status.code(), Some(0), "{}", hub.format(&verify));
+    assert!(
+        stdout(&verify).contains(&format!(
+            "partial            {REPO}/blobs/{etag}.incomplete: "
+        )) && stdout(&verify).contains("resumed by the next download of this file"),
+        "{}",
+        stdout(&verify)
+    );
 
     hub.mock.modes(|m| m.throttle = None);
     let out = hub.run(&["download", REPO]);
@@ -766,4 +776,75 @@ fn no_bundles_no_network_and_offline_are_clear_errors() {
         stdout(&cached)
     );
     assert_eq!(hub.mock.log().len(), requests, "offline makes no request");
+}
+
+/// The reference's `cache rm` leaves a removed download's blob behind; fxb frees each blob
+/// no snapshot links any more, and `cache verify` checks a downloaded blob against the
+/// Hub's LFS sha256 it is named by.
+#[test]
+fn cache_rm_frees_unlinked_blobs_and_verify_checks_the_lfs_sha256() {
+    let hub = Hub::new();
+    let other = fs::read(reference("bundles/llama-sampler.fxb")).expect("another bundle");
+    let second = "Llama-3.1-8B-Instruct-ae27d44cd8-b1baffa75-2611240000.fxb";
+    hub.mock.add_repo(
+        REPO,
+        MockRepo::with_files(
+            COMMIT,
+            vec![
+                MockFile::small("README.md", CARD.as_bytes()),
+                MockFile::lfs(BUNDLE, llama_min()),
+                MockFile::lfs(second, other.clone()),
+            ],
+        ),
+    );
+    assert_eq!(hub.run(&["download", REPO]).status.code(), Some(0));
+    let verify = hub.run(&["cache", "verify"]);
+    assert!(
+        stdout(&verify).contains("matches the Hub's LFS sha256"),
+        "{}",
+        stdout(&verify)
+    );
+    // Bytes changed in place, size kept: the LFS sha256 tells.
+    let first_blob = hub.repo_dir(REPO).join(format!(
+        "blobs/{}",
+        MockFile::lfs(BUNDLE, llama_min()).etag()
+    ));
+    let mut bytes = fs::read(&first_blob).expect("blob");
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    fs::write(&first_blob, &bytes).expect("corrupt");
+    let verify = hub.run(&["cache", "verify"]);
+    assert_eq!(verify.status.code(), Some(1));
+    assert!(
+        stdout(&verify).contains("the Hub's LFS sha256"),
+        "{}",
+        stdout(&verify)
+    );
+
+    let blobs = hub.repo_dir(REPO).join("blobs");
+    let count = |suffixless: bool| {
+        fs::read_dir(&blobs)
+            .expect("blobs")
+            .flatten()
+            .filter(|e| !suffixless || !e.file_name().to_string_lossy().contains('.'))
+            .count()
+    };
+    let before = count(true);
+    let rm = hub.run(&["cache", "rm", &format!("{REPO}/{BUNDLE}"), "-y"]);
+    assert_eq!(rm.status.code(), Some(0), "{}", hub.format(&rm));
+    assert!(!first_blob.exists(), "the removed bundle's blob is freed");
+    assert_eq!(
+        count(true),
+        before - 1,
+        "the other bundle's and the card's stay"
+    );
+    let listed = stdout(&hub.run(&["cache", "ls", "-q"]));
+    assert!(
+        listed.contains(second) && !listed.contains(BUNDLE),
+        "{listed}"
+    );
+    // The last bundle: the whole repository goes.
+    let rm = hub.run(&["cache", "rm", REPO, "-y"]);
+    assert_eq!(rm.status.code(), Some(0), "{}", hub.format(&rm));
+    assert!(!hub.repo_dir(REPO).exists());
 }
