@@ -30,6 +30,9 @@ pub struct MockFile {
     pub name: String,
     pub bytes: Arc<Vec<u8>>,
     pub lfs: bool,
+    /// The sha256, computed once: every listing, redirect and CDN lookup names it, and a
+    /// benchmark's 1 GiB file would otherwise be hashed per request.
+    sha256: Arc<std::sync::OnceLock<String>>,
 }
 
 impl MockFile {
@@ -38,6 +41,7 @@ impl MockFile {
             name: name.into(),
             bytes: Arc::new(bytes),
             lfs: true,
+            sha256: Arc::default(),
         }
     }
 
@@ -46,11 +50,14 @@ impl MockFile {
             name: name.into(),
             bytes: Arc::new(bytes.to_vec()),
             lfs: false,
+            sha256: Arc::default(),
         }
     }
 
     pub fn sha256(&self) -> String {
-        hex(&sha2::Sha256::digest(self.bytes.as_slice()))
+        self.sha256
+            .get_or_init(|| hex(&sha2::Sha256::digest(self.bytes.as_slice())))
+            .clone()
     }
 
     /// The git blob id of the content (a small file's ETag).
