@@ -12,20 +12,20 @@ use serde_json::Value;
 use crate::common::{TestContext, read_reference, reference, stderr, stdout};
 use crate::mock_hub::{MockFile, MockHub, MockRepo};
 
-const REPO: &str = "furiosa-ai/Llama-3.1-8B-Instruct";
+pub(crate) const REPO: &str = "furiosa-ai/Llama-3.1-8B-Instruct";
 /// The commit and file name of the reference's own download (fixtures `download.txt`).
 const COMMIT: &str = "daef4cdc15b69ee11f487c1d2d445be3abf1ceef";
-const BUNDLE: &str = "Llama-3.1-8B-Instruct-ae27d44cd8-b1baffa75-2611230550.fxb";
+pub(crate) const BUNDLE: &str = "Llama-3.1-8B-Instruct-ae27d44cd8-b1baffa75-2611230550.fxb";
 const CARD: &str = "---\nlicense: llama3.1\nbase_model: meta-llama/Llama-3.1-8B-Instruct\ntags:\n- furiosa\n---\n# Llama 3.1 8B Instruct for RNGD\n";
 /// The reference's cache directory in its outputs.
 const REFERENCE_CACHE: &str = "/root/.cache/furiosa/llm/fxb";
 
-fn llama_min() -> Vec<u8> {
+pub(crate) fn llama_min() -> Vec<u8> {
     fs::read(reference("bundles/llama-min.fxb")).expect("llama-min")
 }
 
 /// The repository the reference downloaded: a model card, a `.gitattributes`, one bundle.
-fn reference_repo() -> MockRepo {
+pub(crate) fn reference_repo() -> MockRepo {
     MockRepo::with_files(
         COMMIT,
         vec![
