@@ -14,6 +14,9 @@
 #[path = "../tests/it/mock_hub.rs"]
 #[allow(dead_code)]
 mod mock_hub;
+#[path = "../tests/it/mock_net.rs"]
+#[allow(dead_code)]
+mod mock_net;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -38,7 +41,10 @@ fn main() {
     let _ = std::fs::remove_dir_all(&root);
     std::fs::create_dir_all(&root).expect("bench dir");
 
-    eprintln!("bench-hub: making a {mib} MiB bundle and a {} MiB one", mib / 4);
+    eprintln!(
+        "bench-hub: making a {mib} MiB bundle and a {} MiB one",
+        mib / 4
+    );
     let big = bundle(&root, "big", mib << 20);
     let quarter = bundle(&root, "quarter", (mib / 4) << 20);
     let mock = MockHub::start();
@@ -94,7 +100,8 @@ fn main() {
     let blobs = cache.join("models--bench--Big/blobs");
     std::fs::create_dir_all(&blobs).expect("blobs");
     let half = size / 2;
-    let mut partial = std::fs::File::create(blobs.join(format!("{sha}.incomplete"))).expect("partial");
+    let mut partial =
+        std::fs::File::create(blobs.join(format!("{sha}.incomplete"))).expect("partial");
     let mut source = std::fs::File::open(root.join("big.fxb")).expect("bundle");
     std::io::copy(&mut (&mut source).take(half), &mut partial).expect("half");
     drop(partial);
@@ -110,8 +117,12 @@ fn main() {
     let hf_home = root.join("hf");
     let check = |offline: bool| {
         let mut cmd = fxb_command(&mock, &root.join("cache-check"));
-        cmd.env("HF_HOME", &hf_home)
-            .args(["check", "bench/Llama", "--runtime-revision", "ae27d44cd8"]);
+        cmd.env("HF_HOME", &hf_home).args([
+            "check",
+            "bench/Llama",
+            "--runtime-revision",
+            "ae27d44cd8",
+        ]);
         if offline {
             cmd.env("HF_HUB_OFFLINE", "1");
         }

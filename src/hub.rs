@@ -3,9 +3,12 @@
 //! else.
 //!
 //! - [`env`]: the environment (`HF_ENDPOINT`, the token, `HF_HOME`, `HF_HUB_CACHE`,
-//!   `HF_HUB_OFFLINE`, timeouts), read in one place.
+//!   `HF_HUB_OFFLINE`, timeouts, the CA bundle, proxies), read in one place.
 //! - [`client`]: the HTTP client (ureq, rustls): credentials only to the Hub's own host,
-//!   no compression, retries with backoff, the Hub's error codes.
+//!   no compression, retries with backoff, the Hub's error codes, the user's CA bundle
+//!   and proxies.
+//! - [`proxy`]: which requests bypass the proxy (`NO_PROXY`), and proxy URLs without
+//!   their passwords.
 //! - [`api`]: repository listings and refs, one file's metadata.
 //! - [`repo`]: repository ids and the Hub's cache layout (`models--org--name/…`).
 //! - [`blob`]: one file into `blobs/<etag>`: locked, atomic, resumable, verified.
@@ -18,6 +21,7 @@
 //! Long work reports [`DownloadEvent`]s to a callback, for a front end to draw (a bar on a
 //! terminal, a stream, a Python callback); nothing here prints.
 
+pub mod agents;
 pub mod api;
 pub mod blob;
 pub mod card;
@@ -25,6 +29,7 @@ pub mod client;
 pub mod download;
 pub mod env;
 mod error;
+pub mod proxy;
 pub mod repo;
 pub mod revision;
 pub mod snapshot;

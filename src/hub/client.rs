@@ -12,11 +12,16 @@
 //!   retried with backoff, a bounded number of times in a row; an unreachable host (refused,
 //!   no such name) and every other answer are not.
 //! - The Hub's `X-Error-Code` tells a missing repository, revision and file apart.
+//! - Each hop goes direct or through its scheme's proxy, as `NO_PROXY` says, and TLS
+//!   trusts the user's CA bundle besides the built-in roots ([`super::agents`]). A
+//!   certificate the roots do not vouch for, or a proxy that fails, ends the download with
+//!   an error saying which variable to look at; neither is retried.
 
 use std::time::Duration;
 
 use ureq::http::{HeaderMap, Uri};
 
+use super::agents::{Agents, Route, certificate_error, connect_status};
 use super::env::{HubEnv, Token};
 use super::error::HubError;
 use super::{DownloadEvent, Events};
@@ -108,7 +113,7 @@ pub enum Follow {
 
 /// The Hub client.
 pub struct Client {
-    agent: ureq::Agent,
+    agents: Agents,
     endpoint: String,
     origin: Origin,
     token: Option<Token>,
@@ -123,18 +128,19 @@ impl Client {
             .as_ref()
             .and_then(Origin::of)
             .ok_or_else(|| HubError::BadEndpoint(env.endpoint.clone()))?;
-        let config = ureq::Agent::config_builder()
-            // Every status is an answer to read: the Hub's errors carry X-Error-Code.
-            .http_status_as_error(false)
-            // Followed here, so that credentials stay with the Hub (module docs).
-            .max_redirects(0)
-            .user_agent(format!("fxb/{}", env!("CARGO_PKG_VERSION")))
-            .timeout_connect(Some(env.etag_timeout))
-            .timeout_recv_response(Some(env.etag_timeout.max(env.download_timeout)))
-            .timeout_per_read(Some(env.download_timeout))
-            .build();
+        let base = || {
+            ureq::Agent::config_builder()
+                // Every status is an answer to read: the Hub's errors carry X-Error-Code.
+                .http_status_as_error(false)
+                // Followed here, so that credentials stay with the Hub (module docs).
+                .max_redirects(0)
+                .user_agent(format!("fxb/{}", env!("CARGO_PKG_VERSION")))
+                .timeout_connect(Some(env.etag_timeout))
+                .timeout_recv_response(Some(env.etag_timeout.max(env.download_timeout)))
+                .timeout_per_read(Some(env.download_timeout))
+        };
         Ok(Client {
-            agent: config.into(),
+            agents: Agents::new(env, base)?,
             endpoint: env.endpoint.clone(),
             origin,
             token: env.token.clone(),
@@ -169,9 +175,10 @@ impl Client {
                 })
             })?;
             let same_origin = Origin::of(&uri).as_ref() == Some(&self.origin);
+            let route = self.agents.route(&uri);
             let mut builder = match method {
-                Method::Get => self.agent.get(&uri),
-                Method::Head => self.agent.head(&uri),
+                Method::Get => route.agent.get(&uri),
+                Method::Head => route.agent.head(&uri),
             };
             builder = builder.header("Accept-Encoding", "identity");
             for (name, value) in headers {
@@ -181,16 +188,20 @@ impl Client {
                 builder = builder.header("Authorization", format!("Bearer {}", token.value()));
             }
             tracing::debug!(
-                "{method:?} {url}{}",
+                "{method:?} {url}{}{}",
                 if same_origin && self.token.is_some() {
                     " (with the token)"
                 } else {
                     ""
-                }
+                },
+                route
+                    .proxy
+                    .map(|p| format!(" through {} ({})", p.shown, p.variable))
+                    .unwrap_or_default()
             );
             let response = builder
                 .call()
-                .map_err(|e| self.transport_failure(&url, e))?;
+                .map_err(|e| self.transport_failure(&uri, &route, e))?;
             let status = response.status().as_u16();
             let (parts, body) = response.into_parts();
             let hub = hub_headers.get_or_insert_with(|| parts.headers.clone());
@@ -388,8 +399,61 @@ impl Client {
         Failure::Fatal(fatal)
     }
 
-    fn transport_failure(&self, url: &str, error: ureq::Error) -> Failure {
+    fn transport_failure(&self, uri: &Uri, route: &Route<'_>, error: ureq::Error) -> Failure {
         use std::io::ErrorKind;
+        let url = uri.to_string();
+        if let Some(certificate) = certificate_error(&error) {
+            return Failure::Fatal(HubError::Certificate {
+                host: uri.authority().map_or(url, |a| a.to_string()),
+                message: certificate.to_string(),
+                bundle: self.agents.bundle(),
+            });
+        }
+        let unreachable_error = matches!(
+            &error,
+            ureq::Error::HostNotFound | ureq::Error::ConnectionFailed
+        ) || matches!(
+            &error,
+            ureq::Error::Io(e) if matches!(
+                e.kind(),
+                ErrorKind::ConnectionRefused
+                    | ErrorKind::NetworkUnreachable
+                    | ErrorKind::HostUnreachable
+                    | ErrorKind::AddrNotAvailable
+            )
+        ) || matches!(
+            // A name the resolver cannot look up (no network, no DNS) says so only in its
+            // text: std's getaddrinfo error has no kind of its own.
+            &error,
+            ureq::Error::Io(e) if e.to_string().contains("failed to lookup address")
+        );
+        if let Some(proxy) = route.proxy {
+            // Through a CONNECT proxy only the proxy's address is resolved and connected
+            // to: a host not found or a refused connection is the proxy's.
+            let status = connect_status(&error);
+            if let Some(status @ 502..=504) = status {
+                // The proxy could not reach the Hub this time: worth another attempt.
+                return Failure::Transient {
+                    reason: format!("the proxy {} answered {status} to CONNECT", proxy.shown),
+                    retry_after: None,
+                };
+            }
+            if unreachable_error || matches!(error, ureq::Error::ConnectProxyFailed(_)) {
+                let target = uri.authority().map_or(url.as_str(), |a| a.as_str());
+                let message = match (status, &error) {
+                    (Some(status), _) => format!("it answered {status} to `CONNECT {target}`"),
+                    (None, ureq::Error::Io(e)) => format!("cannot connect to it: {e}"),
+                    (None, e) => format!("cannot connect to it: {e}"),
+                };
+                return Failure::Fatal(HubError::Proxy {
+                    proxy: proxy.shown.clone(),
+                    variable: proxy.variable,
+                    message,
+                    status,
+                    credentials: proxy.credentials,
+                });
+            }
+        }
         let unreachable = |message: String| {
             Failure::Fatal(HubError::Unreachable {
                 endpoint: self.endpoint.clone(),
@@ -397,28 +461,12 @@ impl Client {
             })
         };
         match &error {
-            ureq::Error::HostNotFound | ureq::Error::ConnectionFailed => {
-                unreachable(format!("{url}: {error}"))
-            }
-            ureq::Error::Io(e)
-                if matches!(
-                    e.kind(),
-                    ErrorKind::ConnectionRefused
-                        | ErrorKind::NetworkUnreachable
-                        | ErrorKind::HostUnreachable
-                        | ErrorKind::AddrNotAvailable
-                ) =>
-            {
-                unreachable(format!("{url}: {e}"))
-            }
-            // A name the resolver cannot look up (no network, no DNS) says so only in its
-            // text: std's getaddrinfo error has no kind of its own.
-            ureq::Error::Io(e) if e.to_string().contains("failed to lookup address") => {
-                unreachable(format!("{url}: {e}"))
-            }
+            // ureq's Display says `io: …`; the user wants only the system's words.
+            ureq::Error::Io(e) if unreachable_error => unreachable(format!("{url}: {e}")),
+            _ if unreachable_error => unreachable(format!("{url}: {error}")),
             ureq::Error::BadUri(_) | ureq::Error::Http(_) | ureq::Error::InvalidProxyUrl => {
                 Failure::Fatal(HubError::BadResponse {
-                    url: url.to_string(),
+                    url,
                     message: error.to_string(),
                 })
             }

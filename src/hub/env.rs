@@ -1,12 +1,17 @@
 //! The Hub's environment, read in this one place (issue 15): the endpoint, the token and
 //! where it came from, the Hugging Face cache directories, offline mode and timeouts, with
 //! the defaults and spellings of the Hub's own Python client, so a user's settings mean
-//! the same to fxb as to `huggingface_hub`. Nothing else in fxb reads an `HF_*` variable.
+//! the same to fxb as to `huggingface_hub`; and the network as users have it, a CA bundle
+//! and proxies, read as `requests` and curl read them. Nothing else in fxb reads an `HF_*`,
+//! proxy or CA bundle variable (the HTTP library is told not to read them itself).
 //!
-//! A token is never printed: [`Token`]'s `Debug` shows only where it came from.
+//! A token is never printed: [`Token`]'s `Debug` shows only where it came from. Nor is a
+//! proxy's password: [`ProxySetting`]'s `Debug` masks it.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use super::proxy::{NoProxy, redact};
 
 /// The Hub the client talks to when `HF_ENDPOINT` is not set.
 pub const DEFAULT_ENDPOINT: &str = "https://huggingface.co";
@@ -30,6 +35,47 @@ pub struct HubEnv {
     /// `HF_HUB_DOWNLOAD_TIMEOUT` (seconds, default 10): the longest wait for the next
     /// bytes of a download before the attempt counts as failed (and is retried).
     pub download_timeout: Duration,
+    /// A PEM file of CA certificates trusted besides the built-in (Mozilla) roots: a proxy
+    /// that inspects TLS, or a private Hub (`HF_ENDPOINT`) with its own CA. The first set
+    /// of `REQUESTS_CA_BUNDLE`, `CURL_CA_BUNDLE` (the order in which `requests`, and so
+    /// `huggingface_hub` before 1.0, reads them) and `SSL_CERT_FILE` (OpenSSL's, which
+    /// `httpx`, and so `huggingface_hub` 1.x, reads). Unlike those clients fxb adds it to
+    /// the built-in roots rather than replacing them, so a bundle holding only the one
+    /// extra CA is enough.
+    pub ca_bundle: Option<CaBundle>,
+    /// The proxy for `https://` URLs: `https_proxy`, else `HTTPS_PROXY`, else
+    /// `all_proxy`, else `ALL_PROXY`.
+    pub https_proxy: Option<ProxySetting>,
+    /// The proxy for `http://` URLs: `http_proxy`, else `HTTP_PROXY`, else `all_proxy`,
+    /// else `ALL_PROXY`. (curl ignores the upper-case `HTTP_PROXY`, which a CGI server may
+    /// set from a request header; `requests` reads it, and fxb is not a CGI program.)
+    pub http_proxy: Option<ProxySetting>,
+    /// `no_proxy`, else `NO_PROXY`: the hosts reached without a proxy ([`NoProxy`]).
+    pub no_proxy: NoProxy,
+}
+
+/// The CA bundle, and the variable that named it (for errors).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaBundle {
+    pub path: PathBuf,
+    pub variable: &'static str,
+}
+
+/// A proxy URL as a variable gives it (checked when the client is built), and which
+/// variable; `Debug` shows it without its password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ProxySetting {
+    pub url: String,
+    pub variable: &'static str,
+}
+
+impl std::fmt::Debug for ProxySetting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProxySetting")
+            .field("url", &redact(&self.url))
+            .field("variable", &self.variable)
+            .finish()
+    }
 }
 
 /// A Hub access token, and where it was found.
@@ -111,6 +157,29 @@ impl HubEnv {
                 .filter(|s| s.is_finite() && *s > 0.0)
                 .map_or(Duration::from_secs(default), Duration::from_secs_f64)
         };
+        let ca_bundle = ["REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE"]
+            .into_iter()
+            .find_map(|variable| {
+                set(variable).map(|path| CaBundle {
+                    path: PathBuf::from(path.trim()),
+                    variable,
+                })
+            });
+        // The lower-case spelling first, as curl and Python's `urllib` read them; a
+        // lower-case variable set empty hides the upper-case one, as in `urllib`.
+        let either = |lower: &'static str, upper: &'static str| -> Option<ProxySetting> {
+            let (variable, value) = match lookup(lower) {
+                Some(value) => (lower, value),
+                None => (upper, lookup(upper)?),
+            };
+            let url = value.trim().to_string();
+            (!url.is_empty()).then_some(ProxySetting { url, variable })
+        };
+        let all_proxy = either("all_proxy", "ALL_PROXY");
+        let no_proxy = lookup("no_proxy")
+            .or_else(|| lookup("NO_PROXY"))
+            .map(|v| NoProxy::parse(&v))
+            .unwrap_or_default();
         HubEnv {
             endpoint,
             token,
@@ -119,6 +188,10 @@ impl HubEnv {
             offline: set("HF_HUB_OFFLINE").is_some_and(|v| truthy(&v)),
             etag_timeout: seconds("HF_HUB_ETAG_TIMEOUT", 10),
             download_timeout: seconds("HF_HUB_DOWNLOAD_TIMEOUT", 10),
+            ca_bundle,
+            https_proxy: either("https_proxy", "HTTPS_PROXY").or_else(|| all_proxy.clone()),
+            http_proxy: either("http_proxy", "HTTP_PROXY").or(all_proxy),
+            no_proxy,
         }
     }
 }
@@ -222,5 +295,80 @@ mod tests {
 
         std::fs::write(home.join("token"), "\n").expect("empty token");
         assert!(env(&[("HF_HOME", &home_str)], dir.path()).token.is_none());
+    }
+
+    #[test]
+    fn the_ca_bundle_is_requests_then_curls_then_openssls() {
+        let c = Path::new("/c");
+        assert_eq!(env(&[], c).ca_bundle, None);
+        let all = [
+            ("SSL_CERT_FILE", "/ssl.pem"),
+            ("CURL_CA_BUNDLE", "/curl.pem"),
+            ("REQUESTS_CA_BUNDLE", "/requests.pem"),
+        ];
+        for (skip, (variable, path)) in [(0, all[2]), (1, all[1]), (2, all[0])] {
+            let bundle = env(&all[..3 - skip], c).ca_bundle.expect("a bundle");
+            assert_eq!(
+                (bundle.variable, bundle.path.as_path()),
+                (variable, Path::new(path))
+            );
+        }
+        // Set empty is not set, as in `requests`.
+        let bundle = env(&[("REQUESTS_CA_BUNDLE", ""), all[0]], c).ca_bundle;
+        assert_eq!(bundle.expect("a bundle").variable, "SSL_CERT_FILE");
+    }
+
+    #[test]
+    fn proxies_are_per_scheme_lower_case_first_with_all_proxy_behind() {
+        let c = Path::new("/c");
+        let none = env(&[], c);
+        assert!(none.https_proxy.is_none() && none.http_proxy.is_none());
+        assert!(!none.no_proxy.bypasses("huggingface.co", 443));
+
+        let got = env(
+            &[
+                ("HTTPS_PROXY", "http://upper:3128"),
+                ("https_proxy", "http://lower:3128"),
+                ("HTTP_PROXY", "http://plain:3128"),
+                ("ALL_PROXY", "http://all:3128"),
+                ("NO_PROXY", "upper.example"),
+                ("no_proxy", "lower.example"),
+            ],
+            c,
+        );
+        let https = got.https_proxy.expect("https proxy");
+        assert_eq!(
+            (https.variable, https.url.as_str()),
+            ("https_proxy", "http://lower:3128")
+        );
+        let http = got.http_proxy.expect("http proxy");
+        assert_eq!(
+            (http.variable, http.url.as_str()),
+            ("HTTP_PROXY", "http://plain:3128")
+        );
+        assert!(got.no_proxy.bypasses("lower.example", 443));
+        assert!(!got.no_proxy.bypasses("upper.example", 443));
+
+        let fallback = env(&[("ALL_PROXY", "http://all:3128")], c);
+        assert_eq!(fallback.https_proxy.expect("all").variable, "ALL_PROXY");
+        assert_eq!(fallback.http_proxy.expect("all").variable, "ALL_PROXY");
+
+        // A lower-case variable set empty turns the upper-case one off.
+        let off = env(
+            &[("https_proxy", ""), ("HTTPS_PROXY", "http://upper:3128")],
+            c,
+        );
+        assert!(off.https_proxy.is_none());
+    }
+
+    #[test]
+    fn a_proxy_password_is_not_shown() {
+        let got = env(
+            &[("HTTPS_PROXY", "http://me:hunter2@proxy:3128")],
+            Path::new("/c"),
+        );
+        let shown = format!("{got:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("me:****@proxy:3128"), "{shown}");
     }
 }

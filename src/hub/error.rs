@@ -95,6 +95,40 @@ pub enum HubError {
         /// The file missing, when the revision itself is cached.
         file: Option<String>,
     },
+    /// A CA bundle that cannot be read or holds no certificate.
+    #[error("cannot use the CA bundle `{}` ({variable}): {reason}", path.display())]
+    CaBundle {
+        path: PathBuf,
+        variable: &'static str,
+        reason: String,
+    },
+    /// `url` is shown without its password.
+    #[error("{variable} `{url}` is not a usable proxy URL: {reason}")]
+    BadProxy {
+        variable: &'static str,
+        url: String,
+        reason: String,
+    },
+    /// The server's certificate is not signed by a trusted CA (or is otherwise invalid).
+    #[error("the certificate of {host} is not trusted: {message}")]
+    Certificate {
+        host: String,
+        message: String,
+        /// The CA bundle in use besides the built-in roots: (variable, path).
+        bundle: Option<(&'static str, PathBuf)>,
+    },
+    /// The proxy could not be reached, or refused to connect to the Hub; `proxy` is shown
+    /// without its password.
+    #[error("the proxy {proxy} (from {variable}) failed: {message}")]
+    Proxy {
+        proxy: String,
+        variable: &'static str,
+        message: String,
+        /// The status of the proxy's answer to CONNECT, if it answered.
+        status: Option<u16>,
+        /// Whether the proxy URL carries credentials.
+        credentials: bool,
+    },
     #[error("cannot {action} `{}`: {source}", path.display())]
     Io {
         action: &'static str,
@@ -136,6 +170,10 @@ impl HubError {
                 | HubError::Unreachable { .. }
                 | HubError::Cache(_)
                 | HubError::BadEndpoint(_)
+                | HubError::CaBundle { .. }
+                | HubError::BadProxy { .. }
+                | HubError::Certificate { .. }
+                | HubError::Proxy { .. }
         ) || matches!(self, HubError::Io { source, .. } if is_disk_full(source))
     }
 }
@@ -220,6 +258,39 @@ impl crate::Hint for HubError {
                     .into()
             }
             HubError::Offline { .. } => "unset HF_HUB_OFFLINE to download it".into(),
+            HubError::CaBundle { variable, .. } => format!(
+                "point {variable} at a PEM file of CA certificates (`-----BEGIN CERTIFICATE-----` blocks), or unset it"
+            ),
+            HubError::BadProxy { variable, .. } => format!(
+                "set {variable} to an http:// or https:// proxy URL, like `http://proxy:3128` or `http://user:password@proxy:3128`, or unset it"
+            ),
+            HubError::Certificate {
+                bundle: Some((variable, path)),
+                ..
+            } => format!(
+                "neither the built-in roots nor `{}` ({variable}) vouch for it: add the CA that signed it to that file",
+                path.display()
+            ),
+            HubError::Certificate { bundle: None, .. } => {
+                "if a proxy or a private Hub uses its own certificate authority, point SSL_CERT_FILE (or REQUESTS_CA_BUNDLE) at a PEM file holding it"
+                    .into()
+            }
+            HubError::Proxy {
+                status: Some(407),
+                credentials: false,
+                variable,
+                ..
+            } => format!(
+                "the proxy wants credentials: put them in {variable}, as `http://user:password@host:port` (percent-encode `@`, `:` and `%` in them)"
+            ),
+            HubError::Proxy {
+                status: Some(407),
+                variable,
+                ..
+            } => format!("the proxy refused the credentials in {variable}: check the user and password"),
+            HubError::Proxy { variable, .. } => format!(
+                "check {variable} (and NO_PROXY for hosts to reach directly), or unset it to connect without a proxy"
+            ),
             HubError::Io { source, .. } if is_disk_full(source) => {
                 "free some space, or use another cache (--cache-dir)".into()
             }

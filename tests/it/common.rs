@@ -125,6 +125,11 @@ impl TestContext {
             .env_remove("https_proxy")
             .env_remove("HTTP_PROXY")
             .env_remove("http_proxy")
+            .env_remove("NO_PROXY")
+            .env_remove("no_proxy")
+            .env_remove("REQUESTS_CA_BUNDLE")
+            .env_remove("CURL_CA_BUNDLE")
+            .env_remove("SSL_CERT_FILE")
             // A backend's panic message must not grow a backtrace on a developer's machine.
             .env_remove("RUST_BACKTRACE")
             .env_remove("RUST_LIB_BACKTRACE")

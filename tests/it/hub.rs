@@ -25,7 +25,7 @@ pub fn llama_min() -> Vec<u8> {
 }
 
 /// The repository the reference downloaded: a model card, a `.gitattributes`, one bundle.
-fn reference_repo() -> MockRepo {
+pub(crate) fn reference_repo() -> MockRepo {
     MockRepo::with_files(
         COMMIT,
         vec![

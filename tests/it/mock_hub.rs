@@ -10,6 +10,9 @@
 //!   `RevisionNotFound`, `EntryNotFound`, `GatedRepo`);
 //! - the cdn serves LFS objects by sha256 at a "signed" URL, with `Range` → 206.
 //!
+//! [`MockHub::start_tls`] serves both over TLS with a certificate of a test CA
+//! ([`crate::mock_net::TestCa`]), the cdn's URLs then being `https://` too.
+//!
 //! A test switches [`Modes`] to misbehave: ignore `Range`, drop the connection mid-file,
 //! serve wrong bytes, answer 503, throttle, require a token. Every request is logged with
 //! its headers, so a test can assert what reached which server (no `Authorization` at the
@@ -23,6 +26,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sha2::Digest as _;
+
+use crate::mock_net::{Stream, TestCa};
 
 /// A file of a mock repository.
 #[derive(Clone)]
@@ -155,6 +160,8 @@ struct State {
     repos: Mutex<BTreeMap<String, MockRepo>>,
     modes: Mutex<Modes>,
     log: Mutex<Vec<Logged>>,
+    /// The scheme of the cdn's URLs.
+    tls: bool,
 }
 
 /// The running mock; stops accepting when dropped.
@@ -167,11 +174,23 @@ pub struct MockHub {
 
 impl MockHub {
     pub fn start() -> MockHub {
-        let state = Arc::new(State::default());
+        MockHub::start_with(None)
+    }
+
+    /// Both servers over TLS, with a certificate for 127.0.0.1 that `ca` signed.
+    pub fn start_tls(ca: &TestCa) -> MockHub {
+        MockHub::start_with(Some(ca.server_config()))
+    }
+
+    fn start_with(tls: Option<Arc<rustls::ServerConfig>>) -> MockHub {
+        let state = Arc::new(State {
+            tls: tls.is_some(),
+            ..State::default()
+        });
         let stop = Arc::new(AtomicBool::new(false));
-        let cdn = listen("cdn", &state, &stop, None);
+        let cdn = listen("cdn", &state, &stop, None, tls.clone());
         // The hub redirects to the cdn, so it must know its address.
-        let hub = listen("hub", &state, &stop, Some(cdn));
+        let hub = listen("hub", &state, &stop, Some(cdn), tls);
         MockHub {
             state,
             hub,
@@ -180,9 +199,9 @@ impl MockHub {
         }
     }
 
-    /// `http://127.0.0.1:PORT`, for `HF_ENDPOINT`.
+    /// `http://127.0.0.1:PORT` (`https://` over TLS), for `HF_ENDPOINT`.
     pub fn endpoint(&self) -> String {
-        format!("http://{}", self.hub)
+        format!("{}://{}", self.state.scheme(), self.hub)
     }
 
     pub fn hub_addr(&self) -> String {
@@ -223,6 +242,12 @@ impl Drop for MockHub {
     }
 }
 
+impl State {
+    fn scheme(&self) -> &'static str {
+        if self.tls { "https" } else { "http" }
+    }
+}
+
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -232,6 +257,7 @@ fn listen(
     state: &Arc<State>,
     stop: &Arc<AtomicBool>,
     cdn: Option<SocketAddr>,
+    tls: Option<Arc<rustls::ServerConfig>>,
 ) -> SocketAddr {
     // Loopback only: the mock must never listen on another address.
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
@@ -245,8 +271,11 @@ fn listen(
             }
             let Ok(stream) = stream else { continue };
             let state = Arc::clone(&state);
+            let tls = tls.clone();
             std::thread::spawn(move || {
-                let _ = serve(server, &state, stream, cdn);
+                // A client that refuses the certificate ends the handshake: an error here.
+                let _ = Stream::accept(stream, tls.as_ref())
+                    .and_then(|stream| serve(server, &state, stream, cdn));
             });
         }
     });
@@ -296,11 +325,11 @@ impl Reply {
 fn serve(
     server: &'static str,
     state: &State,
-    stream: TcpStream,
+    stream: Stream,
     cdn: Option<SocketAddr>,
 ) -> std::io::Result<()> {
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    let mut reader = BufReader::new(stream.try_clone()?);
+    // The request head only: a GET or HEAD has no body, so nothing is read past it.
+    let mut reader = BufReader::new(stream);
     let mut line = String::new();
     reader.read_line(&mut line)?;
     let mut parts = line.split_whitespace();
@@ -327,10 +356,10 @@ fn serve(
         "hub" => hub(state, &request, cdn),
         _ => cdn_reply(state, &request),
     };
-    write_reply(stream, &method, reply)
+    write_reply(reader.into_inner(), &method, reply)
 }
 
-fn write_reply(mut stream: TcpStream, method: &str, reply: Reply) -> std::io::Result<()> {
+fn write_reply(mut stream: Stream, method: &str, reply: Reply) -> std::io::Result<()> {
     let reason = match reply.status {
         200 => "OK",
         206 => "Partial Content",
@@ -355,7 +384,7 @@ fn write_reply(mut stream: TcpStream, method: &str, reply: Reply) -> std::io::Re
     head.push_str("\r\n");
     stream.write_all(head.as_bytes())?;
     if method == "HEAD" {
-        return stream.flush();
+        return stream.close();
     }
     let body = &reply.body[start..end];
     let limit = reply
@@ -373,9 +402,8 @@ fn write_reply(mut stream: TcpStream, method: &str, reply: Reply) -> std::io::Re
             std::thread::sleep(pause);
         }
     }
-    stream.flush()?;
     // Dropped mid-file: close without the rest.
-    stream.shutdown(std::net::Shutdown::Both)
+    stream.close()
 }
 
 fn hub(state: &State, request: &Logged, cdn: Option<SocketAddr>) -> Reply {
@@ -433,7 +461,11 @@ fn hub(state: &State, request: &Logged, cdn: Option<SocketAddr>) -> Reply {
         return Reply::new(302, Vec::new())
             .header(
                 "Location",
-                format!("http://{cdn}/lfs/{}?X-Amz-Signature=signed", file.sha256()),
+                format!(
+                    "{}://{cdn}/lfs/{}?X-Amz-Signature=signed",
+                    state.scheme(),
+                    file.sha256()
+                ),
             )
             .header("X-Linked-Etag", format!("\"{}\"", file.sha256()))
             .header("X-Linked-Size", file.bytes.len().to_string())
