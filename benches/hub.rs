@@ -207,6 +207,7 @@ fn bundle(root: &Path, name: &str, bytes: usize) -> Vec<u8> {
         .arg("unpack")
         .arg(fixtures().join("reference/bundles/llama-min.fxb"))
         .arg(&dir)
+        .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
         .expect("fxb unpack");

@@ -597,7 +597,7 @@ fn the_real_toolchain_compiles_what_the_reference_compiled() {
 }
 
 /// The reference `fxb` that `scripts/reference-env` made, if any.
-fn reference_fxb() -> Option<PathBuf> {
+pub fn reference_fxb() -> Option<PathBuf> {
     let fxb = std::env::var_os("FXB_REFERENCE_FXB")
         .map(PathBuf::from)
         .unwrap_or_else(|| {

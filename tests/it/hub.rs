@@ -16,7 +16,7 @@ pub const REPO: &str = "furiosa-ai/Llama-3.1-8B-Instruct";
 /// The commit and file name of the reference's own download (fixtures `download.txt`).
 pub const COMMIT: &str = "daef4cdc15b69ee11f487c1d2d445be3abf1ceef";
 pub const BUNDLE: &str = "Llama-3.1-8B-Instruct-ae27d44cd8-b1baffa75-2611230550.fxb";
-const CARD: &str = "---\nlicense: llama3.1\nbase_model: meta-llama/Llama-3.1-8B-Instruct\ntags:\n- furiosa\n---\n# Llama 3.1 8B Instruct for RNGD\n";
+pub const CARD: &str = "---\nlicense: llama3.1\nbase_model: meta-llama/Llama-3.1-8B-Instruct\ntags:\n- furiosa\n---\n# Llama 3.1 8B Instruct for RNGD\n";
 /// The reference's cache directory in its outputs.
 const REFERENCE_CACHE: &str = "/root/.cache/furiosa/llm/fxb";
 
@@ -25,7 +25,7 @@ pub fn llama_min() -> Vec<u8> {
 }
 
 /// The repository the reference downloaded: a model card, a `.gitattributes`, one bundle.
-pub(crate) fn reference_repo() -> MockRepo {
+pub fn reference_repo() -> MockRepo {
     MockRepo::with_files(
         COMMIT,
         vec![
@@ -113,7 +113,7 @@ fn reference_output(name: &str, cache: &Path) -> String {
 }
 
 /// An index entry with its time stamps masked.
-fn masked(entry: &Value) -> Value {
+pub fn masked(entry: &Value) -> Value {
     let mut entry = entry.clone();
     for key in ["downloaded_at", "last_accessed_at"] {
         entry[key] = Value::from("[TIMESTAMP]");

@@ -10,18 +10,18 @@ use crate::common::{SMALL_BUILD, fixtures, read_reference, stderr, stdout};
 use crate::hub::{BUNDLE, COMMIT, Hub, REPO, files_under, llama_min};
 use crate::mock_hub::{MockFile, MockRepo};
 
-const LLAMA: &str = "meta-llama/Llama-3.1-8B-Instruct";
-const LLAMA_COMMIT: &str = "0e9e39f249a16976918f6564b8830bc894c89659";
+pub const LLAMA: &str = "meta-llama/Llama-3.1-8B-Instruct";
+pub const LLAMA_COMMIT: &str = "0e9e39f249a16976918f6564b8830bc894c89659";
 const QWEN: &str = "Qwen/Qwen3-32B-FP8";
 const QWEN_COMMIT: &str = "98a63908b41686889a6ade39c37616e54d49974d";
 const REFERENCE_CACHE: &str = "/root/.cache/furiosa/llm/fxb";
 
-fn config(name: &str) -> Vec<u8> {
+pub fn config(name: &str) -> Vec<u8> {
     fs::read(fixtures().join("configs").join(name)).expect("config")
 }
 
 /// The mock Hub with the two target models' configs (and a weights file never fetched).
-fn hub() -> Hub {
+pub fn hub() -> Hub {
     let hub = Hub::new();
     hub.mock.add_repo(
         LLAMA,
@@ -50,7 +50,7 @@ fn hub() -> Hub {
 }
 
 /// The reference's output (its cache path as this test's, without `rc=`).
-fn expected(name: &str, cache: &str) -> String {
+pub fn expected(name: &str, cache: &str) -> String {
     read_reference(name)
         .replace(REFERENCE_CACHE, cache)
         .lines()

@@ -16,6 +16,7 @@ mod furiosa;
 mod fuzz_corpus;
 mod hostile;
 mod hub;
+mod hub_clients;
 mod hub_model;
 mod hub_network;
 mod inspect;

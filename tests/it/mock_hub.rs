@@ -4,14 +4,20 @@
 //! - `GET /api/models/{repo}/revision/{rev}?blobs=true`: `sha`, `siblings` with `size`,
 //!   `blobId` and, for LFS files, `lfs.sha256` / `lfs.size`;
 //! - `GET /api/models/{repo}/refs`: `branches`, `tags`;
+//! - `GET /api/models/{repo}/tree/{rev}[/{path}]?recursive=true`: the files (`oid`, `size`,
+//!   `lfs.oid`) and folders, as `snapshot_download` lists them;
 //! - `HEAD`/`GET /{repo}/resolve/{rev}/{file}`: a small file is answered here (`ETag` = its
 //!   git blob id, `X-Repo-Commit`); an LFS file is a 302 to the cdn with `X-Linked-Etag`
 //!   (its sha256) and `X-Linked-Size`; errors carry `X-Error-Code` (`RepoNotFound`,
-//!   `RevisionNotFound`, `EntryNotFound`, `GatedRepo`);
+//!   `RevisionNotFound`, `EntryNotFound`, `GatedRepo`) and `X-Error-Message`, and a missing
+//!   file's 404 its `X-Repo-Commit`;
 //! - the cdn serves LFS objects by sha256 at a "signed" URL, with `Range` → 206.
 //!
 //! [`MockHub::start_tls`] serves both over TLS with a certificate of a test CA
 //! ([`crate::mock_net::TestCa`]), the cdn's URLs then being `https://` too.
+//!
+//! It is checked against real clients, not against fxb: the Hub's own Python client and
+//! the reference's `download` fetch from it in `tests/it/hub_clients.rs`.
 //!
 //! A test switches [`Modes`] to misbehave: ignore `Range`, drop the connection mid-file,
 //! serve wrong bytes, answer 503, throttle, require a token. Every request is logged with
@@ -270,6 +276,9 @@ fn listen(
                 break;
             }
             let Ok(stream) = stream else { continue };
+            // The head and the body are separate writes: without this, Nagle holds the
+            // body until the client's delayed ACK (40 ms a request), as no real server does.
+            let _ = stream.set_nodelay(true);
             let state = Arc::clone(&state);
             let tls = tls.clone();
             std::thread::spawn(move || {
@@ -312,8 +321,12 @@ impl Reply {
             .header("Content-Type", "application/json")
     }
 
+    /// The Hub's error: the code and message in headers (what `huggingface_hub` reads
+    /// first) and the message in the JSON body too.
     fn error(status: u16, code: &str, message: &str) -> Reply {
-        Reply::json(status, serde_json::json!({ "error": message })).header("X-Error-Code", code)
+        Reply::json(status, serde_json::json!({ "error": message }))
+            .header("X-Error-Code", code)
+            .header("X-Error-Message", message)
     }
 
     fn header(mut self, name: &str, value: impl Into<String>) -> Reply {
@@ -428,7 +441,8 @@ fn hub(state: &State, request: &Logged, cdn: Option<SocketAddr>) -> Reply {
                     .header("Retry-After", "1");
             }
         }
-        return api(state, rest, modes.bare_listing);
+        let query = request.path.split_once('?').map_or("", |(_, q)| q);
+        return api(state, rest, query, modes.bare_listing);
     }
     let segments: Vec<&str> = path.trim_start_matches('/').splitn(5, '/').collect();
     let [org, name, "resolve", revision, file] = segments[..] else {
@@ -443,7 +457,10 @@ fn hub(state: &State, request: &Logged, cdn: Option<SocketAddr>) -> Reply {
     };
     let file_name = decode(file);
     let Some(file) = repo.commits[commit].iter().find(|f| f.name == file_name) else {
-        return Reply::error(404, "EntryNotFound", "Entry not found");
+        // The commit comes with the 404: it is how `huggingface_hub` records the absence
+        // in `.no_exist/<commit>/<file>` for its offline reads.
+        return Reply::error(404, "EntryNotFound", "Entry not found")
+            .header("X-Repo-Commit", commit);
     };
     if repo.gated {
         match &token {
@@ -479,7 +496,7 @@ fn hub(state: &State, request: &Logged, cdn: Option<SocketAddr>) -> Reply {
     reply
 }
 
-fn api(state: &State, rest: &str, bare: bool) -> Reply {
+fn api(state: &State, rest: &str, query: &str, bare: bool) -> Reply {
     let repos = lock(&state.repos);
     let (id, tail) = match rest.splitn(3, '/').collect::<Vec<_>>()[..] {
         [org, name, tail] => (format!("{org}/{name}"), tail.to_string()),
@@ -508,6 +525,28 @@ fn api(state: &State, rest: &str, bare: bool) -> Reply {
                 "converts": [],
             }),
         );
+    }
+    if let Some(rest) = tail.strip_prefix("tree/") {
+        let (revision, under) = rest.split_once('/').unwrap_or((rest, ""));
+        let Some(commit) = repo.commit_of(&decode(revision)) else {
+            return Reply::error(
+                404,
+                "RevisionNotFound",
+                &format!("Invalid rev id: {revision}"),
+            );
+        };
+        let recursive = query
+            .split('&')
+            .any(|p| p == "recursive=true" || p == "recursive=True");
+        return match tree(&repo.commits[commit], &decode(under), recursive) {
+            Some(entries) => Reply::json(200, serde_json::Value::Array(entries)),
+            None => Reply::error(
+                404,
+                "EntryNotFound",
+                &format!("{under} does not exist on \"{revision}\""),
+            )
+            .header("X-Repo-Commit", commit),
+        };
     }
     let Some(revision) = tail.strip_prefix("revision/") else {
         return Reply::error(404, "NotFound", "no such endpoint");
@@ -556,6 +595,62 @@ fn api(state: &State, rest: &str, bare: bool) -> Reply {
     )
 }
 
+/// `GET /api/models/{repo}/tree/{rev}[/{path}]`, as the Hub answers it (what
+/// `huggingface_hub`'s `snapshot_download` lists a revision with): the entries directly
+/// under `under`, or all below it when `recursive`, folders as `directory` entries; a file's
+/// `oid` is its git blob id (an LFS file's pointer's), its `size` the content's. `None`
+/// when `under` is neither a folder nor the root. (One page: the Hub pages past 1000.)
+fn tree(files: &[MockFile], under: &str, recursive: bool) -> Option<Vec<serde_json::Value>> {
+    let prefix = if under.is_empty() {
+        String::new()
+    } else {
+        format!("{}/", under.trim_end_matches('/'))
+    };
+    let mut entries = BTreeMap::new();
+    let mut found = under.is_empty();
+    for file in files {
+        let Some(relative) = file.name.strip_prefix(&prefix) else {
+            continue;
+        };
+        found = true;
+        let parts: Vec<&str> = relative.split('/').collect();
+        let folders = if recursive {
+            parts.len() - 1
+        } else {
+            parts.len().min(2) - 1
+        };
+        for depth in 1..=folders {
+            let path = format!("{prefix}{}", parts[..depth].join("/"));
+            entries.entry(path.clone()).or_insert_with(|| {
+                serde_json::json!({
+                    "type": "directory",
+                    "oid": git_blob_id(path.as_bytes()),
+                    "size": 0,
+                    "path": path,
+                })
+            });
+        }
+        if !recursive && parts.len() > 1 {
+            continue;
+        }
+        let mut entry = serde_json::json!({
+            "type": "file",
+            "oid": if file.lfs { git_blob_id(&file.pointer()) } else { file.git_sha1() },
+            "size": file.bytes.len(),
+            "path": file.name,
+        });
+        if file.lfs {
+            entry["lfs"] = serde_json::json!({
+                "oid": file.sha256(),
+                "size": file.bytes.len(),
+                "pointerSize": file.pointer().len(),
+            });
+        }
+        entries.insert(file.name.clone(), entry);
+    }
+    found.then(|| entries.into_values().collect())
+}
+
 fn cdn_reply(state: &State, request: &Logged) -> Reply {
     let mut modes = lock(&state.modes);
     if request.headers.contains_key("authorization") {
@@ -595,16 +690,22 @@ fn cdn_reply(state: &State, request: &Logged) -> Reply {
     reply.header("Accept-Ranges", "bytes")
 }
 
-/// 200 with the whole body, or 206 for `Range: bytes=N-` (unless ranges are ignored).
+/// 200 with the whole body, or 206 for `Range: bytes=N-` or `bytes=N-M` (unless ranges
+/// are ignored): a client that probes with `bytes=0-0` gets one byte and the size in
+/// `Content-Range`, as from the Hub.
 fn ranged(bytes: &Arc<Vec<u8>>, request: &Logged, ignore_range: bool) -> Reply {
     let len = bytes.len();
-    let start = request
+    let asked = request
         .headers
         .get("range")
         .filter(|_| !ignore_range)
         .and_then(|r| r.strip_prefix("bytes="))
-        .and_then(|r| r.split('-').next())
-        .and_then(|s| s.parse::<usize>().ok());
+        .and_then(|r| r.split_once('-'));
+    let start = asked.and_then(|(s, _)| s.trim().parse::<usize>().ok());
+    // An end past the file is cut to it (RFC 9110 14.1.2).
+    let end = asked
+        .and_then(|(_, e)| e.trim().parse::<usize>().ok())
+        .map_or(len, |e| e.saturating_add(1).min(len));
     let mut reply = Reply {
         status: 200,
         headers: Vec::new(),
@@ -617,9 +718,10 @@ fn ranged(bytes: &Arc<Vec<u8>>, request: &Logged, ignore_range: bool) -> Reply {
         if start >= len {
             return Reply::new(416, Vec::new()).header("Content-Range", format!("bytes */{len}"));
         }
+        let end = end.max(start + 1);
         reply.status = 206;
-        reply.range = (start, len);
-        reply = reply.header("Content-Range", format!("bytes {start}-{}/{len}", len - 1));
+        reply.range = (start, end);
+        reply = reply.header("Content-Range", format!("bytes {start}-{}/{len}", end - 1));
     }
     reply
 }
