@@ -481,3 +481,65 @@ fn the_references_own_download_from_the_mock_writes_what_fxbs_writes() {
         ]
     );
 }
+
+/// `check <repo_id>` live against the reference on one cache: the target's config fetched
+/// from the mock by each tool, the cache holding a bundle the reference downloaded and one
+/// it added — the same report from both when fxb is given the reference's own runtime
+/// identity (the light reference knows it; fxb's host backend does not).
+#[test]
+fn check_of_a_repo_id_prints_what_the_references_check_prints() {
+    let Some(reference) = crate::furiosa::reference_fxb() else {
+        assert!(
+            std::env::var_os("FXB_REQUIRE_VENDOR_ENV").is_none(),
+            "FXB_REQUIRE_VENDOR_ENV is set but there is no reference env (run scripts/reference-env)"
+        );
+        eprintln!("skipped: no reference env (scripts/reference-env makes one)");
+        return;
+    };
+    let hub = hub_model::hub();
+    let cache = hub.ctx.path("shared-cache");
+    let download = reference_command(&reference, &hub)
+        .args(["download", REPO, "--cache-dir"])
+        .arg(&cache)
+        .output()
+        .expect("the reference runs");
+    assert_eq!(download.status.code(), Some(0), "{}", hub.format(&download));
+    let add = reference_command(&reference, &hub)
+        .args(["add", "--cache-dir"])
+        .arg(&cache)
+        .arg(crate::common::reference("bundles/llama-sampler.fxb"))
+        .output()
+        .expect("the reference runs");
+    assert_eq!(add.status.code(), Some(0), "{}", hub.format(&add));
+    // Not the bundle-only repo itself: the reference retries its missing config.json for
+    // ~2.5 minutes before it falls back to the base model (fxb does not; hub_model.rs).
+    for target in [LLAMA, "Qwen/Qwen3-32B-FP8"] {
+        let theirs = reference_command(&reference, &hub)
+            .args(["check", target, "--cache-dir"])
+            .arg(&cache)
+            .output()
+            .expect("the reference runs");
+        let ours = hub
+            .command()
+            .arg("--cache-dir")
+            .arg(&cache)
+            .args([
+                "check",
+                target,
+                "--runtime-revision",
+                "ae27d44cd8",
+                "--llm-revision",
+                "b1baffa75",
+            ])
+            .output()
+            .expect("fxb runs");
+        assert_eq!(
+            stdout(&ours),
+            stdout(&theirs),
+            "{target}: fxb {} / the reference {}",
+            hub.format(&ours),
+            hub.format(&theirs)
+        );
+        assert_eq!(ours.status.code(), theirs.status.code(), "{target}");
+    }
+}
