@@ -301,6 +301,7 @@ pub struct ArtifactBuilder {
     compiler_cache: CompilerCacheSetting,
     slow_kernel_threshold: Option<Duration>,
     dump_tc: Option<PathBuf>,
+    collective_dq: bool,
     only: Vec<String>,
     toolchain: Option<Toolchain>,
     revision: Option<String>,
@@ -330,6 +331,7 @@ impl ArtifactBuilder {
             compiler_cache: CompilerCacheSetting::Default,
             slow_kernel_threshold: Some(Duration::from_secs(15 * 60)),
             dump_tc: None,
+            collective_dq: false,
             only: Vec::new(),
             toolchain: None,
             revision: None,
@@ -418,6 +420,13 @@ impl ArtifactBuilder {
     /// Kernels are generated (not taken from fxb's compiler cache) so every one is written.
     pub fn dump_tc(mut self, dir: Option<PathBuf>) -> Self {
         self.dump_tc = dir;
+        self
+    }
+
+    /// `--enable-collective-dq`: passed to the backend with every kernel; a backend that
+    /// cannot apply it to this model refuses the build before the first compile.
+    pub fn collective_dq(mut self, enabled: bool) -> Self {
+        self.collective_dq = enabled;
         self
     }
 
@@ -617,6 +626,7 @@ impl ArtifactBuilder {
         }
         for job in &mut jobs {
             job.request.dump_tc_dir = self.dump_tc.as_ref().map(|d| d.display().to_string());
+            job.request.collective_dq = self.collective_dq;
             job.request.compiler_cache_dir = cache.as_ref().map(|c| c.dir().display().to_string());
         }
         // Refused before the first compile: a missing tool, a model the backend cannot map.

@@ -1,7 +1,7 @@
 //! The compiler cache: compiled kernel files keyed by everything that decides their bytes —
 //! the backend's identity (name, version, revision, the versions of the tools it drives)
 //! and the kernel spec (kernel, bucket,
-//! architecture, model fields, tensor-parallel size, KV-cache blocks). A hit is copied
+//! architecture, model fields, tensor-parallel size, KV-cache blocks, collective dq). A hit is copied
 //! instead of compiled. Entries are written temp-then-rename, so a reader never sees half
 //! of one, and concurrent builds sharing the cache are safe.
 
@@ -45,6 +45,10 @@ impl CompilerCache {
             "tensor_parallel_size": request.tensor_parallel_size,
             "kv_cache_blocks": request.kv_cache_blocks,
         });
+        // Only when set, so the keys of every other build stay as they were.
+        if request.collective_dq {
+            key["collective_dq"] = true.into();
+        }
         // A backend driving external tools keys on their versions too (issue 16: another
         // furiosa-kernels release generates other TC under the same compiler revision).
         if !backend.tools.is_empty() {

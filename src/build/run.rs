@@ -168,6 +168,7 @@ pub fn jobs(
                     config: prepared.config.clone(),
                     dump_tc_dir: None,
                     compiler_cache_dir: None,
+                    collective_dq: false,
                 },
                 kernel,
                 bucket,

@@ -154,13 +154,6 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<Outcome> {
     .filter_map(|(given, option)| given.then_some(option))
     .collect();
     fxb::build::require_vendor_compiler(&backend, &vendor_only)?;
-    if args.enable_collective_dq && backend.description.name == fxb::backend::FURIOSA_BACKEND {
-        return Err(Hinted::new(
-            "--enable-collective-dq is not passed to furiosa-tcc yet",
-            "build without it (issue 16 tracks passing it through)",
-        )
-        .into());
-    }
     let toolchain = globals.toolchain();
     let overrides = BucketOverrides {
         tokenwise: args.tokenwise_buckets.clone().map(|s| s.0),
@@ -195,6 +188,7 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<Outcome> {
         })
         .slow_kernel_threshold(Some(args.slow_kernel_threshold).filter(|t| !t.is_zero()))
         .dump_tc(args.dump_tc.clone())
+        .collective_dq(args.enable_collective_dq)
         .only(args.only.clone())
         .cancel_flag(cancel.clone());
     if let Some(revision) = &args.revision {

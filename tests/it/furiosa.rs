@@ -39,8 +39,9 @@ fi
 cp "$STUB_EDF" "$out"
 "#;
 
-/// A stand-in `furiosa.kernels`: entry functions return their arguments as the "TC".
-const FAKE_LLAMA: &str = r##"
+/// A stand-in `furiosa.kernels` module: entry functions return their arguments as the
+/// "TC". `ENTRIES` is replaced by the registry entry and `KERNELS` by its kernels.
+const FAKE_MODULE: &str = r##"
 import json, os
 with open(os.path.join(os.environ["STUB_LOG"], "python-%d" % os.getpid()), "w") as f:
     f.write("imported")
@@ -56,9 +57,15 @@ def _entry(kernel):
         return Kernel("# %s %s\n" % (kernel, json.dumps(arguments, sort_keys=True)))
     return generate
 
-for _k in ["first_tokenwise", "mid_tokenwise", "last_tokenwise_with_lm_head", "full_attention"]:
-    globals()["llama3_1_8b_w16a16_" + _k] = _entry(_k)
+for _k in KERNELS:
+    globals()["ENTRY_" + _k] = _entry(_k)
 "##;
+
+fn fake_module(entry: &str, kernels: &[&str]) -> String {
+    FAKE_MODULE
+        .replace("KERNELS", &format!("{kernels:?}"))
+        .replace("ENTRY", entry)
+}
 
 /// Stand-ins for the toolchain under `ctx`'s `vendor/`; returns the `bin` directory.
 fn stand_ins(ctx: &TestContext) -> PathBuf {
@@ -70,7 +77,28 @@ fn stand_ins(ctx: &TestContext) -> PathBuf {
         fs::create_dir_all(dir).expect("dir");
     }
     fs::write(kernels.join("__init__.py"), "").expect("write");
-    fs::write(kernels.join("llama.py"), FAKE_LLAMA).expect("write");
+    let llama = fake_module(
+        "llama3_1_8b_w16a16",
+        &[
+            "first_tokenwise",
+            "mid_tokenwise",
+            "last_tokenwise_with_lm_head",
+            "full_attention",
+        ],
+    );
+    fs::write(kernels.join("llama.py"), llama).expect("write");
+    let gpt_oss = fake_module(
+        "gpt_oss_120b_w4fa16kv16",
+        &[
+            "first_tokenwise",
+            "mid_tokenwise_moe",
+            "last_tokenwise_moe_with_lm_head",
+            "full_attention",
+            "sliding_window_attention",
+            "random_sample",
+        ],
+    );
+    fs::write(kernels.join("gpt_oss.py"), gpt_oss).expect("write");
     fs::write(
         dist.join("METADATA"),
         "Metadata-Version: 2.1\nName: furiosa-kernels\nVersion: 2026.4.0\n",
@@ -323,26 +351,21 @@ fn what_cannot_be_built_is_refused_before_compiling() {
         "./{}",
         ctx.model_dir("llama", "meta-llama--Llama-3.1-8B-Instruct.json")
     );
-    let fp8 = format!(
-        "./{}",
-        ctx.model_dir(
-            "llama-fp8",
-            "RedHatAI--Meta-Llama-3.1-8B-Instruct-FP8-dynamic.json"
-        )
-    );
+    // A fixture model the vendor package has no entry for (nor has the reference).
+    let unmapped = format!("./{}", ctx.model_dir("qwen3-8b", "Qwen--Qwen3-8B.json"));
     let run = |model: &str, extra: &[&str]| {
         let out = build(&mut with_stand_ins(&ctx, &bin), model, extra);
         ctx.format(&out)
     };
-    insta::assert_snapshot!(run(&fp8, &["-tp", "8"]), @r#"
+    insta::assert_snapshot!(run(&unmapped, &["-tp", "8"]), @"
     exit: 2
     ----- stdout -----
     ----- stderr -----
-    warning: no bucket preset in the rule files matches this model: using a generic one (4 prefill sizes up to 1024, decode up to 131072, TP 8); add a preset to the architecture's rule file for production builds
+    warning: no bucket preset in the rule files matches this model: using a generic one (4 prefill sizes up to 1024, decode up to 40960, TP 8); add a preset to the architecture's rule file for production builds
     warning: -O O0 covers a minimal bucket set: fine for trying things, not for production serving
-    error: backend `furiosa` cannot build this: no furiosa registry entry for architecture=LlamaForCausalLM, hidden_size=4096, num_hidden_layers=32, num_attention_heads=32, quant_method="compressed-tensors"
-    hint: the mapped models are llama3_1_8b_w16a16, qwen3_32b_w8fa8fdkv16; a new one is an `[[entry]]` in rules/furiosa/registry.toml
-    "#);
+    error: backend `furiosa` cannot build this: no furiosa registry entry for architecture=Qwen3ForCausalLM, hidden_size=4096, intermediate_size=12288, num_hidden_layers=36, num_attention_heads=32, quant_method=-
+    hint: the mapped models are llama3_1_8b_w16a16, llama3_1_8b_w8fa8fdkv16, qwen3_8b_w8fa8fdkv16, qwen3_32b_w8fa8fdkv16, gpt_oss_20b_w4fa16kv16, gpt_oss_120b_w4fa16kv16, bge_reranker_v2_m3_w16a16; a new one is an `[[entry]]` in rules/furiosa/registry.toml
+    ");
     insta::assert_snapshot!(run(&llama, &["-tp", "32"]), @r"
     exit: 2
     ----- stdout -----
@@ -366,12 +389,13 @@ fn what_cannot_be_built_is_refused_before_compiling() {
     error: --only first_tokenwise@tw2 selects nothing in the plan
     hint: the plan's entries: first_tokenwise@tw1, mid_tokenwise@tw1, last_tokenwise_with_lm_head@tw1, full_attention@b1_a256_kv255
     ");
-    insta::assert_snapshot!(run(&llama, &["--enable-collective-dq"]), @r"
+    insta::assert_snapshot!(run(&llama, &["--enable-collective-dq"]), @"
     exit: 2
     ----- stdout -----
     ----- stderr -----
-    error: --enable-collective-dq is not passed to furiosa-tcc yet
-    hint: build without it (issue 16 tracks passing it through)
+    warning: -O O0 covers a minimal bucket set: fine for trying things, not for production serving
+    error: backend `furiosa` cannot build this: --enable-collective-dq is not supported by registry entry `llama3_1_8b_w16a16` (architecture=LlamaForCausalLM, hidden_size=4096, intermediate_size=14336)
+    hint: build without it; the entries whose kernels take it: gpt_oss_120b_w4fa16kv16
     ");
     assert!(
         !ctx.path("vendor/log/calls").exists(),
@@ -394,6 +418,73 @@ fn what_cannot_be_built_is_refused_before_compiling() {
     hint: --no-fast-fail builds the remaining kernels and reports every failure; --build-report shows each kernel
     ");
     assert!(!ctx.path("out.fxb").exists());
+}
+
+/// The gpt-oss-120b plan the collective-dq tests build: TP 32, the MoE kernels at 1 and
+/// 512 tokens.
+const GPT_OSS_120B_DQ: &[&str] = &[
+    "-O",
+    "O0",
+    "-tp",
+    "32",
+    "--max-model-len",
+    "4096",
+    "--tokenwise-buckets",
+    "1,512",
+    "--attention-buckets",
+    "(1,4096,1)",
+    "--skip-bucket-validation",
+    "--no-enable-sampler",
+];
+
+#[test]
+fn collective_dq_reaches_the_entry_functions_that_take_it() {
+    let ctx = TestContext::new();
+    let bin = stand_ins(&ctx);
+    let model = format!(
+        "./{}",
+        ctx.model_dir("gpt-oss-120b", "openai--gpt-oss-120b.json")
+    );
+    let out = with_stand_ins(&ctx, &bin)
+        .args(["build", &model, "out", "--backend", "furiosa"])
+        .args(GPT_OSS_120B_DQ)
+        .args(["--enable-collective-dq", "--dump-tc", "tc"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let tc = |file: &str| fs::read_to_string(ctx.path(&format!("tc/{file}.tc"))).expect("tc");
+    // `apply_collective_dq=True` for the MoE kernels at the token counts the reference
+    // passes it for, nothing for the others.
+    insta::assert_snapshot!(
+        ["mid_tokenwise_moe__tw512", "last_tokenwise_moe_with_lm_head__tw512", "mid_tokenwise_moe__tw1", "first_tokenwise__tw512"]
+            .map(|f| tc(f).lines().last().unwrap_or_default().to_string())
+            .join("\n"),
+        @r#"
+    # mid_tokenwise_moe {"apply_collective_dq": true, "num_kv_cache_blocks": 8192, "num_tokens": 512}
+    # last_tokenwise_moe_with_lm_head {"apply_collective_dq": true, "num_tokens": 512}
+    # mid_tokenwise_moe {"num_kv_cache_blocks": 8192, "num_tokens": 1}
+    # first_tokenwise {"num_kv_cache_blocks": 8192, "num_tokens": 512}
+    "#
+    );
+    let calls = fs::read_to_string(ctx.path("vendor/log/calls")).expect("calls");
+    assert!(
+        calls
+            .lines()
+            .all(|l| l.contains("--target-npu renegade-8pe-4chip")),
+        "{calls}"
+    );
+    // A rebuild without it is not served from the kernels compiled with it.
+    let plain = with_stand_ins(&ctx, &bin)
+        .args(["build", &model, "plain", "--backend", "furiosa"])
+        .args(GPT_OSS_120B_DQ)
+        .output()
+        .expect("run");
+    assert_eq!(plain.status.code(), Some(0), "{}", stderr(&plain));
+    assert!(
+        stderr(&plain).contains("8 compiled, 0 from the compiler cache"),
+        "{}",
+        stderr(&plain)
+    );
 }
 
 #[test]
@@ -617,10 +708,79 @@ fn file_names(dir: &Path) -> Vec<String> {
     names
 }
 
+/// A minimal plan: one bucket of every kernel type (`-O O0`, one tokenwise size, one
+/// attention bucket, the sampler), cheap to generate for both tools.
+const ONE_BUCKET_EACH: &[&str] = &[
+    "-O",
+    "O0",
+    "--max-model-len",
+    "4096",
+    "--tokenwise-buckets",
+    "1",
+    "--attention-buckets",
+    "(1,4096,1)",
+    "--skip-bucket-validation",
+];
+
+/// Every mapped fixture model (rules/furiosa/registry.toml) with the plan its TC is compared
+/// at: the same options for both tools, so both plan the same entries.
+const MAPPED: &[(&str, &str, &[&str])] = &[
+    ("llama", "meta-llama--Llama-3.1-8B-Instruct.json", LLAMA_MIN),
+    // Base model: its eos_token_id differs from the package's default config, so its
+    // random_sample shows that fxb leaves out the keys the reference does not pass.
+    (
+        "llama-base",
+        "meta-llama--Llama-3.1-8B.json",
+        ONE_BUCKET_EACH,
+    ),
+    (
+        "r1-distill",
+        "deepseek-ai--DeepSeek-R1-Distill-Llama-8B.json",
+        ONE_BUCKET_EACH,
+    ),
+    (
+        "llama-70b",
+        "meta-llama--Llama-3.1-70B.json",
+        ONE_BUCKET_EACH,
+    ),
+    (
+        "llama-fp8",
+        "RedHatAI--Meta-Llama-3.1-8B-Instruct-FP8-dynamic.json",
+        ONE_BUCKET_EACH,
+    ),
+    ("qwen-8b", "Qwen--Qwen3-8B-FP8.json", ONE_BUCKET_EACH),
+    // Its default `-O O0` plan at TP 32, as the reference plans it.
+    ("qwen", "Qwen--Qwen3-32B-FP8.json", &["-O", "O0"]),
+    ("gpt-oss-20b", "openai--gpt-oss-20b.json", ONE_BUCKET_EACH),
+    // With collective dq, which the reference applies to the MoE kernels at 512 tokens.
+    (
+        "gpt-oss-120b",
+        "openai--gpt-oss-120b.json",
+        &[
+            "-O",
+            "O0",
+            "-tp",
+            "32",
+            "--max-model-len",
+            "4096",
+            "--tokenwise-buckets",
+            "1,512",
+            "--attention-buckets",
+            "(1,4096,1)",
+            "--skip-bucket-validation",
+            "--enable-collective-dq",
+        ],
+    ),
+    (
+        "bge-reranker",
+        "BAAI--bge-reranker-v2-m3.json",
+        &["-O", "O0", "--max-model-len", "8192"],
+    ),
+];
+
 /// Cross-tool: with the stub compiler, the reference's own `--dump-tc` and fxb's hold the
-/// same files, byte for byte, for every mapped model (the llama-min plan, and Qwen3-32B-FP8's
-/// `-O O0` plan at TP 32, which has every kernel type the registry maps). Needs
-/// `scripts/vendor-env` and `scripts/reference-env`; `.ci/run` runs both.
+/// same files, byte for byte, for every mapped model, one bucket of every kernel type at
+/// least. Needs `scripts/vendor-env` and `scripts/reference-env`; `.ci/run` runs both.
 #[test]
 fn fxb_dumps_the_tc_the_reference_dumps_for_every_mapped_model() {
     let (Some(env), Some(reference)) = (vendor_env(), reference_fxb()) else {
@@ -633,11 +793,8 @@ fn fxb_dumps_the_tc_the_reference_dumps_for_every_mapped_model() {
     };
     let ctx = TestContext::new();
     let bin = stand_ins(&ctx);
-    let qwen_plan: &[&str] = &["-O", "O0"];
-    for (name, config, plan) in [
-        ("llama", "meta-llama--Llama-3.1-8B-Instruct.json", LLAMA_MIN),
-        ("qwen", "Qwen--Qwen3-32B-FP8.json", qwen_plan),
-    ] {
+    let mut kernels_seen = std::collections::BTreeSet::new();
+    for &(name, config, plan) in MAPPED {
         let model = format!("./{}", ctx.model_dir(name, config));
         let ours = with_stand_ins(&ctx, &bin)
             .env("FXB_FURIOSA_PYTHON", env.join("bin/python3"))
@@ -657,7 +814,7 @@ fn fxb_dumps_the_tc_the_reference_dumps_for_every_mapped_model() {
             ])
             .output()
             .expect("fxb runs");
-        assert_eq!(ours.status.code(), Some(0), "{}", stderr(&ours));
+        assert_eq!(ours.status.code(), Some(0), "{name}: {}", stderr(&ours));
         let theirs = Command::new(&reference)
             .current_dir(ctx.root())
             .env("HOME", ctx.path("home"))
@@ -669,7 +826,7 @@ fn fxb_dumps_the_tc_the_reference_dumps_for_every_mapped_model() {
             .stdin(Stdio::null())
             .output()
             .expect("the reference runs");
-        assert_eq!(theirs.status.code(), Some(0), "{}", stderr(&theirs));
+        assert_eq!(theirs.status.code(), Some(0), "{name}: {}", stderr(&theirs));
         let (fxb_dir, ref_dir) = (
             ctx.path(&format!("tc-fxb/{name}")),
             ctx.path(&format!("tc-ref/{name}")),
@@ -681,6 +838,22 @@ fn fxb_dumps_the_tc_the_reference_dumps_for_every_mapped_model() {
             let a = fs::read(fxb_dir.join(file)).expect("read");
             let b = fs::read(ref_dir.join(file)).expect("read");
             assert!(a == b, "{name}: {file} differs from the reference's");
+            kernels_seen.extend(file.split("__").next().map(str::to_string));
         }
     }
+    // Every kernel type the registry maps was compared at least once.
+    assert_eq!(
+        kernels_seen.into_iter().collect::<Vec<_>>(),
+        [
+            "first_tokenwise",
+            "full_attention",
+            "last_tokenwise_moe_with_lm_head",
+            "last_tokenwise_with_lm_head",
+            "last_tokenwise_with_seq_cls_head",
+            "mid_tokenwise",
+            "mid_tokenwise_moe",
+            "random_sample",
+            "sliding_window_attention",
+        ]
+    );
 }

@@ -116,6 +116,10 @@ pub struct CompileRequest {
     /// cache (`None`: the cache is off).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compiler_cache_dir: Option<String>,
+    /// `--enable-collective-dq`: collective dynamic quantization (vendor backends; one
+    /// that does not support it for this model refuses it in `check`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub collective_dq: bool,
 }
 
 /// One rendered tensor of a signature, as `fxb inspect` prints it

@@ -130,10 +130,13 @@ impl FuriosaBackend {
         self.registry.map(
             &request.kernel,
             &request.bucket,
-            &request.architecture,
-            &request.model,
-            request.tensor_parallel_size,
-            request.kv_cache_blocks,
+            &registry::Build {
+                architecture: &request.architecture,
+                model: &request.model,
+                tensor_parallel_size: request.tensor_parallel_size,
+                kv_cache_blocks: request.kv_cache_blocks,
+                collective_dq: request.collective_dq,
+            },
         )
     }
 
@@ -230,8 +233,9 @@ impl Backend for FuriosaBackend {
         let ready = self.ready()?;
         self.check_release()?;
         let mapped = self.mapped(request)?;
-        // The reference passes the whole config.json; a host that sends none gets the
-        // model fields without the ones fxb derives.
+        // The reference passes config.json less a few keys (the registry's
+        // `config-keys-not-passed`); a host that sends none gets the model fields without
+        // the ones fxb derives.
         let config = if request.config.is_empty() {
             let mut fields = request.model.clone();
             for derived in ["quant_method", "format", "head_dim"] {
@@ -239,7 +243,7 @@ impl Backend for FuriosaBackend {
             }
             fields
         } else {
-            request.config.clone()
+            self.registry.overrides(&request.config)
         };
         let text = self.tc.generate(ready.python, &mapped, &config)?;
         if let Some(dir) = &request.dump_tc_dir {

@@ -16,6 +16,9 @@ const EMBEDDED: &str = include_str!("../../../rules/furiosa/registry.toml");
 pub struct Registry {
     pub schema_version: u32,
     pub furiosa_kernels: Vec<String>,
+    /// Top-level keys of config.json not passed as `hf_config_overrides`.
+    #[serde(default)]
+    pub config_keys_not_passed: Vec<String>,
     pub kernels: BTreeMap<String, Vec<String>>,
     #[serde(rename = "target")]
     pub targets: Vec<Target>,
@@ -42,6 +45,29 @@ pub struct Entry {
     #[serde(default)]
     pub without: Vec<String>,
     pub chips: u64,
+    /// Where the entry's functions take `apply_collective_dq`; `None`: they do not.
+    #[serde(default)]
+    pub collective_dq: Option<CollectiveDq>,
+}
+
+/// The kernels and token counts `--enable-collective-dq` applies to.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct CollectiveDq {
+    pub kernels: Vec<String>,
+    pub num_tokens: Vec<u64>,
+}
+
+/// The build a kernel × bucket belongs to, as the mapping needs it.
+#[derive(Debug, Clone, Copy)]
+pub struct Build<'a> {
+    pub architecture: &'a str,
+    /// The model fields (the manifest's `model` object).
+    pub model: &'a Map<String, Value>,
+    pub tensor_parallel_size: u64,
+    pub kv_cache_blocks: u64,
+    /// `--enable-collective-dq`.
+    pub collective_dq: bool,
 }
 
 /// What generates one kernel × bucket's TC and where it is compiled for.
@@ -94,21 +120,39 @@ impl Registry {
                     None => format!("{k}=-"),
                 };
                 BackendError::unsupported(format!(
-                    "no furiosa registry entry for architecture={architecture}, {}, {}, {}, {}",
+                    "no furiosa registry entry for architecture={architecture}, {}, {}, {}, {}, {}",
                     field("hidden_size"),
+                    field("intermediate_size"),
                     field("num_hidden_layers"),
                     field("num_attention_heads"),
                     field("quant_method"),
                 ))
                 .with_hint(format!(
                     "the mapped models are {}; a new one is an `[[entry]]` in rules/furiosa/registry.toml",
-                    self.entries
-                        .iter()
-                        .map(|e| e.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    self.names().join(", ")
                 ))
             })
+    }
+
+    /// The entry names, each once, in file order.
+    fn names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = Vec::new();
+        for entry in &self.entries {
+            if !names.contains(&entry.name.as_str()) {
+                names.push(&entry.name);
+            }
+        }
+        names
+    }
+
+    /// What the entry functions get as `hf_config_overrides`: config.json without the keys
+    /// the reference does not pass.
+    pub fn overrides(&self, config: &Map<String, Value>) -> Map<String, Value> {
+        let mut overrides = config.clone();
+        for key in &self.config_keys_not_passed {
+            overrides.remove(key);
+        }
+        overrides
     }
 
     /// Map one kernel × bucket of a model to its entry function, arguments and target.
@@ -116,12 +160,39 @@ impl Registry {
         &self,
         kernel: &str,
         bucket: &BucketKey,
-        architecture: &str,
-        model: &Map<String, Value>,
-        tensor_parallel_size: u64,
-        kv_cache_blocks: u64,
+        build: &Build<'_>,
     ) -> Result<Mapped, BackendError> {
+        let Build {
+            architecture,
+            model,
+            tensor_parallel_size,
+            kv_cache_blocks,
+            collective_dq,
+        } = *build;
         let entry = self.entry(architecture, model)?;
+        if collective_dq && entry.collective_dq.is_none() {
+            let field = |k: &str| {
+                model
+                    .get(k)
+                    .map_or_else(|| "-".to_string(), Value::to_string)
+            };
+            let supported: Vec<&str> = self
+                .entries
+                .iter()
+                .filter(|e| e.collective_dq.is_some())
+                .map(|e| e.name.as_str())
+                .collect();
+            return Err(BackendError::unsupported(format!(
+                "--enable-collective-dq is not supported by registry entry `{}` (architecture={architecture}, hidden_size={}, intermediate_size={})",
+                entry.name,
+                field("hidden_size"),
+                field("intermediate_size"),
+            ))
+            .with_hint(format!(
+                "build without it; the entries whose kernels take it: {}",
+                supported.join(", ")
+            )));
+        }
         let target = self
             .targets
             .iter()
@@ -163,6 +234,14 @@ impl Registry {
                 ))
             })?;
             arguments.insert(name.clone(), value.into());
+        }
+        if let (true, Some(dq)) = (collective_dq, &entry.collective_dq) {
+            let tokens = argument("num_tokens", bucket, kv_cache_blocks);
+            if dq.kernels.iter().any(|k| k == kernel)
+                && tokens.is_some_and(|n| dq.num_tokens.contains(&n))
+            {
+                arguments.insert("apply_collective_dq".into(), Value::Bool(true));
+            }
         }
         Ok(Mapped {
             module: entry.module.clone(),
@@ -207,32 +286,40 @@ fn join(sizes: &[u64]) -> String {
 mod tests {
     use super::*;
 
+    fn object(value: Value) -> Map<String, Value> {
+        value.as_object().cloned().unwrap_or_default()
+    }
+
     fn llama() -> Map<String, Value> {
-        serde_json::json!({"hidden_size": 4096, "intermediate_size": 14336,
+        object(
+            serde_json::json!({"hidden_size": 4096, "intermediate_size": 14336,
             "num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": 8,
-            "vocab_size": 128256, "head_dim": 128})
-        .as_object()
-        .cloned()
-        .unwrap_or_default()
+            "vocab_size": 128256, "head_dim": 128}),
+        )
+    }
+
+    fn build<'a>(architecture: &'a str, model: &'a Map<String, Value>, tp: u64) -> Build<'a> {
+        Build {
+            architecture,
+            model,
+            tensor_parallel_size: tp,
+            kv_cache_blocks: 8192,
+            collective_dq: false,
+        }
     }
 
     #[test]
     fn llama_8b_maps_to_its_registry_functions() {
         let registry = Registry::embedded();
+        let model = llama();
+        let llama = build("LlamaForCausalLM", &model, 8);
         let attention = BucketKey::Attention {
             batch_size: 1,
             attention_size: 256,
             kv_cache_size: 255,
         };
         let mapped = registry
-            .map(
-                "full_attention",
-                &attention,
-                "LlamaForCausalLM",
-                &llama(),
-                8,
-                8192,
-            )
+            .map("full_attention", &attention, &llama)
             .expect("mapped");
         assert_eq!(mapped.function, "llama3_1_8b_w16a16_full_attention");
         assert_eq!(mapped.module, "llama");
@@ -244,14 +331,7 @@ mod tests {
         );
         let sampler = BucketKey::Sampler { input_size: 1024 };
         let sample = registry
-            .map(
-                "random_sample",
-                &sampler,
-                "LlamaForCausalLM",
-                &llama(),
-                8,
-                8192,
-            )
+            .map("random_sample", &sampler, &llama)
             .expect("mapped");
         assert_eq!(
             Value::Object(sample.arguments),
@@ -261,42 +341,127 @@ mod tests {
         let wrong_tp = registry.map(
             "first_tokenwise",
             &tw1,
-            "LlamaForCausalLM",
-            &llama(),
-            32,
-            8192,
+            &build("LlamaForCausalLM", &model, 32),
         );
         assert!(wrong_tp.is_err_and(|e| e.message.contains("1 chip(s)")));
-        let mut fp8 = llama();
+        let mut fp8 = model.clone();
         fp8.insert("quant_method".into(), "fp8".into());
-        let none = registry.map("first_tokenwise", &tw1, "LlamaForCausalLM", &fp8, 8, 8192);
-        assert!(none.is_err_and(|e| e.message.contains("no furiosa registry entry")));
+        let none = registry.map("first_tokenwise", &tw1, &build("LlamaForCausalLM", &fp8, 8));
+        assert!(none.is_err_and(|e| {
+            e.message.contains("no furiosa registry entry")
+                && e.hint
+                    .is_some_and(|h| h.contains("llama3_1_8b_w16a16, llama3_1_8b_w8fa8fdkv16"))
+        }));
     }
 
     #[test]
     fn qwen3_32b_fp8_compiles_for_four_chips() {
-        let model = serde_json::json!({"hidden_size": 5120, "intermediate_size": 25600,
+        let model = object(
+            serde_json::json!({"hidden_size": 5120, "intermediate_size": 25600,
             "num_hidden_layers": 64, "num_attention_heads": 64, "num_key_value_heads": 8,
-            "vocab_size": 151936, "quant_method": "fp8"});
-        let model = model.as_object().cloned().unwrap_or_default();
+            "vocab_size": 151936, "quant_method": "fp8"}),
+        );
         let registry = Registry::embedded();
         let tw1 = BucketKey::Tokenwise { input_size: 1 };
         let mapped = registry
             .map(
                 "first_tokenwise",
                 &tw1,
-                "Qwen3ForCausalLM",
-                &model,
-                32,
-                8192,
+                &build("Qwen3ForCausalLM", &model, 32),
             )
             .expect("mapped");
         assert_eq!(mapped.function, "qwen3_32b_w8fa8fdkv16_first_tokenwise");
         assert_eq!(mapped.target_npu, "renegade-8pe-4chip");
         assert!(
             registry
-                .map("first_tokenwise", &tw1, "Qwen3ForCausalLM", &model, 8, 8192)
+                .map(
+                    "first_tokenwise",
+                    &tw1,
+                    &build("Qwen3ForCausalLM", &model, 8)
+                )
                 .is_err()
         );
+    }
+
+    #[test]
+    fn collective_dq_reaches_the_moe_kernels_of_the_entries_that_take_it() {
+        let registry = Registry::embedded();
+        let model = object(
+            serde_json::json!({"hidden_size": 2880, "intermediate_size": 2880,
+            "num_hidden_layers": 36, "num_attention_heads": 64, "num_key_value_heads": 8,
+            "num_local_experts": 128, "vocab_size": 201088, "quant_method": "mxfp4"}),
+        );
+        let dq = Build {
+            collective_dq: true,
+            ..build("GptOssForCausalLM", &model, 32)
+        };
+        let tokens = |n| BucketKey::Tokenwise { input_size: n };
+        let applied = |kernel: &str, n: u64| {
+            registry
+                .map(kernel, &tokens(n), &dq)
+                .expect("mapped")
+                .arguments
+                .get("apply_collective_dq")
+                .cloned()
+        };
+        assert_eq!(applied("mid_tokenwise_moe", 512), Some(Value::Bool(true)));
+        assert_eq!(
+            applied("last_tokenwise_moe_with_lm_head", 1024),
+            Some(Value::Bool(true))
+        );
+        // The reference passes it at 512 and 1024 tokens only, and never to other kernels.
+        assert_eq!(applied("mid_tokenwise_moe", 768), None);
+        assert_eq!(applied("mid_tokenwise_moe", 4096), None);
+        assert_eq!(applied("first_tokenwise", 512), None);
+        // Without the flag nothing changes.
+        let plain = registry
+            .map(
+                "mid_tokenwise_moe",
+                &tokens(512),
+                &build("GptOssForCausalLM", &model, 32),
+            )
+            .expect("mapped");
+        assert!(!plain.arguments.contains_key("apply_collective_dq"));
+        // An entry that does not take it refuses it, naming the model.
+        let llama = llama();
+        let refused = registry.map(
+            "first_tokenwise",
+            &tokens(1),
+            &Build {
+                collective_dq: true,
+                ..build("LlamaForCausalLM", &llama, 8)
+            },
+        );
+        assert!(refused.is_err_and(|e| e.message
+            == "--enable-collective-dq is not supported by registry entry `llama3_1_8b_w16a16` (architecture=LlamaForCausalLM, hidden_size=4096, intermediate_size=14336)"
+            && e.hint.is_some_and(|h| h.contains("gpt_oss_120b_w4fa16kv16"))));
+    }
+
+    #[test]
+    fn overrides_leave_out_what_the_reference_does_not_pass() {
+        let registry = Registry::embedded();
+        let config = object(
+            serde_json::json!({"hidden_size": 4096, "eos_token_id": 128001,
+            "architectures": ["LlamaForCausalLM"], "quantization_config": {}, "rope_theta": 5e5}),
+        );
+        assert_eq!(
+            Value::Object(registry.overrides(&config)),
+            serde_json::json!({"hidden_size": 4096, "rope_theta": 5e5})
+        );
+    }
+
+    #[test]
+    fn every_entry_compiles_for_a_known_target_and_names_known_kernels() {
+        let registry = Registry::embedded();
+        for entry in &registry.entries {
+            assert!(
+                registry.targets.iter().any(|t| t.chips == entry.chips),
+                "{}",
+                entry.name
+            );
+            for kernel in entry.collective_dq.iter().flat_map(|d| &d.kernels) {
+                assert!(registry.kernels.contains_key(kernel), "{kernel}");
+            }
+        }
     }
 }
