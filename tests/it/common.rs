@@ -519,3 +519,18 @@ pub fn in_mount_namespace(ctx: &TestContext, script: &str) -> Option<Output> {
     let output = command.output().ok()?;
     (output.status.code() != Some(97) && !stderr(&output).contains("unshare: ")).then_some(output)
 }
+
+/// `found`, or — when an environment a test needs is missing (the vendor toolchain, the
+/// reference, the Hub's Python client) — `None` with a skip said on stderr. With
+/// FXB_REQUIRE_VENDOR_ENV set, as `.ci/run` sets it, a missing one fails the test: CI never
+/// skips.
+pub fn required_env<T>(found: Option<T>, what: &str, script: &str) -> Option<T> {
+    if found.is_none() {
+        assert!(
+            std::env::var_os("FXB_REQUIRE_VENDOR_ENV").is_none(),
+            "FXB_REQUIRE_VENDOR_ENV is set but there is no {what} (run {script})"
+        );
+        eprintln!("skipped: no {what} ({script} makes one)");
+    }
+    found
+}

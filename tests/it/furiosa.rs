@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::common::{TestContext, reference, stderr, stdout, vendor_free_path};
+use crate::common::{TestContext, reference, required_env, stderr, stdout, vendor_free_path};
 
 const STUB_TCC: &str = r#"#!/bin/sh
 if [ "$1" = "--version" ]; then
@@ -617,12 +617,7 @@ fn vendor_env() -> Option<PathBuf> {
 /// runs it and sets FXB_REQUIRE_VENDOR_ENV, so CI never skips this.
 #[test]
 fn the_real_toolchain_compiles_what_the_reference_compiled() {
-    let Some(env) = vendor_env() else {
-        assert!(
-            std::env::var_os("FXB_REQUIRE_VENDOR_ENV").is_none(),
-            "FXB_REQUIRE_VENDOR_ENV is set but there is no vendor env (run scripts/vendor-env)"
-        );
-        eprintln!("skipped: no vendor env (scripts/vendor-env makes one)");
+    let Some(env) = required_env(vendor_env(), "vendor env", "scripts/vendor-env") else {
         return;
     };
     let ctx = TestContext::new();
@@ -783,12 +778,10 @@ const MAPPED: &[(&str, &str, &[&str])] = &[
 /// least. Needs `scripts/vendor-env` and `scripts/reference-env`; `.ci/run` runs both.
 #[test]
 fn fxb_dumps_the_tc_the_reference_dumps_for_every_mapped_model() {
-    let (Some(env), Some(reference)) = (vendor_env(), reference_fxb()) else {
-        assert!(
-            std::env::var_os("FXB_REQUIRE_VENDOR_ENV").is_none(),
-            "FXB_REQUIRE_VENDOR_ENV is set but the vendor or the reference env is missing (run scripts/vendor-env and scripts/reference-env)"
-        );
-        eprintln!("skipped: no vendor env or reference env");
+    let (Some(env), Some(reference)) = (
+        required_env(vendor_env(), "vendor env", "scripts/vendor-env"),
+        required_env(reference_fxb(), "reference env", "scripts/reference-env"),
+    ) else {
         return;
     };
     let ctx = TestContext::new();

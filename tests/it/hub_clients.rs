@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 use serde_json::{Value, json};
 
 use crate::check::{cache_with, fixture_index};
-use crate::common::{stderr, stdout, vendor_free_path};
+use crate::common::{required_env, stderr, stdout, vendor_free_path};
 use crate::hub::{BUNDLE, CARD, COMMIT, Hub, REPO, files_under, llama_min, masked, reference_repo};
 use crate::hub_model::{self, LLAMA, LLAMA_COMMIT, config, expected};
 use crate::mock_hub::MockFile;
@@ -31,15 +31,11 @@ fn hub_client() -> Option<PathBuf> {
                 .then(|| env.join("bin/python"))
         }
     };
-    let found = python.filter(|p| p.exists());
-    if found.is_none() {
-        assert!(
-            std::env::var_os("FXB_REQUIRE_VENDOR_ENV").is_none(),
-            "FXB_REQUIRE_VENDOR_ENV is set but there is no hub client env (run scripts/hub-client-env)"
-        );
-        eprintln!("skipped: no hub client env (scripts/hub-client-env makes one)");
-    }
-    found
+    required_env(
+        python.filter(|p| p.exists()),
+        "hub client env",
+        "scripts/hub-client-env",
+    )
 }
 
 /// Runs each operation with `huggingface_hub` and prints, per operation, the path it
@@ -400,12 +396,11 @@ fn keys(value: &Value) -> Vec<String> {
 
 #[test]
 fn the_references_own_download_from_the_mock_writes_what_fxbs_writes() {
-    let Some(reference) = crate::furiosa::reference_fxb() else {
-        assert!(
-            std::env::var_os("FXB_REQUIRE_VENDOR_ENV").is_none(),
-            "FXB_REQUIRE_VENDOR_ENV is set but there is no reference env (run scripts/reference-env)"
-        );
-        eprintln!("skipped: no reference env (scripts/reference-env makes one)");
+    let Some(reference) = required_env(
+        crate::furiosa::reference_fxb(),
+        "reference env",
+        "scripts/reference-env",
+    ) else {
         return;
     };
     let hub = Hub::new();
@@ -488,12 +483,11 @@ fn the_references_own_download_from_the_mock_writes_what_fxbs_writes() {
 /// identity (the light reference knows it; fxb's host backend does not).
 #[test]
 fn check_of_a_repo_id_prints_what_the_references_check_prints() {
-    let Some(reference) = crate::furiosa::reference_fxb() else {
-        assert!(
-            std::env::var_os("FXB_REQUIRE_VENDOR_ENV").is_none(),
-            "FXB_REQUIRE_VENDOR_ENV is set but there is no reference env (run scripts/reference-env)"
-        );
-        eprintln!("skipped: no reference env (scripts/reference-env makes one)");
+    let Some(reference) = required_env(
+        crate::furiosa::reference_fxb(),
+        "reference env",
+        "scripts/reference-env",
+    ) else {
         return;
     };
     let hub = hub_model::hub();

@@ -20,6 +20,14 @@ pub fn config(name: &str) -> Vec<u8> {
     fs::read(fixtures().join("configs").join(name)).expect("config")
 }
 
+/// Llama-3.1-8B-Instruct's `config.json`, as its repository holds it.
+pub fn llama_config() -> MockFile {
+    MockFile::small(
+        "config.json",
+        &config("meta-llama--Llama-3.1-8B-Instruct.json"),
+    )
+}
+
 /// The mock Hub with the two target models' configs (and a weights file never fetched).
 pub fn hub() -> Hub {
     let hub = Hub::new();
@@ -28,10 +36,7 @@ pub fn hub() -> Hub {
         MockRepo::with_files(
             LLAMA_COMMIT,
             vec![
-                MockFile::small(
-                    "config.json",
-                    &config("meta-llama--Llama-3.1-8B-Instruct.json"),
-                ),
+                llama_config(),
                 MockFile::lfs("model-00001-of-00004.safetensors", vec![7; 4096]),
             ],
         ),
@@ -98,11 +103,7 @@ fn check_of_a_repo_id_prints_the_reference_report_from_the_hub_cache() {
     let repo = hub
         .ctx
         .path("hf/hub/models--meta-llama--Llama-3.1-8B-Instruct");
-    let sha1 = MockFile::small(
-        "config.json",
-        &config("meta-llama--Llama-3.1-8B-Instruct.json"),
-    )
-    .git_sha1();
+    let sha1 = llama_config().git_sha1();
     assert_eq!(
         files_under(&repo),
         [
@@ -251,13 +252,7 @@ fn a_bundle_only_repository_is_checked_as_its_base_model() {
         hub.snapshot(&["check", "nonexist/repo"])
     );
     // A gated repository without a token.
-    let mut gated = MockRepo::with_files(
-        COMMIT,
-        vec![MockFile::small(
-            "config.json",
-            &config("meta-llama--Llama-3.1-8B-Instruct.json"),
-        )],
-    );
+    let mut gated = MockRepo::with_files(COMMIT, vec![llama_config()]);
     gated.gated = true;
     hub.mock.add_repo("meta-llama/Gated", gated);
     insta::assert_snapshot!("check_gated", hub.snapshot(&["check", "meta-llama/Gated"]));
@@ -331,13 +326,7 @@ fn resolve_of_a_repo_id_takes_a_shipped_bundle_then_the_cache() {
         "org/Shipping",
         MockRepo::with_files(
             LLAMA_COMMIT,
-            vec![
-                MockFile::small(
-                    "config.json",
-                    &config("meta-llama--Llama-3.1-8B-Instruct.json"),
-                ),
-                MockFile::lfs(BUNDLE, llama_min()),
-            ],
+            vec![llama_config(), MockFile::lfs(BUNDLE, llama_min())],
         ),
     );
     let shipped = resolve("org/Shipping", "ae27d44cd8");
