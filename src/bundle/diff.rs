@@ -55,7 +55,9 @@ pub struct FieldDiff {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, JsonSchema)]
 #[schemars(title = "fxb diff --json")]
 pub struct SignatureDiff {
-    /// Entries that differ (changed, left-only, right-only), sorted by kernel then bucket.
+    /// Entries that differ: the changed ones, then the left-only ones, then the right-only
+    /// ones, each group sorted by kernel name then bucket label (as text, so `kv1023`
+    /// comes before `kv512`), as the reference prints them.
     pub entries: Vec<EntryDiff>,
     pub changed: usize,
     pub left_only: usize,
@@ -75,6 +77,11 @@ impl SignatureDiff {
 
 type EntryKey = (String, BucketKey);
 
+/// The order the reference visits entries in: kernel name, then the bucket's label as text.
+fn visit_order((kernel, bucket): &&EntryKey) -> (String, String) {
+    (kernel.clone(), bucket.label())
+}
+
 /// Compare two open bundles. With `common_only`, entries present on one side only are
 /// neither read nor counted.
 pub fn diff_bundles(
@@ -84,7 +91,13 @@ pub fn diff_bundles(
 ) -> Result<SignatureDiff, BundleError> {
     let left_keys = entry_keys(left.manifest());
     let right_keys = entry_keys(right.manifest());
-    let all: BTreeSet<&EntryKey> = left_keys.iter().chain(right_keys.iter()).collect();
+    let mut all: Vec<&EntryKey> = left_keys
+        .iter()
+        .chain(right_keys.iter())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    all.sort_by_key(visit_order);
     let mut diff = SignatureDiff {
         manifest: manifest_differences(left.manifest(), right.manifest()),
         ..SignatureDiff::default()
@@ -142,6 +155,12 @@ pub fn diff_bundles(
             (None, None) => {}
         }
     }
+    // Stable: each group keeps the visiting order.
+    diff.entries.sort_by_key(|e| match e.status {
+        DiffSide::Both => 0,
+        DiffSide::Left => 1,
+        DiffSide::Right => 2,
+    });
     Ok(diff)
 }
 

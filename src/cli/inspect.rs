@@ -11,7 +11,7 @@ use super::{Hinted, Outcome};
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Reads only the signature of each kernel file, one file at a time. \
-Blocks are ordered by kernel name, then bucket."
+Blocks are ordered by kernel name, then in the manifest's order."
 )]
 pub struct Args {
     /// Path to an artifact directory or .fxb file
@@ -48,7 +48,9 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         .flat_map(|(name, entries)| entries.iter().map(move |e| (name, e)))
         .filter(|(_, e)| args.bucket.as_ref().is_none_or(|b| *b == e.bucket.label()))
         .collect();
-    selected.sort_by(|a, b| (a.0, a.1.bucket).cmp(&(b.0, b.1.bucket)));
+    // Kernels by name; a kernel's buckets in the manifest's order, as the reference prints
+    // them (the sort is stable).
+    selected.sort_by(|a, b| a.0.cmp(b.0));
     if selected.is_empty() && args.bucket.is_some() {
         return Err(Hinted::new(
             format!(

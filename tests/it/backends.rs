@@ -29,7 +29,7 @@ fn backends_ls_lists_the_linked_host_and_libraries_on_the_path() {
         .collect();
     insta::assert_snapshot!(table, @r"
     NAME     VERSION  REVISION       TARGET    ROLES             SOURCE
-    host     0.1.0    host-layout-1  host-cpu  compiler,runtime  linked
+    host     0.1.0    host-layout-2  host-cpu  compiler,runtime  linked
     furiosa  -        -              rngd      compiler,runtime  linked
     ");
     let dir = ctx.path("backends");

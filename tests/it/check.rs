@@ -308,7 +308,7 @@ fn resolve_follows_the_serve_time_order_and_reads_revisions_from_manifests() {
         "resolve",
         "./m",
         "--runtime-revision",
-        "host-layout-1",
+        "host-layout-2",
         "--json",
     ]);
     let json: Value = serde_json::from_slice(&host.stdout).expect("json");
@@ -400,7 +400,7 @@ fn a_host_built_bundle_is_matched_by_the_compiler_fxb_recorded() {
         .find(|f| {
             f["filename"]
                 .as_str()
-                .is_some_and(|n| n.contains("host-layout-1"))
+                .is_some_and(|n| n.contains("host-layout-2"))
         })
         .cloned()
         .expect("host entry");
@@ -411,7 +411,7 @@ fn a_host_built_bundle_is_matched_by_the_compiler_fxb_recorded() {
         ctx.format(&check(
             &ctx,
             "fxb",
-            &["./llama", "--runtime-revision", "host-layout-1"],
+            &["./llama", "--runtime-revision", "host-layout-2"],
         ))
     );
     // Prune for the host runtime keeps the host bundle and names the other stale.
@@ -424,7 +424,7 @@ fn a_host_built_bundle_is_matched_by_the_compiler_fxb_recorded() {
             "prune",
             "--dry-run",
             "--runtime-revision",
-            "host-layout-1",
+            "host-layout-2",
         ])
     );
 }
@@ -466,7 +466,7 @@ fn a_bundle_made_under_an_older_rule_is_checked_with_that_rule() {
         "./llama",
         "--explain",
         "--runtime-revision",
-        "host-layout-1",
+        "host-layout-2",
     ]);
     // The host bundle, made under generic 1.0.0, still fits; the reference's bundle
     // records no rule, so the active 9.0.0 applies and the new field sets it apart.

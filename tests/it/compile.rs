@@ -133,7 +133,7 @@ fn a_built_bundle_is_complete_and_honest() {
     assert!(ours["versions"].get("furiosa_compiler").is_none());
     assert_eq!(
         ours["versions"]["fxb_host_backend"]["revision"],
-        "host-layout-1"
+        "host-layout-2"
     );
     assert_eq!(ours["extras"]["fxb"]["compiler"], "fxb_host_backend");
     assert_eq!(ours["extras"]["fxb"]["rule"]["name"], "generic");
@@ -146,7 +146,7 @@ fn a_built_bundle_is_complete_and_honest() {
         .into_manifest();
     let name = fxb::bundle::standard_file_name(&manifest).expect("standard name");
     assert!(
-        name.starts_with("llamaforcausallm-host-layout-1-"),
+        name.starts_with("llamaforcausallm-host-layout-2-"),
         "{name}"
     );
     // Nothing but the bundle is left in the output directory.

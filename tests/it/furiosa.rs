@@ -194,7 +194,7 @@ fn backends_ls_says_what_is_missing_and_how_to_install_it() {
     exit: 0
     ----- stdout -----
     NAME     VERSION  REVISION       TARGET    ROLES             SOURCE
-    host     0.1.0    host-layout-1  host-cpu  compiler,runtime  linked
+    host     0.1.0    host-layout-2  host-cpu  compiler,runtime  linked
     furiosa  -        -              rngd      compiler,runtime  linked
 
     furiosa: vendor toolchain not installed (3 of 3 tools missing)

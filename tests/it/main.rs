@@ -10,6 +10,7 @@ mod cache;
 mod check;
 mod compile;
 mod convert;
+mod cross_tool;
 mod diff;
 mod families;
 mod furiosa;

@@ -122,15 +122,15 @@ impl ElementType {
         Some(match self.0.as_str() {
             "Float32" | "RawInt32" | "Int32" | "Uint32" => 32,
             "Bfloat16" | "Float16" | "Int16" | "RawInt16" => 16,
-            "Bool" | "Int8" | "RawInt8" | "Uint8" | "Float8e4m3" | "Float8e5m2" => 8,
-            "Float4e2m1" | "Int4" => 4,
-            "Float64" | "Int64" => 64,
+            "Bool" | "Int8" | "RawInt8" | "Uint8" | "RawUint8" | "Float8e4m3" | "Float8e5m2" => 8,
+            "Float4e2m1" | "Int4" | "RawInt4" => 4,
+            "Float64" | "Int64" | "RawInt64" => 64,
             _ => return None,
         })
     }
 
-    /// The short name `inspect` prints. `bf16`, `raw_i32`, `f32` and `bool` are the
-    /// reference's (observed); the others follow the same pattern.
+    /// The short name `inspect` prints: the reference's for every plain element type its
+    /// reader knows (observed, one by one); the others follow the same pattern.
     pub fn short_name(&self) -> String {
         let name = match self.0.as_str() {
             "Bfloat16" => "bf16",
@@ -139,9 +139,16 @@ impl ElementType {
             "Bool" => "bool",
             "Float16" => "f16",
             "Float64" => "f64",
-            "Float8e4m3" => "f8e4m3",
-            "Float8e5m2" => "f8e5m2",
-            "Float4e2m1" => "f4e2m1",
+            "Float8e4m3" => "f8_e4",
+            "Float8e5m2" => "f8_e5",
+            "Float4e2m1" => "f4_e2",
+            "Float4e2m1Decoded" => "f4_e2_decoded",
+            "RawInt4" => "raw_i4",
+            "RawInt5" => "raw_i5",
+            "RawInt9" => "raw_i9",
+            "RawInt64" => "raw_i64",
+            "RawUint8" => "raw_u8",
+            "Index" => "index",
             "Int32" => "i32",
             "Int16" => "i16",
             "Int8" => "i8",

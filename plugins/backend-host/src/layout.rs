@@ -33,7 +33,9 @@ pub mod dtype {
     pub const BOOL: &str = "Bool";
     pub const F8: &str = "Float8e4m3";
     pub const F4: &str = "Float4e2m1";
-    pub const U8: &str = "Uint8";
+    /// The reference's `Uint8` is a quantized type with parameters; a plain byte (the
+    /// MXFP4 scales) is `RawUint8`.
+    pub const U8: &str = "RawUint8";
 }
 
 /// What a tensor is, for ordering.

@@ -33,8 +33,9 @@ use crate::model::Dims;
 pub const NAME: &str = "host";
 /// The `versions` key of the manifest this backend's builds record.
 pub const MANIFEST_TOOL: &str = "fxb_host_backend";
-/// Bumped whenever a layout changes, so compiler caches and bundles tell builds apart.
-pub const REVISION: &str = "host-layout-1";
+/// Bumped whenever a layout or the kernel file format (`kernel_file::PAYLOAD_FORMAT`)
+/// changes, so compiler caches and bundles tell builds apart.
+pub const REVISION: &str = "host-layout-2";
 
 /// Tensor-parallel sizes the RNGD runtime serves (PEs per group).
 pub const SUPPORTED_TP: &[u64] = &[1, 2, 4, 8, 16, 32, 64];
