@@ -27,15 +27,11 @@ const CACHE: &str = "home/.cache/furiosa/llm/fxb";
 
 /// The reference's `fxb`, or a skip (a failure under FXB_REQUIRE_VENDOR_ENV).
 fn reference_fxb() -> Option<PathBuf> {
-    let found = crate::furiosa::reference_fxb();
-    if found.is_none() {
-        assert!(
-            std::env::var_os("FXB_REQUIRE_VENDOR_ENV").is_none(),
-            "FXB_REQUIRE_VENDOR_ENV is set but there is no reference env (run scripts/reference-env)"
-        );
-        eprintln!("skipped: no reference env (scripts/reference-env makes one)");
-    }
-    found
+    crate::common::required_env(
+        crate::furiosa::reference_fxb(),
+        "reference env",
+        "scripts/reference-env",
+    )
 }
 
 /// The reference run as a user runs it, in the test's directory with the test's home (so
