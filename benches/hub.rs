@@ -29,6 +29,11 @@ const FXB: &str = env!("CARGO_BIN_EXE_fxb");
 const COMMIT: &str = "1111111111111111111111111111111111111111";
 
 fn main() {
+    // `cargo test --all-targets` runs benches once as tests: that is no time to move a GiB.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("hub: run with `cargo bench --bench hub`");
+        return;
+    }
     let mib: usize = std::env::var("FXB_BENCH_DOWNLOAD_MIB")
         .ok()
         .and_then(|v| v.parse().ok())
