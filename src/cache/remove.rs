@@ -211,7 +211,7 @@ impl Cache {
 }
 
 /// The blob a snapshot link points to (`../../blobs/<etag>`), if `path` is such a link.
-fn linked_blob(path: &Path) -> Option<PathBuf> {
+pub(super) fn linked_blob(path: &Path) -> Option<PathBuf> {
     let target = std::fs::read_link(path).ok()?;
     let blob = path.parent()?.join(target);
     let in_blobs = blob.parent()?.file_name()? == "blobs";

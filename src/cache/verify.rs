@@ -204,10 +204,9 @@ impl Cache {
 /// The LFS sha256 a downloaded file's blob is named by (`…/blobs/<64 hex>`), if `path` is
 /// a snapshot link to one.
 fn lfs_oid(path: &std::path::Path) -> Option<String> {
-    let target = std::fs::read_link(path).ok()?;
-    let name = target.file_name()?.to_str()?;
-    let in_blobs = target.parent()?.file_name()? == "blobs";
-    (in_blobs && name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit()))
+    let blob = super::remove::linked_blob(path)?;
+    let name = blob.file_name()?.to_str()?;
+    (name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit()))
         .then(|| name.to_ascii_lowercase())
 }
 
