@@ -308,8 +308,8 @@ struct Comparer<'t> {
     target: &'t Target,
     /// [`compared_fields`] of the target.
     names: Vec<&'t String>,
-    /// By [`canonical_fields`].
-    seen: std::collections::HashMap<String, Option<Vec<Difference>>>,
+    /// By [`crate::cache::ModelObject::key`].
+    seen: std::collections::HashMap<String, Option<Vec<Difference>>, foldhash::fast::RandomState>,
 }
 
 impl<'t> Comparer<'t> {
@@ -317,40 +317,23 @@ impl<'t> Comparer<'t> {
         Comparer {
             target,
             names: compared_fields(target),
-            seen: std::collections::HashMap::new(),
+            seen: Default::default(),
         }
     }
 
     /// [`differences`] of `model` from the target.
     fn compare(&mut self, model: &crate::cache::ModelObject) -> Option<Vec<Difference>> {
         let (target, names) = (self.target, &self.names);
-        match model.text().and_then(canonical_fields) {
-            Some(key) => self
-                .seen
-                .entry(key)
-                .or_insert_with(|| differences_in(target, names, model.map()))
-                .clone(),
-            None => differences_in(target, names, model.map()),
+        let Some(key) = model.key() else {
+            return differences_in(target, names, model.map());
+        };
+        if let Some(seen) = self.seen.get(key) {
+            return seen.clone();
         }
+        let differences = differences_in(target, names, model.map());
+        self.seen.insert(key.to_string(), differences.clone());
+        differences
     }
-}
-
-/// A `model` object's fields as one string, in key order, each value as its JSON text: equal
-/// strings are equal objects whatever order their keys were written in (the reference
-/// writes them in no fixed order). Reads the text without building any value.
-fn canonical_fields(text: &str) -> Option<String> {
-    let fields: std::collections::BTreeMap<
-        std::borrow::Cow<'_, str>,
-        &serde_json::value::RawValue,
-    > = serde_json::from_str(text).ok()?;
-    let mut key = String::with_capacity(text.len());
-    for (name, value) in fields {
-        key.push_str(&name);
-        key.push('\0');
-        key.push_str(value.get());
-        key.push('\0');
-    }
-    Some(key)
 }
 
 /// A compatible cached bundle and how it ranks.
@@ -690,17 +673,6 @@ mod tests {
         model.insert("architecture".into(), "LlamaForCausalLM".into());
         edit(&mut model);
         differences(&t, &model).is_some_and(|d| d.is_empty())
-    }
-
-    #[test]
-    fn model_objects_compare_as_one_whatever_their_key_order() {
-        let a = canonical_fields(r#"{"architecture": "L", "hidden_size": 4096, "r": {"f": 8.0}}"#);
-        let b = canonical_fields(r#"{"r": {"f": 8.0}, "hidden_size": 4096, "architecture": "L"}"#);
-        let c = canonical_fields(r#"{"architecture": "L", "hidden_size": 4097, "r": {"f": 8.0}}"#);
-        assert!(a.is_some());
-        assert_eq!(a, b);
-        assert_ne!(a, c);
-        assert_eq!(canonical_fields("[1]"), None);
     }
 
     /// FORMAT.md §5.2: the reference's answers to 25 edits of a cached `model` object.

@@ -343,7 +343,12 @@ pub fn safe_component(name: &str) -> bool {
 /// A relative path (from an index someone else may have written) that stays inside its
 /// root: no leading `/`, no `..`, no empty component.
 pub fn safe_rel_path(rel: &str) -> bool {
-    !rel.starts_with('/') && rel.split('/').all(|part| part != ".." && !part.is_empty())
+    // Over bytes: reconciling checks every cached path on every command.
+    !rel.starts_with('/')
+        && rel
+            .as_bytes()
+            .split(|b| *b == b'/')
+            .all(|part| part != b".." && !part.is_empty())
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! end that prints text — the CLI, the Python package's `repr`s — renders through these,
 //! so a layout is written once.
 
+use std::borrow::Cow;
 use std::path::Path;
 use std::time::Duration;
 
@@ -12,24 +13,39 @@ use crate::plan::ModelPlan;
 /// A plain table: columns padded to their widest cell, two spaces apart, no trailing
 /// spaces.
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
-    let rows: Vec<Vec<String>> = rows
-        .iter()
-        .map(|r| r.iter().map(|c| cell(c)).collect())
-        .collect();
+    let rows = drawn_rows(rows);
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for row in &rows {
-        for (i, cell) in row.iter().enumerate() {
-            if let Some(w) = widths.get_mut(i) {
-                *w = (*w).max(cell.chars().count());
-            }
-        }
-    }
+    widen(&mut widths, &rows);
     let mut text = String::with_capacity(rows.len() * 120 + 128);
-    padded_line(&mut text, header.iter().copied(), &widths);
+    padded_line(
+        &mut text,
+        header.iter().map(|h| (*h, h.chars().count())),
+        &widths,
+    );
     for row in &rows {
-        padded_line(&mut text, row.iter().map(String::as_str), &widths);
+        padded_line(
+            &mut text,
+            row.iter().map(|(c, n)| (c.as_ref(), *n)),
+            &widths,
+        );
     }
     text
+}
+
+/// Each cell as drawn, with its width in characters.
+fn drawn_rows(rows: &[Vec<String>]) -> Vec<Vec<(Cow<'_, str>, usize)>> {
+    rows.iter()
+        .map(|r| r.iter().map(|c| drawn(c)).collect())
+        .collect()
+}
+
+/// Widen `widths` to the cells of `rows`.
+fn widen(widths: &mut [usize], rows: &[Vec<(Cow<'_, str>, usize)>]) {
+    for row in rows {
+        for (w, (_, n)) in widths.iter_mut().zip(row) {
+            *w = (*w).max(*n);
+        }
+    }
 }
 
 /// The widest a table cell is drawn; the rest is cut to `…` (`--json` has it whole).
@@ -38,12 +54,23 @@ pub const MAX_CELL: usize = 120;
 /// A value from a file, made safe to draw in a table: control characters and terminal
 /// escape sequences shown escaped (`\u{1b}`), and cut at [`MAX_CELL`] characters.
 pub fn cell(text: &str) -> String {
+    drawn(text).0.into_owned()
+}
+
+/// [`cell`], borrowed when nothing needs escaping or cutting, with its width in
+/// characters (a thousand-row table draws most cells as they are).
+fn drawn(text: &str) -> (Cow<'_, str>, usize) {
+    if text.len() <= MAX_CELL && text.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return (Cow::Borrowed(text), text.len());
+    }
     let mut out = printable(text);
-    if out.chars().count() > MAX_CELL {
+    let mut count = out.chars().count();
+    if count > MAX_CELL {
         out = out.chars().take(MAX_CELL - 1).collect();
         out.push('…');
+        count = MAX_CELL;
     }
-    out
+    (Cow::Owned(out), count)
 }
 
 /// A value from a file with its control characters escaped, whole.
@@ -115,7 +142,7 @@ pub fn version_cell(version: Option<&str>, revision: Option<&str>) -> String {
         version.filter(|v| !v.is_empty()),
         revision.filter(|r| !r.is_empty()),
     ) {
-        (Some(v), Some(r)) => format!("{v} ({r})"),
+        (Some(v), Some(r)) => [v, " (", r, ")"].concat(),
         (Some(v), None) => v.to_string(),
         (None, Some(r)) => r.to_string(),
         (None, None) => "-".to_string(),
@@ -125,39 +152,46 @@ pub fn version_cell(version: Option<&str>, revision: Option<&str>) -> String {
 /// Python `tabulate(tablefmt="simple")`: widths = max(cell, header + 2), two spaces
 /// between columns, a dash rule under the header, trailing spaces stripped.
 pub fn simple_table(header: &[&str], rows: &[Vec<String>]) -> String {
-    let rows: Vec<Vec<String>> = rows
-        .iter()
-        .map(|r| r.iter().map(|c| cell(c)).collect())
-        .collect();
+    let rows = drawn_rows(rows);
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count() + 2).collect();
-    for row in &rows {
-        for (i, cell) in row.iter().enumerate() {
-            if let Some(w) = widths.get_mut(i) {
-                *w = (*w).max(cell.chars().count());
-            }
-        }
-    }
+    widen(&mut widths, &rows);
     let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
     // Written into one buffer: a thousand-row `cache ls` formats no cell on its own.
     let mut text = String::with_capacity(rows.len() * 160 + 256);
-    padded_line(&mut text, header.iter().copied(), &widths);
-    padded_line(&mut text, rule.iter().map(String::as_str), &widths);
+    padded_line(
+        &mut text,
+        header.iter().map(|h| (*h, h.chars().count())),
+        &widths,
+    );
+    padded_line(
+        &mut text,
+        rule.iter().map(|r| (r.as_str(), r.len())),
+        &widths,
+    );
     for row in &rows {
-        padded_line(&mut text, row.iter().map(String::as_str), &widths);
+        padded_line(
+            &mut text,
+            row.iter().map(|(c, n)| (c.as_ref(), *n)),
+            &widths,
+        );
     }
     text
 }
 
-/// Cells padded to their column's width, two spaces apart, trailing spaces trimmed, and
-/// a newline; cells beyond the last column are dropped.
-fn padded_line<'a>(text: &mut String, cells: impl Iterator<Item = &'a str>, widths: &[usize]) {
+/// Cells (with their widths in characters) padded to their column's width, two spaces
+/// apart, trailing spaces trimmed, and a newline; cells beyond the last column are dropped.
+fn padded_line<'a>(
+    text: &mut String,
+    cells: impl Iterator<Item = (&'a str, usize)>,
+    widths: &[usize],
+) {
     let start = text.len();
-    for (i, (cell, width)) in cells.zip(widths).enumerate() {
+    for (i, ((cell, count), width)) in cells.zip(widths).enumerate() {
         if i > 0 {
             text.push_str("  ");
         }
         text.push_str(cell);
-        let pad = width.saturating_sub(cell.chars().count());
+        let pad = width.saturating_sub(count);
         text.extend(std::iter::repeat_n(' ', pad));
     }
     let end = text[start..].trim_end().len() + start;

@@ -107,9 +107,12 @@ impl FileEntry {
 /// the parsed map, so `index.json` keeps the reference's exact layout.
 #[derive(Debug, Clone)]
 pub struct ModelObject {
-    raw: Option<Box<serde_json::value::RawValue>>,
+    /// The JSON text, checked when it was read (or by fxb before it kept it in
+    /// [`super::parsed`]).
+    raw: Option<Box<str>>,
     parsed: std::sync::OnceLock<Map<String, Value>>,
     architecture: std::sync::OnceLock<Option<String>>,
+    key: std::sync::OnceLock<Option<String>>,
 }
 
 impl ModelObject {
@@ -118,6 +121,17 @@ impl ModelObject {
             raw: None,
             parsed: std::sync::OnceLock::from(map),
             architecture: std::sync::OnceLock::new(),
+            key: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// An object whose text, architecture and key fxb worked out before and kept.
+    pub(super) fn known(raw: Box<str>, architecture: Option<String>, key: Option<String>) -> Self {
+        ModelObject {
+            raw: Some(raw),
+            parsed: std::sync::OnceLock::new(),
+            architecture: std::sync::OnceLock::from(architecture),
+            key: std::sync::OnceLock::from(key),
         }
     }
 
@@ -125,8 +139,8 @@ impl ModelObject {
     pub fn map(&self) -> &Map<String, Value> {
         self.parsed.get_or_init(|| {
             self.raw
-                .as_ref()
-                .and_then(|raw| serde_json::from_str(raw.get()).ok())
+                .as_deref()
+                .and_then(|raw| serde_json::from_str(raw).ok())
                 .unwrap_or_default()
         })
     }
@@ -139,7 +153,7 @@ impl ModelObject {
                     .get("architecture")
                     .and_then(Value::as_str)
                     .map(String::from),
-                (None, Some(raw)) => architecture_of(raw.get()),
+                (None, Some(raw)) => architecture_of(raw),
                 (None, None) => None,
             })
             .as_deref()
@@ -149,16 +163,43 @@ impl ModelObject {
         self.map().get(key)
     }
 
-    /// The object's JSON text as the index holds it (`None` for one made in memory):
-    /// equal texts are equal objects.
+    /// The object's JSON text as the index holds it (`None` for one made in memory).
     pub fn text(&self) -> Option<&str> {
-        self.raw.as_ref().map(|raw| raw.get())
+        self.raw.as_deref()
     }
+
+    /// The object's fields as one string, in key order, each value as its JSON text:
+    /// equal keys are equal objects whatever order their keys were written in (the
+    /// reference writes them in no fixed order). `None` for an object made in memory.
+    pub fn key(&self) -> Option<&str> {
+        self.key
+            .get_or_init(|| self.raw.as_deref().and_then(canonical_fields))
+            .as_deref()
+    }
+}
+
+/// [`ModelObject::key`] of a model object's text, read without building any value.
+fn canonical_fields(text: &str) -> Option<String> {
+    let fields: std::collections::BTreeMap<
+        std::borrow::Cow<'_, str>,
+        &serde_json::value::RawValue,
+    > = serde_json::from_str(text).ok()?;
+    let mut key = String::with_capacity(text.len());
+    for (name, value) in fields {
+        key.push_str(&name);
+        key.push('\0');
+        key.push_str(value.get());
+        key.push('\0');
+    }
+    Some(key)
 }
 
 /// The `architecture` of a model object's JSON text, reading only up to it (the
 /// reference and fxb write it first, so the rest of the object is not even scanned).
 fn architecture_of(raw: &str) -> Option<String> {
+    if let Some(found) = leading_architecture(raw) {
+        return found;
+    }
     struct Find<'a>(&'a mut Option<String>);
 
     impl<'de> serde::de::Visitor<'de> for Find<'_> {
@@ -189,6 +230,23 @@ fn architecture_of(raw: &str) -> Option<String> {
     found
 }
 
+/// `{"architecture": "X", …`, read without a parser: the layout both tools write, so a
+/// thousand-row `cache ls` parses no model object. `None` when the text is laid out any
+/// other way (or the value has an escape): the parser answers then.
+fn leading_architecture(raw: &str) -> Option<Option<String>> {
+    fn json_space(text: &str) -> &str {
+        text.trim_start_matches([' ', '\n', '\r', '\t'])
+    }
+    let rest = json_space(raw).strip_prefix('{')?;
+    let rest = json_space(rest).strip_prefix("\"architecture\"")?;
+    let rest = json_space(rest).strip_prefix(':')?;
+    let value = json_space(rest).strip_prefix('"')?;
+    let end = value
+        .bytes()
+        .position(|b| b == b'"' || b == b'\\' || b < 0x20)?;
+    (value.as_bytes()[end] == b'"').then(|| Some(value[..end].to_string()))
+}
+
 impl PartialEq for ModelObject {
     fn eq(&self, other: &ModelObject) -> bool {
         self.map() == other.map()
@@ -209,9 +267,10 @@ impl<'de> Deserialize<'de> for ModelObject {
             return Err(serde::de::Error::custom("`model` is not an object"));
         }
         Ok(ModelObject {
-            raw: Some(raw),
+            raw: Some(raw.into()),
             parsed: std::sync::OnceLock::new(),
             architecture: std::sync::OnceLock::new(),
+            key: std::sync::OnceLock::new(),
         })
     }
 }
@@ -238,7 +297,15 @@ pub struct IndexParseError(String);
 
 /// Parse an index; an error means "corrupt" (FORMAT.md §4.4).
 pub fn parse(bytes: &[u8]) -> Result<Index, IndexParseError> {
-    serde_json::from_slice(bytes).map_err(|e| IndexParseError(e.to_string()))
+    // Checked as UTF-8 once, whole: parsed from bytes, serde_json checks every string on
+    // its own, which cost a seventh of reading a thousand-entry index.
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        IndexParseError(format!(
+            "it is not UTF-8 text (byte {} is not)",
+            e.valid_up_to()
+        ))
+    })?;
+    serde_json::from_str(text).map_err(|e| IndexParseError(e.to_string()))
 }
 
 /// The bytes the reference writes: pretty JSON, two spaces, no trailing newline.
@@ -295,8 +362,28 @@ mod tests {
             Some("Outer".into())
         );
         assert_eq!(architecture_of(r#"{"architecture": 7}"#), None);
+        // The layout both tools write, and one the quick read leaves to the parser.
+        assert_eq!(
+            architecture_of("{\n    \"architecture\": \"Qwen3ForCausalLM\",\n    \"x\": 1\n}"),
+            Some("Qwen3ForCausalLM".into())
+        );
+        assert_eq!(
+            architecture_of(r#"{"architecture": "A\u0042\"C"}"#),
+            Some("AB\"C".into())
+        );
         assert_eq!(architecture_of(r#"{"x": 1}"#), None);
         assert_eq!(architecture_of("{}"), None);
+    }
+
+    #[test]
+    fn model_objects_compare_as_one_whatever_their_key_order() {
+        let a = canonical_fields(r#"{"architecture": "L", "hidden_size": 4096, "r": {"f": 8.0}}"#);
+        let b = canonical_fields(r#"{"r": {"f": 8.0}, "hidden_size": 4096, "architecture": "L"}"#);
+        let c = canonical_fields(r#"{"architecture": "L", "hidden_size": 4097, "r": {"f": 8.0}}"#);
+        assert!(a.is_some());
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert_eq!(canonical_fields("[1]"), None);
     }
 
     #[test]

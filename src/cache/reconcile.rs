@@ -8,7 +8,8 @@
 //! mtime whenever a file in it is added, removed or renamed over, so a bundle removed,
 //! added or replaced behind fxb's back is still seen.
 
-use std::collections::HashSet;
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
 
 use foldhash::fast::RandomState;
 use std::path::{Path, PathBuf};
@@ -16,6 +17,7 @@ use std::path::{Path, PathBuf};
 use super::error::CacheError;
 use super::index::{self, FileEntry, INDEX_FILE, Index};
 use super::lock::Locked;
+use super::parsed::{self, Identity};
 use super::stamps::Stamps;
 use super::store::{Cache, CachedFile, now};
 use crate::bundle::Bundle;
@@ -28,9 +30,39 @@ pub(super) const LOCAL_PREFIX: &str = "models--local/";
 pub(super) struct State {
     pub index: Index,
     pub write: bool,
-    /// Entries known present as regular files without a stat (their directory is as it
-    /// was at the last reconciliation).
-    pub trusted: HashSet<String, RandomState>,
+    /// The directory stamps seen: which entries are known present as regular files
+    /// without a stat (their directory is as it was at the last reconciliation).
+    stamps: Stamps,
+    /// The identity of the `index.json` the index is, unchanged, when fxb has no parsed
+    /// copy of it yet: a reader keeps one ([`State::keep`]); a writer is about to
+    /// replace the file anyway.
+    keep: Option<Identity>,
+}
+
+impl State {
+    /// Keep the index's parsed copy for the next command, if it is worth keeping.
+    fn keep(&self, cache: &Path) {
+        if let Some(identity) = &self.keep {
+            parsed::save(cache, identity, &self.index);
+        }
+    }
+}
+
+/// Whether the indexed `rel` is known to be a regular file without a stat: under
+/// `models--local` (fxb and the reference put only regular files there), in a directory
+/// as it was. (Unsafe paths never reach here: reconciling dropped them.)
+fn known_regular(stamps: &Stamps, rel: &str) -> bool {
+    rel.starts_with(LOCAL_PREFIX) && stamps.seen_unchanged(parent_rel(rel))
+}
+
+/// What reading `index.json` found.
+enum ReadIndex {
+    Missing,
+    /// From fxb's parsed copy.
+    Kept(Index),
+    /// Parsed from the JSON, which has this identity.
+    Parsed(Index, Option<Identity>),
+    Corrupt(index::IndexParseError),
 }
 
 /// The snapshot directory of a `rel_path`.
@@ -47,7 +79,8 @@ impl Cache {
         if state.write && lock.exclusive() {
             self.write_index(&lock, &state.index)?;
         }
-        Ok(self.files_of(state.index, &state.trusted))
+        state.keep(self.dir());
+        Ok(self.files_of(state))
     }
 
     /// The `base_model` the index records for `repo_id` (from its model card, when it was
@@ -55,6 +88,7 @@ impl Cache {
     pub fn base_model(&self, repo_id: &str) -> Result<Option<String>, CacheError> {
         let lock = self.lock()?;
         let state = self.state(&lock)?;
+        state.keep(self.dir());
         Ok(state
             .index
             .repos
@@ -65,32 +99,31 @@ impl Cache {
     /// Read `index.json` and reconcile it with the disk.
     pub(super) fn state(&self, lock: &Locked) -> Result<State, CacheError> {
         let path = self.dir().join(INDEX_FILE);
-        let (mut index, mut write) = match std::fs::read(&path) {
-            Ok(bytes) => match index::parse(&bytes) {
-                Ok(index) => (index, false),
-                Err(e) => {
-                    let kept = self.set_aside(&path)?;
-                    tracing::warn!(
-                        "`{}` does not parse ({e}); moved it to `{}` and rebuilt the index from the bundles on disk",
-                        path.display(),
-                        kept.display()
-                    );
-                    // As the reference: answer from the scan now, write on the next change.
-                    let mut index = Index::default();
-                    let mut stamps = Stamps::load(self.dir());
-                    self.scan(&mut index, &mut stamps);
-                    return Ok(State {
-                        index,
-                        write: false,
-                        trusted: Default::default(),
-                    });
-                }
-            },
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (Index::default(), false),
-            Err(e) => return Err(CacheError::io("read", &path, e)),
+        let (mut index, mut write, identity) = match self.read_index(&path)? {
+            // Kept already: nothing to keep again.
+            ReadIndex::Kept(index) => (index, false, None),
+            ReadIndex::Parsed(index, identity) => (index, false, identity),
+            ReadIndex::Missing => (Index::default(), false, None),
+            ReadIndex::Corrupt(e) => {
+                let kept = self.set_aside(&path)?;
+                tracing::warn!(
+                    "`{}` does not parse ({e}); moved it to `{}` and rebuilt the index from the bundles on disk",
+                    path.display(),
+                    kept.display()
+                );
+                // As the reference: answer from the scan now, write on the next change.
+                let mut index = Index::default();
+                let mut stamps = Stamps::load(self.dir());
+                self.scan(&mut index, &mut stamps);
+                return Ok(State {
+                    index,
+                    write: false,
+                    stamps: Stamps::default(),
+                    keep: None,
+                });
+            }
         };
         let mut stamps = Stamps::load(self.dir());
-        let mut trusted = HashSet::default();
         for (repo_id, repo) in index.repos.iter_mut() {
             repo.files.retain(|f| {
                 let named_right = f.rel_path.rsplit('/').next() == Some(f.filename.as_str());
@@ -101,9 +134,6 @@ impl Cache {
                     && stamps.unchanged(self.dir(), parent_rel(&f.rel_path));
                 let present =
                     unchanged || std::fs::symlink_metadata(self.dir().join(&f.rel_path)).is_ok();
-                if unchanged {
-                    trusted.insert(f.rel_path.clone());
-                }
                 let keep = named_right && present && safe;
                 if !keep {
                     tracing::warn!(
@@ -125,10 +155,37 @@ impl Cache {
         write |= index.repos.len() != before;
         write |= self.scan(&mut index, &mut stamps);
         stamps.save(lock, self.dir());
+        // What the file holds, reconciled unchanged: worth keeping for the next command.
+        let keep = identity.filter(|_| !write && lock.exclusive());
         Ok(State {
             index,
             write,
-            trusted,
+            stamps,
+            keep,
+        })
+    }
+
+    /// `index.json` and its identity, from fxb's parsed copy while that is of this very
+    /// file, else parsed.
+    fn read_index(&self, path: &Path) -> Result<ReadIndex, CacheError> {
+        let mut file = match std::fs::File::open(path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(ReadIndex::Missing),
+            Err(e) => return Err(CacheError::io("read", path, e)),
+        };
+        let metadata = file
+            .metadata()
+            .map_err(|e| CacheError::io("read", path, e))?;
+        let identity = Identity::of(&metadata);
+        if let Some(index) = identity.and_then(|id| parsed::load(self.dir(), &id)) {
+            return Ok(ReadIndex::Kept(index));
+        }
+        let mut bytes = Vec::with_capacity(usize::try_from(metadata.len()).unwrap_or(0));
+        std::io::Read::read_to_end(&mut file, &mut bytes)
+            .map_err(|e| CacheError::io("read", path, e))?;
+        Ok(match index::parse(&bytes) {
+            Ok(index) => ReadIndex::Parsed(index, identity),
+            Err(e) => ReadIndex::Corrupt(e),
         })
     }
 
@@ -149,11 +206,21 @@ impl Cache {
     /// Index every `models--*/snapshots/<rev>/*.fxb` the index lacks. Returns whether it
     /// added any. An unreadable bundle is left out with a warning.
     fn scan(&self, index: &mut Index, stamps: &mut Stamps) -> bool {
-        let known: HashSet<&str, RandomState> =
-            index.files().map(|(_, f)| f.rel_path.as_str()).collect();
-        let indexed_dirs: HashSet<&str, RandomState> =
-            known.iter().map(|r| parent_rel(r)).collect();
+        // The indexed snapshot directories' names, by their `snapshots` directory.
+        let mut indexed: HashMap<&str, Vec<&str>, RandomState> = HashMap::default();
+        for (_, file) in index.files() {
+            if let Some((snapshots, revision)) = parent_rel(&file.rel_path).rsplit_once('/') {
+                indexed.entry(snapshots).or_default().push(revision);
+            }
+        }
+        for revisions in indexed.values_mut() {
+            revisions.sort_unstable();
+            revisions.dedup();
+        }
+        // Needed only where a directory is listed: most reconciliations list none.
+        let known = std::cell::OnceCell::<HashSet<&str, RandomState>>::new();
         let mut found = Vec::new();
+        let mut rel_dir = String::new();
         for repo_dir in read_dir_sorted(self.dir()) {
             let Some(repo_dir_name) = file_name(&repo_dir) else {
                 continue;
@@ -162,17 +229,41 @@ impl Cache {
                 continue;
             };
             let repo_id = repo_name.replace("--", "/");
-            for snapshot in read_dir_sorted(&repo_dir.join("snapshots")) {
-                let Some(revision) = file_name(&snapshot) else {
-                    continue;
-                };
-                let rel_dir = format!("{repo_dir_name}/snapshots/{revision}");
+            let snapshots_rel = format!("{repo_dir_name}/snapshots");
+            let here = indexed
+                .get(snapshots_rel.as_str())
+                .map_or(&[][..], Vec::as_slice);
+            // Unchanged and holding only indexed snapshots: those are its entries.
+            let revisions: Vec<Cow<'_, str>> = if !here.is_empty()
+                && stamps.listing_unchanged(self.dir(), &snapshots_rel, here.len())
+            {
+                here.iter().map(|r| Cow::Borrowed(*r)).collect()
+            } else {
+                let listed = read_dir_names_sorted(&repo_dir.join("snapshots"));
+                let all_indexed = listed
+                    .iter()
+                    .all(|name| here.binary_search(&name.as_str()).is_ok());
+                stamps.listed(
+                    self.dir(),
+                    &snapshots_rel,
+                    all_indexed.then_some(listed.len()),
+                );
+                listed.into_iter().map(Cow::Owned).collect()
+            };
+            for revision in revisions {
+                rel_dir.clear();
+                rel_dir.push_str(&snapshots_rel);
+                rel_dir.push('/');
+                rel_dir.push_str(&revision);
                 // Unchanged since the last scan, and indexed then: nothing new inside.
-                if indexed_dirs.contains(rel_dir.as_str()) && stamps.unchanged(self.dir(), &rel_dir)
+                if here.binary_search(&revision.as_ref()).is_ok()
+                    && stamps.unchanged(self.dir(), &rel_dir)
                 {
                     continue;
                 }
-                for file in read_dir_sorted(&snapshot) {
+                let known =
+                    known.get_or_init(|| index.files().map(|(_, f)| f.rel_path.as_str()).collect());
+                for file in read_dir_sorted(&self.dir().join(&rel_dir)) {
                     let Some(name) = file_name(&file) else {
                         continue;
                     };
@@ -181,12 +272,12 @@ impl Cache {
                     }
                     let rel = format!("{rel_dir}/{name}");
                     if !known.contains(rel.as_str()) {
-                        found.push((repo_id.clone(), revision.clone(), rel, file));
+                        found.push((repo_id.clone(), revision.to_string(), rel, file));
                     }
                 }
             }
         }
-        drop(indexed_dirs);
+        drop(indexed);
         drop(known);
         let now = now();
         let mut added = false;
@@ -206,11 +297,8 @@ impl Cache {
         added
     }
 
-    pub(super) fn files_of(
-        &self,
-        index: Index,
-        trusted: &HashSet<String, RandomState>,
-    ) -> Vec<CachedFile> {
+    fn files_of(&self, state: State) -> Vec<CachedFile> {
+        let State { index, stamps, .. } = state;
         let mut files: Vec<CachedFile> = index
             .repos
             .into_iter()
@@ -219,7 +307,7 @@ impl Cache {
                 let path = self.dir().join(&entry.rel_path);
                 CachedFile {
                     repo_id,
-                    missing: !trusted.contains(&entry.rel_path) && !path.exists(),
+                    missing: !known_regular(&stamps, &entry.rel_path) && !path.exists(),
                     path,
                     entry,
                 }
@@ -235,6 +323,19 @@ impl Cache {
 
 fn file_name(path: &Path) -> Option<String> {
     path.file_name().map(|n| n.to_string_lossy().into_owned())
+}
+
+/// The names of the entries of `dir`, sorted by their bytes.
+fn read_dir_names_sorted(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort_unstable();
+    names
 }
 
 /// The entries of `dir`, by file name. (Sorted by name bytes, not as paths: comparing

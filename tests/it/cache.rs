@@ -779,6 +779,113 @@ fn ls_skips_unchanged_snapshot_dirs_but_sees_every_change() {
     );
 }
 
+/// `snapshots/` itself is trusted unlisted while its mtime and entry count hold and every
+/// entry is an indexed snapshot: a new directory (parent's mtime) and a bundle moved into a
+/// directory that held none (no trust while it was there) are both still found.
+#[test]
+fn ls_trusts_an_unchanged_snapshots_listing_but_sees_new_and_stray_directories() {
+    let ctx = TestContext::new();
+    let bundles = distinct_bundles(&ctx, 4);
+    let add = |i: usize| {
+        let path = bundles[i].0.to_string_lossy().into_owned();
+        assert_eq!(in_cache(&ctx, &["add", &path]).status.code(), Some(0));
+    };
+    add(0);
+    add(1);
+    let snapshots = ctx.path("fxb/models--local/snapshots");
+    let settle = || {
+        for entry in fs::read_dir(&snapshots).expect("dir").flatten() {
+            backdate(&entry.path());
+        }
+        backdate(&snapshots);
+    };
+    let listed = |ctx: &TestContext| {
+        let out = in_cache(ctx, &["cache", "ls", "-q"]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        stdout(&out).lines().count()
+    };
+    let recorded = || {
+        let stamps: Value =
+            serde_json::from_slice(&fs::read(ctx.path("fxb/fxb-scan.json")).expect("stamps"))
+                .expect("json");
+        stamps["listings"]["models--local/snapshots"].as_u64()
+    };
+    settle();
+    assert_eq!(listed(&ctx), 2);
+    assert_eq!(recorded(), Some(2), "two entries, both indexed: recorded");
+    assert_eq!(listed(&ctx), 2, "and trusted");
+
+    // A new snapshot directory with a bundle, made by another tool: the parent changed.
+    let third = snapshots.join("00000000-0000-4000-8000-000000000002");
+    fs::create_dir(&third).expect("dir");
+    fs::copy(&bundles[2].0, third.join(&bundles[2].1)).expect("copy");
+    assert_eq!(listed(&ctx), 3);
+
+    // A stray directory with no bundle: while it is there, the listing is not trusted ...
+    let stray = snapshots.join("00000000-0000-4000-8000-000000000003");
+    fs::create_dir(&stray).expect("dir");
+    settle();
+    assert_eq!(listed(&ctx), 3);
+    assert_eq!(
+        recorded(),
+        None,
+        "an entry that is not indexed: not recorded"
+    );
+    // ... so a bundle moved into it later (the parent's mtime unchanged) is found.
+    fs::copy(&bundles[3].0, ctx.path("moving.fxb")).expect("copy");
+    fs::rename(ctx.path("moving.fxb"), stray.join(&bundles[3].1)).expect("move");
+    assert_eq!(listed(&ctx), 4);
+    settle();
+    assert_eq!(listed(&ctx), 4);
+    assert_eq!(recorded(), Some(4));
+    assert_eq!(listed(&ctx), 4);
+}
+
+/// fxb keeps `index.json` as it parsed it (`fxb-index.bin`) once the file has been left
+/// alone for two seconds, and uses the copy only while `index.json` is that very file: an
+/// edit in place that keeps its size, or a replacement, is read at once.
+#[test]
+fn a_kept_parsed_index_gives_way_to_any_change_of_index_json() {
+    let ctx = TestContext::new();
+    let bundles = distinct_bundles(&ctx, 2);
+    let path = bundles[0].0.to_string_lossy().into_owned();
+    assert_eq!(in_cache(&ctx, &["add", &path]).status.code(), Some(0));
+    let index = ctx.path("fxb/index.json");
+    let kept = ctx.path("fxb/fxb-index.bin");
+    let ls = |ctx: &TestContext| ctx.format(&in_cache(ctx, &["cache", "ls"]));
+    let first = ls(&ctx);
+    assert!(
+        !kept.exists(),
+        "an index written just now is not kept (racy)"
+    );
+    // Left alone long enough: kept, then used.
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    assert_eq!(ls(&ctx), first);
+    assert!(kept.exists());
+    assert_eq!(ls(&ctx), first);
+
+    // Edited in place, same size, same inode.
+    let text = fs::read_to_string(&index).expect("index");
+    let edited = text.replacen(
+        "\"ir_version\": \"2026.4.0\"",
+        "\"ir_version\": \"2026.5.0\"",
+        1,
+    );
+    assert_ne!(edited, text);
+    assert_eq!(edited.len(), text.len());
+    fs::write(&index, &edited).expect("edit in place");
+    let after_edit = ls(&ctx);
+    assert!(after_edit.contains("2026.5.0 (ae27d44cd8)"), "{after_edit}");
+    insta::assert_snapshot!("ls_after_index_edited_in_place", after_edit);
+
+    // Replaced by another tool's add (a rename over it).
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    assert_eq!(ls(&ctx), after_edit, "kept again");
+    let path = bundles[1].0.to_string_lossy().into_owned();
+    assert_eq!(in_cache(&ctx, &["add", &path]).status.code(), Some(0));
+    insta::assert_snapshot!("ls_after_index_replaced", ls(&ctx));
+}
+
 /// Issue 13: the reference's `cache rm`, holding the lock, removes empty snapshot
 /// directories — including one an `add` made before it took the lock. Here the "other
 /// process" removes the snapshot directory while the add waits to take the lock.
