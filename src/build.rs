@@ -128,6 +128,21 @@ pub fn check_parallelism(backend: &LoadedBackend, size: u64) -> Result<(), Build
     })
 }
 
+/// [`BuildError::Refused`] for the first job the backend would not compile.
+fn refuse_unbuildable(backend: &LoadedBackend, jobs: &[run::Job]) -> Result<(), BuildError> {
+    for job in jobs {
+        backend
+            .backend()
+            .check(&job.request)
+            .map_err(|e| BuildError::Refused {
+                backend: backend.description.name.clone(),
+                message: e.message,
+                hint: e.hint,
+            })?;
+    }
+    Ok(())
+}
+
 /// Why a build failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -596,9 +611,8 @@ impl ArtifactBuilder {
         self.build_prepared(&prepared, output.as_ref())
     }
 
-    /// Build from an already prepared plan (the CLI prepares first to print warnings).
-    pub fn build_prepared(&self, prepared: &Prepared, output: &Path) -> Result<Built, BuildError> {
-        let output = output_path(output);
+    /// The backend that compiles: the one chosen, else the host reference backend.
+    fn compiling_backend(&self) -> Result<LoadedBackend, BuildError> {
         let backend = match &self.backend {
             Some(backend) => backend.clone(),
             None => LoadedBackend::host(),
@@ -606,6 +620,46 @@ impl ArtifactBuilder {
         if !backend.has_role(crate::backend::Role::Compiler) {
             return Err(BuildError::NotACompiler(backend.description.name.clone()));
         }
+        Ok(backend)
+    }
+
+    /// The compile jobs of `prepared` (`--only` applied), their outputs in `dir`, with the
+    /// build's flags set on each request.
+    fn planned_jobs(
+        &self,
+        prepared: &Prepared,
+        backend: &LoadedBackend,
+        dir: &Path,
+        cache: Option<&CompilerCache>,
+    ) -> Result<Vec<run::Job>, BuildError> {
+        let mut jobs = run::jobs(&prepared.plan, backend, prepared, dir);
+        if !self.only.is_empty() {
+            jobs = select_only(jobs, &self.only)?;
+        }
+        for job in &mut jobs {
+            job.request.dump_tc_dir = self.dump_tc.as_ref().map(|d| d.display().to_string());
+            job.request.collective_dq = self.collective_dq;
+            job.request.compiler_cache_dir = cache.map(|c| c.dir().display().to_string());
+        }
+        Ok(jobs)
+    }
+
+    /// Whether the backend would take the whole build, compiling nothing: a compiler, a
+    /// tensor-parallel size it supports, and every job accepted (no tool missing, no model
+    /// it cannot map, no flag it refuses for this model). What `build` checks before its
+    /// first compile, and `--dry-run` checks instead of building.
+    pub fn check_buildable(&self, prepared: &Prepared, output: &Path) -> Result<(), BuildError> {
+        let backend = self.compiling_backend()?;
+        check_parallelism(&backend, prepared.plan.tensor_parallel_size)?;
+        let output = output_path(output);
+        let jobs = self.planned_jobs(prepared, &backend, &staging::output_dir(&output), None)?;
+        refuse_unbuildable(&backend, &jobs)
+    }
+
+    /// Build from an already prepared plan (the CLI prepares first to print warnings).
+    pub fn build_prepared(&self, prepared: &Prepared, output: &Path) -> Result<Built, BuildError> {
+        let output = output_path(output);
+        let backend = self.compiling_backend()?;
         check_parallelism(&backend, prepared.plan.tensor_parallel_size)?;
         let cache = match &self.compiler_cache {
             CompilerCacheSetting::Disabled => None,
@@ -620,26 +674,9 @@ impl ArtifactBuilder {
             path: output.clone(),
             cause: e.to_string(),
         })?;
-        let mut jobs = run::jobs(&prepared.plan, &backend, prepared, staging.path());
-        if !self.only.is_empty() {
-            jobs = select_only(jobs, &self.only)?;
-        }
-        for job in &mut jobs {
-            job.request.dump_tc_dir = self.dump_tc.as_ref().map(|d| d.display().to_string());
-            job.request.collective_dq = self.collective_dq;
-            job.request.compiler_cache_dir = cache.as_ref().map(|c| c.dir().display().to_string());
-        }
+        let jobs = self.planned_jobs(prepared, &backend, staging.path(), cache.as_ref())?;
         // Refused before the first compile: a missing tool, a model the backend cannot map.
-        for job in &jobs {
-            backend
-                .backend()
-                .check(&job.request)
-                .map_err(|e| BuildError::Refused {
-                    backend: backend.description.name.clone(),
-                    message: e.message,
-                    hint: e.hint,
-                })?;
-        }
+        refuse_unbuildable(&backend, &jobs)?;
         let started = std::time::Instant::now();
         let settings = run::Settings {
             concurrency: self.concurrency,

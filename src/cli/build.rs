@@ -221,6 +221,11 @@ pub fn run(args: Args, globals: &Globals) -> anyhow::Result<Outcome> {
             ))?;
         }
         out.finish()?;
+        // As the build itself would refuse it, before its first compile (the summary above
+        // still shows what it would have built).
+        builder
+            .check_buildable(&prepared, &output)
+            .map_err(build_error)?;
         return Ok(Outcome::Clean);
     }
 

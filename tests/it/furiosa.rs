@@ -397,6 +397,49 @@ fn what_cannot_be_built_is_refused_before_compiling() {
     error: backend `furiosa` cannot build this: --enable-collective-dq is not supported by registry entry `llama3_1_8b_w16a16` (architecture=LlamaForCausalLM, hidden_size=4096, intermediate_size=14336)
     hint: build without it; the entries whose kernels take it: gpt_oss_120b_w4fa16kv16
     ");
+    // `--dry-run` prints the plan and then refuses as the build would (issue 16), for
+    // each refusal above; a model the backend takes passes.
+    let dry_run = |model: &str, extra: &[&str]| {
+        let mut args = vec!["--dry-run"];
+        args.extend(extra);
+        build(&mut with_stand_ins(&ctx, &bin), model, &args)
+    };
+    // (A tensor-parallel size the backend never compiles for is refused before planning.)
+    for (model, extra, plans) in [
+        (&unmapped, &["-tp", "8"][..], true),
+        (&llama, &["-tp", "32"][..], true),
+        (&llama, &["-tp", "4"][..], false),
+        (&llama, &["--only", "first_tokenwise@tw2"][..], true),
+        (&llama, &["--enable-collective-dq"][..], true),
+    ] {
+        let planned = dry_run(model, extra);
+        assert_eq!(
+            planned.status.code(),
+            Some(2),
+            "{extra:?}: {}",
+            stderr(&planned)
+        );
+        assert_eq!(
+            stdout(&planned).contains("── Buckets"),
+            plans,
+            "{extra:?}: the plan is shown: {}",
+            stdout(&planned)
+        );
+        let refusal = run(model, extra);
+        let last_error = |text: &str| {
+            text.lines()
+                .skip_while(|l| !l.starts_with("error:"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        assert_eq!(
+            last_error(&stderr(&planned)),
+            last_error(&refusal),
+            "{extra:?}: the build's own refusal"
+        );
+    }
+    let planned = dry_run(&llama, &[]);
+    assert_eq!(planned.status.code(), Some(0), "{}", stderr(&planned));
     assert!(
         !ctx.path("vendor/log/calls").exists(),
         "no compiler ran for a refused build"
