@@ -21,12 +21,17 @@ pub const RULE_SCHEMA_VERSION: u32 = 1;
 const EMBEDDED: &[(&str, &str)] = &[
     ("generic.toml", include_str!("../rules/generic.toml")),
     ("exaone4.toml", include_str!("../rules/exaone4.toml")),
+    ("exaone_moe.toml", include_str!("../rules/exaone_moe.toml")),
+    ("gemma4.toml", include_str!("../rules/gemma4.toml")),
     ("gpt_oss.toml", include_str!("../rules/gpt_oss.toml")),
     ("llama.toml", include_str!("../rules/llama.toml")),
     ("mistral.toml", include_str!("../rules/mistral.toml")),
     ("qwen2.toml", include_str!("../rules/qwen2.toml")),
     ("qwen3.toml", include_str!("../rules/qwen3.toml")),
+    ("qwen3_5.toml", include_str!("../rules/qwen3_5.toml")),
     ("qwen3_moe.toml", include_str!("../rules/qwen3_moe.toml")),
+    ("qwen3_vl.toml", include_str!("../rules/qwen3_vl.toml")),
+    ("solar_open.toml", include_str!("../rules/solar_open.toml")),
     (
         "xlm_roberta.toml",
         include_str!("../rules/xlm_roberta.toml"),

@@ -110,7 +110,7 @@ fn each_family_plans_with_its_own_plugin_preset_and_kernels() {
             "Qwen--Qwen3-30B-A3B-FP8.json",
             "qwen3_moe",
             "Qwen3-30B-A3B-FP8",
-            32,
+            16,
             &[
                 "first_tokenwise",
                 "mid_tokenwise_moe",
