@@ -18,24 +18,34 @@ use serde::{Deserialize, Serialize};
 pub const RULE_SCHEMA_VERSION: u32 = 1;
 
 /// Rule files compiled into the binary.
-const EMBEDDED: &[(&str, &str)] = &[
-    ("generic.toml", include_str!("../rules/generic.toml")),
-    ("exaone4.toml", include_str!("../rules/exaone4.toml")),
-    ("exaone_moe.toml", include_str!("../rules/exaone_moe.toml")),
-    ("gemma4.toml", include_str!("../rules/gemma4.toml")),
-    ("gpt_oss.toml", include_str!("../rules/gpt_oss.toml")),
-    ("llama.toml", include_str!("../rules/llama.toml")),
-    ("mistral.toml", include_str!("../rules/mistral.toml")),
-    ("qwen2.toml", include_str!("../rules/qwen2.toml")),
-    ("qwen3.toml", include_str!("../rules/qwen3.toml")),
-    ("qwen3_5.toml", include_str!("../rules/qwen3_5.toml")),
-    ("qwen3_moe.toml", include_str!("../rules/qwen3_moe.toml")),
-    ("qwen3_vl.toml", include_str!("../rules/qwen3_vl.toml")),
-    ("solar_open.toml", include_str!("../rules/solar_open.toml")),
-    (
-        "xlm_roberta.toml",
-        include_str!("../rules/xlm_roberta.toml"),
-    ),
+/// `(file name, TOML text, the same as JSON)`: build.rs converts each file, because every
+/// command reads these and JSON parses in a tenth of the time (the TOML stays the source:
+/// problems are reported at its lines).
+macro_rules! embedded_rules {
+    ($($stem:literal),* $(,)?) => {
+        &[$((
+            concat!($stem, ".toml"),
+            include_str!(concat!("../rules/", $stem, ".toml")),
+            include_str!(concat!(env!("OUT_DIR"), "/rules/", $stem, ".json")),
+        )),*]
+    };
+}
+
+const EMBEDDED: &[(&str, &str, &str)] = embedded_rules![
+    "generic",
+    "exaone4",
+    "exaone_moe",
+    "gemma4",
+    "gpt_oss",
+    "llama",
+    "mistral",
+    "qwen2",
+    "qwen3",
+    "qwen3_5",
+    "qwen3_moe",
+    "qwen3_vl",
+    "solar_open",
+    "xlm_roberta",
 ];
 
 /// Which rule, by name and version (`generic` `1.0.0`): what a bundle records it was
@@ -223,8 +233,15 @@ impl RuleSet {
     /// The embedded rules, then every `*.toml` in `dirs` (sorted within a directory).
     pub fn load(dirs: &[PathBuf]) -> Self {
         let mut set = RuleSet::default();
-        for (name, text) in EMBEDDED {
-            set.add(text, RuleSource::Embedded(name), Path::new(name));
+        for (name, text, json) in EMBEDDED {
+            let parsed = serde_json::from_str::<RuleFile>(json)
+                .map_err(|_| ())
+                .and_then(|rule| validate(rule, text).map_err(|_| ()));
+            match parsed {
+                Ok(rule) => set.push(rule, RuleSource::Embedded(name)),
+                // Never expected (a test checks every file): the TOML says what is wrong.
+                Err(()) => set.add(text, RuleSource::Embedded(name), Path::new(name)),
+            }
         }
         for dir in dirs {
             for path in crate::source::files_with_extension(dir, "toml") {
@@ -245,15 +262,18 @@ impl RuleSet {
         Self::load(&[])
     }
 
+    fn push(&mut self, rule: RuleFile, source: RuleSource) {
+        self.rules.push(LoadedRule {
+            compatible: rule.compatible_with_this_fxb(),
+            version: semver::Version::parse(&rule.version).unwrap_or(semver::Version::new(0, 0, 0)),
+            file: rule,
+            source,
+        });
+    }
+
     fn add(&mut self, text: &str, source: RuleSource, path: &Path) {
         match parse_rule(text) {
-            Ok(rule) => self.rules.push(LoadedRule {
-                compatible: rule.compatible_with_this_fxb(),
-                version: semver::Version::parse(&rule.version)
-                    .unwrap_or(semver::Version::new(0, 0, 0)),
-                file: rule,
-                source,
-            }),
+            Ok(rule) => self.push(rule, source),
             Err(diagnostics) => self.problems.push(RuleProblem {
                 path: path.to_path_buf(),
                 message: diagnostics
@@ -349,16 +369,23 @@ pub fn parse_rule(text: &str) -> Result<RuleFile, Vec<Diagnostic>> {
             message: e.message().trim().to_string(),
         }]
     })?;
+    validate(rule, text)
+}
+
+/// What the schema cannot say of a parsed rule (versions, empty lists, presets' sizes),
+/// each problem placed at its key in `text`, the rule's TOML.
+fn validate(rule: RuleFile, text: &str) -> Result<RuleFile, Vec<Diagnostic>> {
     let mut problems = Vec::new();
-    let mut complain_at = |(line, column): (usize, usize), message: String| {
+    // Where keys are is worked out only for a rule with a problem.
+    let positions = std::cell::OnceCell::new();
+    let mut complain = |path: &[Step], message: String| {
+        let (line, column) = positions.get_or_init(|| KeyPositions::new(text)).of(path);
         problems.push(Diagnostic {
             line,
             column,
             message,
         });
     };
-    let positions = KeyPositions::new(text);
-    let mut complain = |path: &[Step], message: String| complain_at(positions.of(path), message);
     use Step::Key;
     if rule.schema_version != RULE_SCHEMA_VERSION {
         complain(
@@ -525,6 +552,32 @@ impl<'t> KeyPositions<'t> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// build.rs's JSON of every embedded rule file is the same rule as its TOML, and every
+    /// `rules/*.toml` is embedded.
+    #[test]
+    fn the_embedded_json_is_the_embedded_toml() {
+        for (name, text, json) in EMBEDDED {
+            let from_toml = parse_rule(text).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+            let from_json: RuleFile =
+                serde_json::from_str(json).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(from_json, from_toml, "{name}");
+        }
+        let mut on_disk: Vec<String> =
+            std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/rules"))
+                .expect("rules/")
+                .filter_map(Result::ok)
+                .filter_map(|e| e.file_name().into_string().ok())
+                .filter(|n| n.ends_with(".toml"))
+                .collect();
+        on_disk.sort();
+        let mut embedded: Vec<String> = EMBEDDED.iter().map(|(n, _, _)| n.to_string()).collect();
+        embedded.sort();
+        assert_eq!(
+            embedded, on_disk,
+            "add a new rule file to `embedded_rules!`"
+        );
+    }
 
     /// Issue 13: problems found after parsing pointed at a placeholder 1:1 when the key
     /// was quoted, dotted or in an inline table.
