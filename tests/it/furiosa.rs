@@ -379,7 +379,7 @@ fn what_cannot_be_built_is_refused_before_compiling() {
     ----- stdout -----
     ----- stderr -----
     error: backend `furiosa` does not compile for tensor-parallel size 4
-    hint: pass -tp with one of 8, 32
+    hint: pass -tp with one of 8, 16, 32
     ");
     insta::assert_snapshot!(run(&llama, &["--only", "first_tokenwise@tw2"]), @r"
     exit: 2
