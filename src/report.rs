@@ -63,6 +63,16 @@ fn drawn(text: &str) -> (Cow<'_, str>, usize) {
     if text.len() <= MAX_CELL && text.bytes().all(|b| (0x20..0x7f).contains(&b)) {
         return (Cow::Borrowed(text), text.len());
     }
+    // Not only printable ASCII (`—`, `✔`): still drawn as it is unless it has a control
+    // character or is too wide, found in one pass.
+    let (mut count, mut control) = (0, false);
+    for c in text.chars() {
+        count += 1;
+        control |= c.is_control();
+    }
+    if !control && count <= MAX_CELL {
+        return (Cow::Borrowed(text), count);
+    }
     let mut out = printable(text);
     let mut count = out.chars().count();
     if count > MAX_CELL {
