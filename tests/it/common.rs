@@ -534,3 +534,20 @@ pub fn required_env<T>(found: Option<T>, what: &str, script: &str) -> Option<T> 
     }
     found
 }
+
+/// The reference run as a user runs it, in the test's directory with the test's home (so
+/// its default cache is fxb's), nothing of this machine's environment, and no Hub.
+pub fn reference_command(reference: &Path, ctx: &TestContext) -> std::process::Command {
+    let mut cmd = std::process::Command::new(reference);
+    cmd.current_dir(ctx.root())
+        .env_clear()
+        .env("PATH", vendor_free_path())
+        .env("LANG", "C.UTF-8")
+        .env("HOME", ctx.path("home"))
+        .env("XDG_CACHE_HOME", ctx.path("home/.cache"))
+        .env("HF_HOME", ctx.path("hf"))
+        .env("HF_ENDPOINT", NO_HUB)
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::null());
+    cmd
+}

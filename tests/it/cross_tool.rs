@@ -18,8 +18,8 @@ use serde_json::Value;
 
 use crate::check::RUNNING;
 use crate::common::{
-    NO_HUB, SMALL_BUILD, TestContext, fixture_config, reference, reference_manifest, sorted_lines,
-    stderr, stdout, vendor_free_path, write_bundle,
+    SMALL_BUILD, TestContext, fixture_config, reference, reference_command, reference_manifest,
+    sorted_lines, stderr, stdout, write_bundle,
 };
 
 /// The default cache of both tools, under the test's `XDG_CACHE_HOME`.
@@ -34,21 +34,8 @@ fn reference_fxb() -> Option<PathBuf> {
     )
 }
 
-/// The reference run as a user runs it, in the test's directory with the test's home (so
-/// its default cache is fxb's), nothing of this machine's environment, and no Hub.
 fn theirs(reference: &Path, ctx: &TestContext) -> Command {
-    let mut cmd = Command::new(reference);
-    cmd.current_dir(ctx.root())
-        .env_clear()
-        .env("PATH", vendor_free_path())
-        .env("LANG", "C.UTF-8")
-        .env("HOME", ctx.path("home"))
-        .env("XDG_CACHE_HOME", ctx.path("home/.cache"))
-        .env("HF_HOME", ctx.path("hf"))
-        .env("HF_ENDPOINT", NO_HUB)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null());
-    cmd
+    reference_command(reference, ctx)
 }
 
 fn output(mut cmd: Command, what: &str) -> Output {

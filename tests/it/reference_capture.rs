@@ -16,14 +16,13 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value, json};
 
-use crate::common::{TestContext, stderr, vendor_free_path};
+use crate::common::{TestContext, reference_command, stderr};
 
 /// How many models' `-O O3` the live check re-runs each day.
 const O3_PER_RUN: usize = 2;
@@ -214,17 +213,8 @@ fn summary_plan(lines: &[String]) -> Option<Value> {
 fn reference_dry_run(reference: &Path, stem: &str, level: &str) -> Value {
     let ctx = TestContext::new();
     let model = ctx.model_dir("model", &format!("{stem}.json"));
-    let out = Command::new(reference)
-        .current_dir(ctx.root())
-        .env_clear()
-        .env("PATH", vendor_free_path())
-        .env("LANG", "C.UTF-8")
-        .env("HOME", ctx.path("home"))
-        .env("XDG_CACHE_HOME", ctx.path("home/.cache"))
-        .env("HF_HOME", ctx.path("hf"))
+    let out = reference_command(reference, &ctx)
         .env("HF_HUB_OFFLINE", "1")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
         .args([
             "build",
             &format!("./{model}"),
