@@ -58,6 +58,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
+    let private = args.private;
     let request = PublishRequest {
         source: args.source,
         repo: RepoId::parse(&args.repo_id)?,
@@ -75,7 +76,16 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     bar.finish();
     let report = result?;
     if report.created {
-        printer().note(format_args!("created the repository {}", report.repo_id));
+        printer().note(format_args!(
+            "created the repository {}{}",
+            report.repo_id,
+            if private { " (private)" } else { "" }
+        ));
+    } else if private {
+        printer().note(format_args!(
+            "--private applies to a repository publish creates: {} exists and keeps its visibility",
+            report.repo_id
+        ));
     }
     for bundle in report.bundles.iter().filter(|b| !b.rngd) {
         tracing::warn!(

@@ -32,6 +32,9 @@ pub const ATTEMPTS: u32 = 5;
 const MAX_WAIT: Duration = Duration::from_secs(60);
 /// Redirects followed for one request.
 const MAX_REDIRECTS: usize = 10;
+/// How long the LFS store may take to answer an upload it has received (it hashes the
+/// object first; the download timeout would cut off a large one).
+const UPLOAD_ANSWER_WAIT: Duration = Duration::from_secs(300);
 /// The largest JSON answer read (a repository listing with sizes of many files).
 const MAX_JSON: u64 = 64 << 20;
 
@@ -280,7 +283,14 @@ impl Client {
         let route = self.agents.route(&uri);
         let mut builder = match method {
             SendMethod::Post => route.agent.post(&uri),
-            SendMethod::Put => route.agent.put(&uri),
+            // The store answers an upload only once it has checked the whole object.
+            SendMethod::Put => route
+                .agent
+                .put(&uri)
+                .config()
+                .timeout_recv_response(Some(UPLOAD_ANSWER_WAIT))
+                .timeout_per_read(Some(UPLOAD_ANSWER_WAIT))
+                .build(),
         };
         builder = builder.header("Accept-Encoding", "identity");
         for (name, value) in headers {

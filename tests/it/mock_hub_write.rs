@@ -44,6 +44,9 @@ pub struct WriteModes {
     pub no_verify: bool,
     /// The cdn closes the connection after this many body bytes of a PUT, this many times.
     pub put_drop_after: Option<(u64, u32)>,
+    /// The cdn answers a PUT only this long after it has the whole body (a store checking
+    /// a large object).
+    pub put_answer_delay: Option<std::time::Duration>,
     /// After this many more objects are stored, every PUT is refused with 403 (an expired
     /// signed URL): a publish interrupted part-way.
     pub put_refuse_after: Option<usize>,
@@ -121,6 +124,10 @@ pub(super) fn put(state: &State, request: &Logged, reader: &mut impl BufRead) ->
         *left -= 1;
     }
     lock(&state.objects).insert(oid, Arc::new(body));
+    if let Some(delay) = modes.write.put_answer_delay {
+        drop(modes);
+        std::thread::sleep(delay);
+    }
     Some(Reply::new(200, Vec::new()))
 }
 

@@ -349,6 +349,30 @@ fn a_dropped_upload_is_retried_from_the_start() {
 }
 
 #[test]
+fn a_store_slow_to_answer_an_upload_is_waited_for() {
+    // The store answers 2 s after the body, beyond the 1 s download timeout: an upload is
+    // not cut off (nor sent again) while the store checks the object.
+    let hub = Hub::new();
+    let source = bundle(&hub);
+    hub.mock
+        .modes(|m| m.write.put_answer_delay = Some(std::time::Duration::from_secs(2)));
+    let out = hub
+        .command()
+        .env("HF_TOKEN", TOKEN)
+        .env("HF_HUB_DOWNLOAD_TIMEOUT", "1")
+        .args([
+            "publish",
+            source.to_str().expect("utf-8"),
+            NEW_REPO,
+            "--create",
+        ])
+        .output()
+        .expect("fxb runs");
+    assert_eq!(out.status.code(), Some(0), "{}", hub.format(&out));
+    assert_eq!(hub.puts(), 1, "{}", hub.format(&out));
+}
+
+#[test]
 fn a_stale_parent_is_retried_against_the_new_head_and_a_conflict_refused() {
     let hub = Hub::new();
     let source = bundle(&hub);
