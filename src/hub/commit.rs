@@ -317,10 +317,12 @@ impl Client {
     }
 
     /// `POST /{repo}.git/info/lfs/objects/batch` for uploads with the `basic` transfer.
+    /// `branch` is the ref written to; `None` for a pull request (as the Hub's client does:
+    /// a user who may only open one has no write access to the branch).
     pub fn lfs_batch(
         &self,
         repo: &RepoId,
-        revision: &str,
+        branch: Option<&str>,
         uploads: &[&Upload],
         events: Events<'_>,
     ) -> Result<Vec<BatchObject>, HubError> {
@@ -333,15 +335,16 @@ impl Client {
         let url = format!("{}/{repo}.git/info/lfs/objects/batch", self.endpoint());
         let mut objects = Vec::with_capacity(uploads.len());
         for chunk in uploads.chunks(CHUNK) {
-            let body = json!({
+            let mut body = json!({
                 "operation": "upload",
                 "transfers": ["basic"],
                 "objects": chunk.iter().map(|u| json!({ "oid": u.sha256, "size": u.size })).collect::<Vec<_>>(),
                 "hash_algo": "sha256",
-                "ref": { "name": revision },
             });
-            let (_, answer) =
-                self.post_json(&url, &body, target(repo, Some(revision)), events, &[])?;
+            if let Some(branch) = branch {
+                body["ref"] = json!({ "name": branch });
+            }
+            let (_, answer) = self.post_json(&url, &body, target(repo, branch), events, &[])?;
             let answer: Answer = parse(&url, answer)?;
             if let Some(transfer) = answer.transfer.filter(|t| t != "basic") {
                 return Err(HubError::BadResponse {

@@ -196,6 +196,7 @@ pub fn publish(
     let (card_upload, mut base) = card_for(&head)?;
     uploads.push(card_upload);
 
+    let branch = (!request.create_pr).then_some(revision.as_str());
     let refs: Vec<&Upload> = uploads.iter().collect();
     let placements = client
         .preupload(repo, &revision, &refs, request.create_pr, events)
@@ -224,7 +225,7 @@ pub fn publish(
     if !lfs.is_empty() {
         let wanted: Vec<&Upload> = lfs.iter().map(|&i| &uploads[i]).collect();
         let objects = client
-            .lfs_batch(repo, &revision, &wanted, events)
+            .lfs_batch(repo, branch, &wanted, events)
             .map_err(write_error)?;
         for &i in &lfs {
             let upload = &uploads[i];
@@ -331,7 +332,7 @@ pub fn publish(
         };
         if placements[last].mode == Mode::Lfs {
             let objects = client
-                .lfs_batch(repo, &revision, &[&uploads[last]], events)
+                .lfs_batch(repo, branch, &[&uploads[last]], events)
                 .map_err(write_error)?;
             if let Some(actions) = objects.first().and_then(|o| o.actions.as_ref()) {
                 client.upload_object(&uploads[last], actions, events)?;

@@ -500,6 +500,12 @@ fn create_pr_opens_a_pull_request_and_leaves_the_branch() {
         "{:?}",
         preupload[0].path
     );
+    // The batch names no branch: opening a pull request needs no write access to it.
+    let batch = hub.mock.requests(
+        "hub",
+        "/furiosa-ai/Llama-3.1-8B-Instruct.git/info/lfs/objects/batch",
+    );
+    assert!(!batch[0].body.contains("\"ref\""), "{}", batch[0].body);
 }
 
 #[test]
