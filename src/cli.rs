@@ -19,6 +19,7 @@ mod pack;
 mod plugins_call;
 mod plugins_ls;
 mod progress;
+mod publish;
 mod resolve;
 mod rules_check;
 mod rules_ls;
@@ -88,6 +89,8 @@ enum Command {
     Backends(BackendsCommand),
     /// Download a Hub repository's bundles into the cache
     Download(download::Args),
+    /// Publish a bundle, or a model directory with its bundle, to a Hub repository
+    Publish(Box<publish::Args>),
     /// Copy bundles into the local cache under their standard names
     Add(add::Args),
     /// List, remove, prune and verify cached bundles
@@ -368,6 +371,7 @@ pub fn main() -> ExitCode {
         Command::Check(args) => check::run(args, &cli.globals),
         Command::Resolve(args) => resolve::run(args, &cli.globals),
         Command::Download(args) => download::run(args, &cli.globals),
+        Command::Publish(args) => publish::run(*args),
     };
     match result {
         Ok(Outcome::Clean) => ExitCode::SUCCESS,
@@ -474,6 +478,7 @@ fn hint_of(cause: &(dyn std::error::Error + 'static)) -> Option<String> {
         fxb::build::BuildError,
         fxb::resolve::ResolveError,
         fxb::hub::HubError,
+        fxb::hub::PublishError,
     );
     None
 }

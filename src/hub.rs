@@ -17,6 +17,10 @@
 //! - [`snapshot`]: a model's config files through the Hugging Face hub cache (`check`,
 //!   `build`, `fingerprint` of a repo id).
 //! - [`download`]: `fxb download` — a repository's bundles into the fxb cache, indexed.
+//! - [`commit`]: the write side — repository creation, preupload, the LFS batch API and
+//!   its `basic` transfer, the NDJSON commit.
+//! - [`publish`]: `fxb publish` — a bundle or a model directory as one commit, with its
+//!   model card.
 //!
 //! Long work reports [`DownloadEvent`]s to a callback, for a front end to draw (a bar on a
 //! terminal, a stream, a Python callback); nothing here prints.
@@ -26,10 +30,12 @@ pub mod api;
 pub mod blob;
 pub mod card;
 pub mod client;
+pub mod commit;
 pub mod download;
 pub mod env;
 mod error;
 pub mod proxy;
+pub mod publish;
 pub mod repo;
 pub mod revision;
 pub mod snapshot;
@@ -40,6 +46,7 @@ use std::time::Duration;
 pub use download::{DownloadReport, DownloadRequest, DownloadedFile, FailedFile, download};
 pub use env::HubEnv;
 pub use error::HubError;
+pub use publish::{PublishError, PublishReport, PublishRequest, publish};
 pub use repo::RepoId;
 pub use revision::{LlmVersion, RevisionChoice};
 pub use snapshot::{Snapshot, SnapshotRequest, SnapshotSource, Wanted, snapshot};
@@ -76,8 +83,10 @@ pub enum DownloadEvent<'a> {
         size: u64,
         resumed_from: u64,
     },
-    /// `bytes` more arrived.
+    /// `bytes` more arrived (or were hashed, or sent).
     Progress { bytes: u64 },
+    /// A file of `size` bytes is being hashed (publish's first pass).
+    Hashing { file: &'a str, size: u64 },
     /// `file` is complete and verified.
     Finished { file: &'a str },
 }

@@ -245,6 +245,10 @@ pub fn all() -> Result<Vec<(&'static str, String)>, serde_json::Error> {
             render(schema_for!(crate::hub::DownloadReport)),
         ),
         (
+            "publish.schema.json",
+            render(schema_for!(crate::hub::PublishReport)),
+        ),
+        (
             "resolve.schema.json",
             render(schema_for!(crate::resolve::Resolution)),
         ),

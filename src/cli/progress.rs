@@ -130,10 +130,12 @@ impl DownloadBar {
                 attempt,
                 attempts,
             } => self.bar().suspend(|| {
-                tracing::warn!(
-                    "{what}: {reason}; attempt {attempt} of {attempts} in {}s",
-                    wait.as_secs()
-                )
+                let when = if wait.is_zero() {
+                    String::new()
+                } else {
+                    format!(" in {}s", wait.as_secs())
+                };
+                tracing::warn!("{what}: {reason}; attempt {attempt} of {attempts}{when}")
             }),
             DownloadEvent::Started {
                 file,
@@ -145,6 +147,12 @@ impl DownloadBar {
                 bar.set_length(*size);
                 bar.set_position(*resumed_from);
                 bar.set_message(file.to_string());
+            }
+            DownloadEvent::Hashing { file, size } => {
+                let bar = self.bar();
+                bar.reset();
+                bar.set_length(*size);
+                bar.set_message(format!("hashing {file}"));
             }
             DownloadEvent::Progress { bytes } => self.bar().inc(*bytes),
             DownloadEvent::Finished { .. } => {

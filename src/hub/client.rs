@@ -32,6 +32,9 @@ pub const ATTEMPTS: u32 = 5;
 const MAX_WAIT: Duration = Duration::from_secs(60);
 /// Redirects followed for one request.
 const MAX_REDIRECTS: usize = 10;
+/// How long the LFS store may take to answer an upload it has received (it hashes the
+/// object first; the download timeout would cut off a large one).
+const UPLOAD_ANSWER_WAIT: Duration = Duration::from_secs(300);
 /// The largest JSON answer read (a repository listing with sizes of many files).
 const MAX_JSON: u64 = 64 << 20;
 
@@ -99,6 +102,22 @@ impl Origin {
 pub enum Method {
     Get,
     Head,
+}
+
+/// The methods of [`Client::send`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendMethod {
+    Post,
+    Put,
+}
+
+/// A request body: bytes in memory, or a reader of a stated length (a file, streamed).
+pub enum Payload<'a> {
+    Bytes(&'a [u8]),
+    Reader {
+        reader: &'a mut dyn std::io::Read,
+        len: u64,
+    },
 }
 
 /// Which redirects [`Client::request`] follows.
@@ -242,6 +261,70 @@ impl Client {
             url,
             message: format!("more than {MAX_REDIRECTS} redirects"),
         }))
+    }
+
+    /// One request with a body (`POST` to the Hub's API, `PUT` of an LFS object), without
+    /// following redirects: a write is never replayed to another host. `headers` are sent
+    /// as given; the token only to the Hub's origin, as for [`Client::request`].
+    pub fn send(
+        &self,
+        method: SendMethod,
+        url: &str,
+        headers: &[(&str, String)],
+        payload: Payload<'_>,
+    ) -> Result<Answer, Failure> {
+        let uri: Uri = url.parse().map_err(|_| {
+            Failure::Fatal(HubError::BadResponse {
+                url: url.to_string(),
+                message: "not a URL".into(),
+            })
+        })?;
+        let same_origin = Origin::of(&uri).as_ref() == Some(&self.origin);
+        let route = self.agents.route(&uri);
+        let mut builder = match method {
+            SendMethod::Post => route.agent.post(&uri),
+            // The store answers an upload only once it has checked the whole object.
+            SendMethod::Put => route
+                .agent
+                .put(&uri)
+                .config()
+                .timeout_recv_response(Some(UPLOAD_ANSWER_WAIT))
+                .timeout_per_read(Some(UPLOAD_ANSWER_WAIT))
+                .build(),
+        };
+        builder = builder.header("Accept-Encoding", "identity");
+        for (name, value) in headers {
+            builder = builder.header(*name, value.as_str());
+        }
+        let sends_token = same_origin
+            && self.token.is_some()
+            && !headers
+                .iter()
+                .any(|(name, _)| name.eq_ignore_ascii_case("authorization"));
+        if let (true, Some(token)) = (sends_token, &self.token) {
+            builder = builder.header("Authorization", format!("Bearer {}", token.value()));
+        }
+        tracing::debug!(
+            "{method:?} {url}{}",
+            if sends_token { " (with the token)" } else { "" }
+        );
+        let result = match payload {
+            Payload::Bytes(bytes) => builder.send(bytes),
+            Payload::Reader { reader, len } => builder
+                // A stated length, not chunks: a signed-URL store refuses a chunked PUT.
+                .header("Content-Length", len.to_string())
+                .send(ureq::SendBody::from_reader(reader)),
+        };
+        let response = result.map_err(|e| self.transport_failure(&uri, &route, e))?;
+        let status = response.status().as_u16();
+        let (parts, body) = response.into_parts();
+        Ok(Answer {
+            status,
+            hub_headers: parts.headers.clone(),
+            headers: parts.headers,
+            body,
+            url: url.to_string(),
+        })
     }
 
     /// `GET {endpoint}{path}` as JSON, retried.

@@ -66,10 +66,24 @@ print(json.dumps(results))
 /// `$HF_HOME` = the test's `hf_home`, and nothing of this machine's (token, cache, proxies)
 /// in its environment.
 fn client(python: &Path, hub: &Hub, hf_home: &str, ops: Value, env: &[(&str, &str)]) -> Vec<Value> {
+    let answer = hub_python(python, hub, hf_home, CLIENT, ops, env);
+    serde_json::from_value(answer).expect("a list of results")
+}
+
+/// `script` run by the venv's python with `arg` (JSON) as its argument, against the mock, in
+/// the environment [`client`] describes; its stdout read as JSON.
+fn hub_python(
+    python: &Path,
+    hub: &Hub,
+    hf_home: &str,
+    script: &str,
+    arg: Value,
+    env: &[(&str, &str)],
+) -> Value {
     let out = Command::new(python)
         .arg("-c")
-        .arg(CLIENT)
-        .arg(ops.to_string())
+        .arg(script)
+        .arg(arg.to_string())
         .current_dir(hub.ctx.root())
         .env_clear()
         .env("PATH", vendor_free_path())
@@ -536,4 +550,122 @@ fn check_of_a_repo_id_prints_what_the_references_check_prints() {
         );
         assert_eq!(ours.status.code(), theirs.status.code(), "{target}");
     }
+}
+
+/// `create_repo` and `upload_file` with the Hub's own client (the LFS batch API, the basic
+/// transfer, the NDJSON commit), then the card's metadata as the client reads it.
+const UPLOADER: &str = r#"
+import json, sys
+import huggingface_hub as hf
+from huggingface_hub.repocard import metadata_load
+op = json.loads(sys.argv[1])
+api = hf.HfApi()
+if op.get("create"):
+    api.create_repo(op["repo"])
+result = {}
+if op.get("path"):
+    info = api.upload_file(path_or_fileobj=op["path"], path_in_repo=op["path_in_repo"], repo_id=op["repo"], commit_message="upload with huggingface_hub")
+    result["commit"] = info.oid
+if op.get("card"):
+    result["metadata"] = metadata_load(op["card"])
+print(json.dumps(result))
+"#;
+
+/// The token the mock takes for writes.
+const WRITE_TOKEN: &str = "hf_write_token";
+
+#[test]
+fn the_hubs_own_client_uploads_to_the_mock_and_fxb_downloads_it_back() {
+    let Some(python) = hub_client() else { return };
+    let hub = Hub::new();
+    let repo = "fxb-test/from-hf";
+    let source = hub.ctx.path("upload.fxb");
+    fs::write(&source, llama_min()).expect("write");
+    let answer = hub_python(
+        &python,
+        &hub,
+        "hf",
+        UPLOADER,
+        json!({ "create": true, "repo": repo, "path": source, "path_in_repo": BUNDLE }),
+        &[("HF_TOKEN", WRITE_TOKEN)],
+    );
+    assert!(
+        answer["commit"].as_str().is_some_and(|c| c.len() == 40),
+        "{answer}"
+    );
+    // It spoke the LFS protocol: preupload, batch, one PUT to the cdn, then the commit.
+    assert_eq!(
+        hub.mock
+            .requests("hub", "/api/models/fxb-test/from-hf/preupload/")
+            .len(),
+        1
+    );
+    assert_eq!(
+        hub.mock
+            .requests("hub", "/fxb-test/from-hf.git/info/lfs/objects/batch")
+            .len(),
+        1
+    );
+    assert_eq!(hub.mock.requests("cdn", "/upload/").len(), 1);
+
+    let down = hub.run(&["download", repo, "--json"]);
+    assert_eq!(down.status.code(), Some(0), "{}", hub.format(&down));
+    let report: Value = serde_json::from_str(&stdout(&down)).expect("json");
+    let path = report["downloaded"][0]["path"].as_str().expect("path");
+    assert!(
+        fs::read(path).expect("read") == llama_min(),
+        "the bytes differ"
+    );
+}
+
+#[test]
+fn what_fxb_publishes_the_hubs_own_client_downloads_and_reads_the_card_of() {
+    let Some(python) = hub_client() else { return };
+    let hub = Hub::new();
+    let repo = "fxb-test/from-fxb";
+    let source = hub.ctx.path("llama-min.fxb");
+    fs::write(&source, llama_min()).expect("write");
+    let out = hub
+        .command()
+        .env("HF_TOKEN", WRITE_TOKEN)
+        .args(["publish", source.to_str().expect("utf-8"), repo, "--create"])
+        .args(["--base-model", "meta-llama/Llama-3.1-8B-Instruct"])
+        .output()
+        .expect("fxb runs");
+    assert_eq!(out.status.code(), Some(0), "{}", hub.format(&out));
+    let standard = "llamaforcausallm-ae27d44cd8-b1baffa75-2611230550.fxb";
+    let results = client(
+        &python,
+        &hub,
+        "hf",
+        json!([
+            ["file", [repo, standard], {}],
+            ["file", [repo, "README.md"], {}],
+        ]),
+        &[],
+    );
+    assert!(
+        fs::read(path_of(&results[0])).expect("bundle") == llama_min(),
+        "the bytes differ"
+    );
+    let answer = hub_python(
+        &python,
+        &hub,
+        "hf",
+        UPLOADER,
+        json!({ "card": path_of(&results[1]) }),
+        &[],
+    );
+    let metadata = &answer["metadata"];
+    assert_eq!(
+        metadata["base_model"], "meta-llama/Llama-3.1-8B-Instruct",
+        "{answer}"
+    );
+    let bundle = &metadata["fxb"]["bundles"][0];
+    assert_eq!(bundle["file"], standard, "{answer}");
+    assert_eq!(bundle["architecture"], "LlamaForCausalLM");
+    assert_eq!(bundle["rngd"], true);
+    assert_eq!(bundle["tensor_parallel_size"], 8);
+    assert_eq!(bundle["compiler_revision"], "ae27d44cd8");
+    assert_eq!(bundle["fingerprint"]["hidden_size"], "4096", "{answer}");
 }

@@ -27,6 +27,7 @@ mod mock_net;
 mod pack_unpack;
 mod plan;
 mod plugins;
+mod publish;
 mod reference_capture;
 mod rules;
 mod schemas;

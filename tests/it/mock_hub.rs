@@ -16,8 +16,14 @@
 //! [`MockHub::start_tls`] serves both over TLS with a certificate of a test CA
 //! ([`crate::mock_net::TestCa`]), the cdn's URLs then being `https://` too.
 //!
+//! The write side ([`write`], issue 19) speaks what an upload speaks: `POST
+//! /api/repos/create` (409 for an existing repository), `preupload`, the LFS batch API with
+//! the `basic` transfer and `verify`, the cdn's `PUT` of an object (hashed: wrong content is
+//! refused), and the NDJSON `commit` (a stale `parentCommit` refused with 412, `create_pr`).
+//!
 //! It is checked against real clients, not against fxb: the Hub's own Python client and
-//! the reference's `download` fetch from it in `tests/it/hub_clients.rs`.
+//! the reference's `download` fetch from it, and the client uploads to it, in
+//! `tests/it/hub_clients.rs`.
 //!
 //! A test switches [`Modes`] to misbehave: ignore `Range`, drop the connection mid-file,
 //! serve wrong bytes, answer 503, throttle, require a token. Every request is logged with
@@ -35,6 +41,9 @@ use sha2::Digest as _;
 
 use crate::mock_net::{Stream, TestCa};
 
+#[path = "mock_hub_write.rs"]
+pub mod write;
+
 /// A file of a mock repository.
 #[derive(Clone)]
 pub struct MockFile {
@@ -51,6 +60,16 @@ impl MockFile {
         MockFile {
             name: name.into(),
             bytes: Arc::new(bytes),
+            lfs: true,
+            sha256: Arc::default(),
+        }
+    }
+
+    /// An LFS file whose bytes are already shared (the store's).
+    pub fn lfs_shared(name: &str, bytes: Arc<Vec<u8>>) -> MockFile {
+        MockFile {
+            name: name.into(),
+            bytes,
             lfs: true,
             sha256: Arc::default(),
         }
@@ -149,6 +168,8 @@ pub struct Modes {
     /// Listings name the files only (no sizes, blob ids or LFS hashes), as a listing
     /// without `?blobs=true` does: a client must ask each file's metadata.
     pub bare_listing: bool,
+    /// Write side: see [`write::WriteModes`].
+    pub write: write::WriteModes,
 }
 
 /// One request, as a server saw it.
@@ -159,6 +180,8 @@ pub struct Logged {
     pub path: String,
     /// Lowercased names.
     pub headers: BTreeMap<String, String>,
+    /// The body of a POST (an upload's PUT body is not kept).
+    pub body: String,
 }
 
 #[derive(Default)]
@@ -166,6 +189,8 @@ struct State {
     repos: Mutex<BTreeMap<String, MockRepo>>,
     modes: Mutex<Modes>,
     log: Mutex<Vec<Logged>>,
+    /// The LFS store: objects by sha256, uploaded whether or not a commit names them.
+    objects: Mutex<BTreeMap<String, Arc<Vec<u8>>>>,
     /// The scheme of the cdn's URLs.
     tls: bool,
 }
@@ -231,6 +256,16 @@ impl MockHub {
     }
 
     /// Requests to `server` whose path starts with `prefix`.
+    /// A repository as it is now (after uploads).
+    pub fn repo(&self, id: &str) -> Option<MockRepo> {
+        lock(&self.state.repos).get(id).cloned()
+    }
+
+    /// The sha256 of every object in the LFS store.
+    pub fn stored_objects(&self) -> Vec<String> {
+        lock(&self.state.objects).keys().cloned().collect()
+    }
+
     pub fn requests(&self, server: &str, prefix: &str) -> Vec<Logged> {
         self.log()
             .into_iter()
@@ -358,14 +393,30 @@ fn serve(
             headers.insert(name.trim().to_ascii_lowercase(), value.trim().to_string());
         }
     }
-    let request = Logged {
+    let mut request = Logged {
         server,
         method: method.clone(),
         path: path.clone(),
         headers,
+        body: String::new(),
     };
+    if method == "PUT" && server == "cdn" {
+        lock(&state.log).push(request.clone());
+        return match write::put(state, &request, &mut reader) {
+            Some(reply) => write_reply(reader.into_inner(), &method, reply),
+            // Dropped mid-upload: closed without an answer.
+            None => Ok(()),
+        };
+    }
+    let body = if method == "POST" {
+        write::read_body(&mut reader, &request.headers)?
+    } else {
+        Vec::new()
+    };
+    request.body = String::from_utf8_lossy(&body).into_owned();
     lock(&state.log).push(request.clone());
     let reply = match server {
+        "hub" if method == "POST" => write::post(state, &request, &body, cdn),
         "hub" => hub(state, &request, cdn),
         _ => cdn_reply(state, &request),
     };
@@ -381,6 +432,9 @@ fn write_reply(mut stream: Stream, method: &str, reply: Reply) -> std::io::Resul
         401 => "Unauthorized",
         403 => "Forbidden",
         404 => "Not Found",
+        409 => "Conflict",
+        412 => "Precondition Failed",
+        422 => "Unprocessable Entity",
         416 => "Range Not Satisfiable",
         503 => "Service Unavailable",
         _ => "Status",
@@ -667,7 +721,12 @@ fn cdn_reply(state: &State, request: &Logged) -> Reply {
         .values()
         .flat_map(|r| r.commits.values().flatten())
         .find(|f| f.lfs && f.sha256() == sha)
-        .cloned();
+        .cloned()
+        .or_else(|| {
+            lock(&state.objects)
+                .get(&sha)
+                .map(|bytes| MockFile::lfs_shared(&sha, Arc::clone(bytes)))
+        });
     let Some(file) = found else {
         return Reply::new(404, b"NoSuchKey".to_vec());
     };
