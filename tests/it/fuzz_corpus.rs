@@ -30,6 +30,30 @@ fn fuzz_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz")
 }
 
+/// Whether a seed is a build output: the bundles and kernel files fxb writes from the
+/// fixtures are not committed (fuzz/.gitignore) but made here, before any input is read.
+fn is_made(relative: &str) -> bool {
+    relative.ends_with(".fxb") || relative.ends_with(".edf")
+}
+
+/// Write the made seeds into `fuzz/` (once per test process, only where they differ), so
+/// the replay and `scripts/fuzz` find them in a fresh clone.
+fn made_seeds_on_disk() {
+    static MADE: OnceLock<()> = OnceLock::new();
+    MADE.get_or_init(|| {
+        for (relative, bytes) in seeds::all().into_iter().filter(|(r, _)| is_made(r)) {
+            let path = fuzz_dir().join(&relative);
+            if std::fs::read(&path).ok().as_deref() == Some(bytes.as_slice()) {
+                continue;
+            }
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).expect("a directory");
+            }
+            std::fs::write(&path, &bytes).expect("written");
+        }
+    });
+}
+
 /// One toolchain for every replayed config, as in a fuzzing process.
 fn toolchain() -> &'static Toolchain {
     static TOOLCHAIN: OnceLock<Toolchain> = OnceLock::new();
@@ -78,6 +102,7 @@ fn expectation(name: &str) -> Expect {
 /// Every seed and reproducer of `target` through it: none may panic, and each
 /// reproducer must meet what its name says.
 fn replay(target: &str) {
+    made_seeds_on_disk();
     let mut problems = Vec::new();
     let seeds = files("corpus", target);
     assert!(!seeds.is_empty(), "no seeds for `{target}`");
@@ -147,6 +172,7 @@ fn rules_inputs() {
 /// there (a misnamed directory would be replayed by nothing).
 #[test]
 fn every_target_and_only_the_targets_have_inputs() {
+    made_seeds_on_disk();
     for kind in ["corpus", "reproducers"] {
         let mut found: Vec<String> = std::fs::read_dir(fuzz_dir().join(kind))
             .expect("readable")
@@ -169,13 +195,15 @@ fn every_target_and_only_the_targets_have_inputs() {
 }
 
 /// The committed seeds and named reproducers are what the fixtures make, so a fixture
-/// that changes cannot leave the fuzzer seeded with something else. Reproducers the
+/// that changes cannot leave the fuzzer seeded with something else (the made ones are
+/// written instead: `scripts/fuzz` runs this test for them before fuzzing). Reproducers the
 /// fuzzer found are kept as found and not checked here.
 #[test]
 fn the_seeds_are_made_from_the_fixtures() {
     let update = std::env::var_os("FXB_UPDATE_FUZZ_CORPUS").is_some();
+    made_seeds_on_disk();
     let mut stale = Vec::new();
-    for (relative, bytes) in seeds::all() {
+    for (relative, bytes) in seeds::all().into_iter().filter(|(r, _)| !is_made(r)) {
         let path = fuzz_dir().join(&relative);
         if update {
             if let Some(parent) = path.parent() {
